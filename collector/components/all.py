@@ -5,3 +5,9 @@ import collector.components.otelcol.processor.batch  # noqa: F401
 import collector.components.otelcol.exporter.otlphttp  # noqa: F401
 import collector.components.otelcol.exporter.otlp  # noqa: F401
 import collector.components.otelcol.exporter.debug  # noqa: F401
+import collector.components.discovery.relabel  # noqa: F401
+import collector.components.otelcol.exporter.prometheus  # noqa: F401
+import collector.components.prometheus.exporter.self  # noqa: F401
+import collector.components.prometheus.relabel  # noqa: F401
+import collector.components.prometheus.remote_write  # noqa: F401
+import collector.components.prometheus.scrape  # noqa: F401
