@@ -1,0 +1,81 @@
+"""The receiver side of the rings: turns "a client sent this request" into records in worker rings.
+
+Runs inside a receiver process, on its event loop, so it must never block: a ring with no room
+refuses at once and the receiver answers the client with a retryable status. A request is admitted
+whole or not at all — a metrics request split across several workers is only written once every
+target ring has room (in a single-producer ring the free space can only grow between the check and
+the write, since this process is the only writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Mapping, Sequence
+
+from google.protobuf.message import Message
+
+from collector.runtime.ring import Doorbell, RecordHeader, Ring
+from collector.runtime.routing import RoundRobin, split_by_resource
+from collector.signals import Signal
+from collector.transport.admission import AdmitOutcome, AdmitResult
+
+log = logging.getLogger(__name__)
+
+SIGNAL_CODES: dict[Signal, int] = {Signal.TRACES: 1, Signal.METRICS: 2, Signal.LOGS: 3}
+SIGNALS_BY_CODE: dict[int, Signal] = {code: signal for signal, code in SIGNAL_CODES.items()}
+
+# Record framing and wrap-around padding never cost more than this on top of the payload.
+_RECORD_SLACK = 4096
+
+RETRY_AFTER_FULL = 1.0
+
+
+class RingAdmission:
+    def __init__(
+        self,
+        rings: Mapping[Signal, Sequence[Ring]],
+        doorbells: Mapping[Signal, Sequence[Doorbell]],
+        receiver_ids: Sequence[str],
+    ) -> None:
+        self._rings = rings
+        self._doorbells = doorbells
+        self._receiver_index = {rid: i for i, rid in enumerate(sorted(receiver_ids))}
+        self._rotation = {signal: RoundRobin(len(rings[signal])) for signal in rings if rings[signal]}
+
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
+        rings = self._rings.get(signal)
+        if not rings:
+            return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
+        header = RecordHeader(SIGNAL_CODES[signal], self._receiver_index[receiver_id], time.time_ns())
+        if signal is Signal.METRICS and len(rings) > 1:
+            return self._admit_split(signal, data, header)
+        for worker in self._rotation[signal].order():
+            if self._put(signal, worker, header, data):
+                return AdmitResult(AdmitOutcome.ACCEPTED)
+        return AdmitResult(AdmitOutcome.FULL, retry_after=RETRY_AFTER_FULL,
+                           message=f"{signal.value} queues are full")
+
+    def _admit_split(self, signal: Signal, data: bytes, header: RecordHeader) -> AdmitResult:
+        rings = self._rings[signal]
+        parts = split_by_resource(data, len(rings))
+        for worker, part in parts.items():
+            ring = rings[worker]
+            if ring.capacity - ring.used_bytes() < len(part) + _RECORD_SLACK:
+                return AdmitResult(AdmitOutcome.FULL, retry_after=RETRY_AFTER_FULL,
+                                   message=f"{signal.value} queue of worker {worker} is full")
+        for worker, part in parts.items():
+            if not self._put(signal, worker, header, part):  # cannot happen: space was checked above
+                log.error("ring of %s worker %d refused a record after its space was checked", signal.value, worker)
+                return AdmitResult(AdmitOutcome.UNAVAILABLE, retry_after=RETRY_AFTER_FULL,
+                                   message="internal queue error")
+        return AdmitResult(AdmitOutcome.ACCEPTED)
+
+    def _put(self, signal: Signal, worker: int, header: RecordHeader, data: bytes) -> bool:
+        try:
+            stored = self._rings[signal][worker].try_put(header, data)
+        except ValueError:
+            return False  # larger than a ring can ever hold: the receiver's size limits should prevent it
+        if stored:
+            self._doorbells[signal][worker].ring()
+        return stored

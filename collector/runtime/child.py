@@ -1,0 +1,72 @@
+"""Entry point of every child process: `python -m collector.runtime.child '<spec json>'`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from collector.runtime import logs
+from collector.runtime.spec import ChildSpec, decode
+from collector.runtime.status import StatusChannel
+
+
+def _set_title(title: str) -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(f"collector: {title}")
+    except ImportError:  # optional nicety
+        pass
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
+async def _main(spec: ChildSpec) -> None:
+    from collector.pipeline.loader import load
+
+    status = StatusChannel(spec.status_fd)
+    pipeline = load(spec.config_path, http_listen_addr=spec.http_listen_addr, storage_path=spec.storage_path)
+    if spec.role == "worker":
+        from collector.runtime.worker import run_worker
+
+        await run_worker(spec, pipeline, status)
+    else:
+        from collector.runtime.receiver import run_receiver
+
+        await run_receiver(spec, pipeline, status)
+
+
+def main(argv: list[str]) -> int:
+    spec = decode(argv[1])
+    _set_title(spec.title)
+    logs.configure(spec.title, spec_log_level(), spec_log_format())
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(_main(spec))
+    except Exception:
+        logging.getLogger(__name__).exception("%s failed", spec.title)
+        return 1
+    finally:
+        loop.close()
+    return 0
+
+
+def spec_log_level() -> str:
+    import os
+
+    return os.environ.get("COLLECTOR_LOG_LEVEL", "info")
+
+
+def spec_log_format() -> str:
+    import os
+
+    return os.environ.get("COLLECTOR_LOG_FORMAT", "logfmt")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

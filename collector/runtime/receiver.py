@@ -1,0 +1,60 @@
+"""A receiver process: hosts every `otelcol.receiver.*` component and writes what they accept into
+the worker rings. Several receiver processes share the listening ports (SO_REUSEPORT); each owns its
+own set of rings, one per worker, so every ring has exactly one producer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal as signals
+from collections import defaultdict
+from pathlib import Path
+
+from collector.pipeline.loader import Pipeline
+from collector.runtime.admission import RingAdmission
+from collector.runtime.host import ComponentHost
+from collector.runtime.ring import Doorbell, Ring
+from collector.runtime.spec import ChildSpec, doorbell_key
+from collector.runtime.status import StatusChannel
+from collector.runtime.worker import receiver_ids
+from collector.signals import Signal
+
+log = logging.getLogger(__name__)
+
+
+async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signals.SIGTERM, signals.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    rings: dict[Signal, list[Ring]] = defaultdict(list)
+    for ring_spec in sorted(spec.rings, key=lambda r: (r.signal, r.worker)):
+        rings[Signal(ring_spec.signal)].append(Ring.attach(ring_spec.name))
+    doorbells = {
+        signal: [Doorbell.from_fd(spec.doorbell_fds[doorbell_key(signal.value, w)]) for w in range(len(rs))]
+        for signal, rs in rings.items()
+    }
+    ids = receiver_ids(pipeline)
+    admission = RingAdmission(rings, doorbells, ids)
+    host = ComponentHost(
+        pipeline,
+        ids,
+        process_role=spec.title,
+        storage_path=Path(spec.storage_path),
+        http_listen_addr=spec.http_listen_addr,
+        worker_index=spec.index,
+        extras={"admission": admission, "reuse_port": True, "run_dir": spec.run_dir},
+        report=status,
+    )
+    host.build()
+    await host.start()
+    status({"event": "ready"})
+    log.info("receiver started: %s", ", ".join(ids) or "no receivers configured")
+    await stopping.wait()
+    status({"event": "stopping"})
+    await host.shutdown(spec.shutdown_timeout)
+    for signal_rings in rings.values():
+        for ring in signal_rings:
+            ring.close()
+    log.info("receiver stopped")

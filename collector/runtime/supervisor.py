@@ -1,0 +1,305 @@
+"""The supervisor: owns the configuration, the rings and the children, and serves the admin HTTP API.
+
+Theory of operation.
+1. Load and validate the configuration (errors go back to the CLI as diagnostics, nothing starts).
+2. Snapshot the configuration into the run directory, so every child evaluates exactly what the
+   supervisor validated even if the file changes meanwhile.
+3. Create one ring per (receiver process, worker) pair and one eventfd doorbell per worker, then start
+   workers (downstream) before receivers (upstream). Children are fresh interpreters started with
+   `subprocess`; they inherit only the fds named in their spec.
+4. Watch: a child that exits unexpectedly is restarted (at once, then with growing backoff if it
+   keeps crashing). A restarted worker attaches to the same rings and resumes from their committed
+   read positions, so records its predecessor had not settled are processed again.
+5. On SIGTERM/SIGINT: stop receivers first (no new data), then workers (they drain their rings and
+   flush batches and queues within the shutdown timeout), then release the rings. Exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal as signals
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collector.config.files import read_config
+from collector.pipeline.loader import Pipeline, load
+from collector.runtime import logs
+from collector.runtime.ring import Doorbell, Ring
+from collector.runtime.settings import SettingsError, Topology, topology_from_env
+from collector.runtime.spec import ChildSpec, RingSpec, doorbell_key, encode
+from collector.runtime.status import StatusReader
+from collector.signals import Signal
+
+log = logging.getLogger(__name__)
+
+_RESTART_BACKOFF_MAX = 5.0
+_STABLE_AFTER_SECONDS = 10.0
+
+
+@dataclass
+class Child:
+    key: str  # "worker traces/0", "receiver/0"
+    spec: ChildSpec
+    fds: list[int]
+    process: asyncio.subprocess.Process | None = None
+    status_read_fd: int | None = None
+    ready: bool = False
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff: float = 0.0
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+
+class Supervisor:
+    def __init__(self, pipeline: Pipeline, config_path: Path, topology: Topology, *,
+                 http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path) -> None:
+        self.pipeline = pipeline
+        self.config_path = config_path
+        self.topology = topology
+        self.http_listen_addr = http_listen_addr
+        self.storage_path = storage_path
+        self.shutdown_timeout = shutdown_timeout
+        self.run_dir = run_dir
+        self.metrics_dir = run_dir / "metrics"
+        self.rings: dict[tuple[int, Signal, int], Ring] = {}
+        self.doorbells: dict[tuple[Signal, int], Doorbell] = {}
+        self.children: dict[str, Child] = {}
+        self.stopping = asyncio.Event()
+        self.started_at = time.time()
+
+    # --- set-up --------------------------------------------------------------------------------
+    def _create_queues(self) -> None:
+        for signal, count in self.topology.workers.items():
+            for worker in range(count):
+                self.doorbells[(signal, worker)] = Doorbell.create()
+                for receiver in range(self.topology.receiver_processes):
+                    self.rings[(receiver, signal, worker)] = Ring.create(self.topology.ring_bytes)
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
+        env["COLLECTOR_LOG_LEVEL"] = self.pipeline.logging.level
+        env["COLLECTOR_LOG_FORMAT"] = self.pipeline.logging.format
+        return env
+
+    def _plan_children(self) -> None:
+        workers = {signal.value: count for signal, count in self.topology.workers.items()}
+        common = dict(
+            config_path=str(self.config_path),
+            http_listen_addr=self.http_listen_addr,
+            storage_path=str(self.storage_path),
+            run_dir=str(self.run_dir),
+            workers=workers,
+            receiver_processes=self.topology.receiver_processes,
+            shutdown_timeout=self.shutdown_timeout,
+            status_fd=-1,
+        )
+        for (signal, worker), doorbell in self.doorbells.items():
+            rings = [RingSpec(ring.name, r, s.value, w) for (r, s, w), ring in self.rings.items()
+                     if s is signal and w == worker]
+            spec = ChildSpec(role="worker", index=worker, signal=signal.value, rings=rings,
+                             doorbell_fds={doorbell_key(signal.value, worker): doorbell.fd}, **common)  # type: ignore[arg-type]
+            self.children[f"worker {spec.signal}/{worker}"] = Child(f"worker {signal.value}/{worker}", spec, [doorbell.fd])
+        for receiver in range(self.topology.receiver_processes):
+            rings = [RingSpec(ring.name, r, s.value, w) for (r, s, w), ring in self.rings.items() if r == receiver]
+            fds = {doorbell_key(s.value, w): d.fd for (s, w), d in self.doorbells.items()}
+            spec = ChildSpec(role="receiver", index=receiver, rings=rings, doorbell_fds=fds, **common)  # type: ignore[arg-type]
+            self.children[f"receiver/{receiver}"] = Child(f"receiver/{receiver}", spec, list(fds.values()))
+
+    # --- children ------------------------------------------------------------------------------
+    async def _spawn(self, child: Child) -> None:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        spec = _with_status_fd(child.spec, write_fd)
+        child.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "collector.runtime.child", encode(spec),
+            pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        child.status_read_fd = read_fd
+        child.ready = False
+        child.started_at = time.monotonic()
+        child.exited.clear()
+        reader = StatusReader()
+        asyncio.get_running_loop().add_reader(read_fd, self._on_status, child, read_fd, reader)
+        log.info("started %s (pid %d)", child.key, child.process.pid)
+
+    def _on_status(self, child: Child, fd: int, reader: StatusReader) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+            if child.status_read_fd == fd:
+                child.status_read_fd = None
+            return
+        for event in reader.feed(data):
+            kind = event.get("event")
+            if kind == "ready":
+                child.ready = True
+            elif kind == "health":
+                child.health[event["component"]] = {
+                    "state": event.get("state", "unknown"),
+                    "message": event.get("message", ""),
+                    "updated": time.time(),
+                }
+
+    async def _watch(self, child: Child) -> None:
+        while True:
+            assert child.process is not None
+            code = await child.process.wait()
+            child.exited.set()
+            _forget_dead_process(self.metrics_dir, child.process.pid)
+            if self.stopping.is_set():
+                return
+            lived = time.monotonic() - child.started_at
+            child.backoff = 0.0 if lived > _STABLE_AFTER_SECONDS else min(max(child.backoff * 2, 0.1), _RESTART_BACKOFF_MAX)
+            child.restarts += 1
+            log.warning("%s (pid %d) exited with code %s; restarting in %.1fs (restart #%d)",
+                        child.key, child.process.pid, code, child.backoff, child.restarts)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=child.backoff)
+                return
+            except asyncio.TimeoutError:
+                pass
+            await self._spawn(child)
+
+    async def _stop_children(self, keys: list[str], timeout: float) -> None:
+        children = [self.children[k] for k in keys if self.children[k].process is not None]
+        for child in children:
+            if child.process and child.process.returncode is None:
+                child.process.send_signal(signals.SIGTERM)
+        waits = [child.exited.wait() for child in children]
+        if not waits:
+            return
+        done, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for child in children:
+            if child.process and child.process.returncode is None:
+                log.error("%s did not stop within %.0fs; killing it", child.key, timeout)
+                child.process.kill()
+                await child.process.wait()
+
+    # --- state for the admin API ---------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return all(child.ready for child in self.children.values())
+
+    def component_health(self) -> dict[str, dict[str, Any]]:
+        """Worst health of each component over the processes that run it."""
+        rank = {"healthy": 0, "unknown": 1, "unhealthy": 2, "exited": 3}
+        merged: dict[str, dict[str, Any]] = {}
+        for child in self.children.values():
+            for cid, health in child.health.items():
+                current = merged.get(cid)
+                if current is None or rank.get(health["state"], 1) > rank.get(current["state"], 1):
+                    merged[cid] = dict(health)
+        return merged
+
+    # --- main ----------------------------------------------------------------------------------
+    async def run(self) -> int:
+        from collector.web.server import AdminServer
+
+        loop = asyncio.get_running_loop()
+        for sig in (signals.SIGTERM, signals.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        self._create_queues()
+        self._plan_children()
+        admin = AdminServer(self)
+        await admin.start(self.http_listen_addr)
+        watchers = []
+        order = [k for k in self.children if k.startswith("worker")] + [k for k in self.children if k.startswith("receiver")]
+        for key in order:
+            await self._spawn(self.children[key])
+            watchers.append(asyncio.ensure_future(self._watch(self.children[key])))
+        log.info("collector is running: %s", ", ".join(order))
+        await self.stopping.wait()
+        log.info("shutting down")
+        receivers = [k for k in self.children if k.startswith("receiver")]
+        workers = [k for k in self.children if k.startswith("worker")]
+        await self._stop_children(receivers, self.shutdown_timeout + 5)
+        await self._stop_children(workers, self.shutdown_timeout + 5)
+        for watcher in watchers:
+            watcher.cancel()
+        await admin.stop()
+        for ring in self.rings.values():
+            ring.close()
+            ring.unlink()
+        for doorbell in self.doorbells.values():
+            doorbell.close()
+        log.info("collector stopped")
+        return 0
+
+
+def _with_status_fd(spec: ChildSpec, fd: int) -> ChildSpec:
+    import msgspec
+
+    return msgspec.structs.replace(spec, status_fd=fd)
+
+
+def _forget_dead_process(metrics_dir: Path, pid: int) -> None:
+    """Drop a dead child's live gauges (its counters stay: totals must survive restarts)."""
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, str(metrics_dir))
+    except Exception:  # a missing file is fine
+        pass
+
+
+def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
+        storage_path: str | Path = "data-collector", shutdown_timeout: float = 30.0) -> int:
+    """Run the collector until SIGTERM/SIGINT. Configuration errors raise DiagnosticError."""
+    try:
+        topology = topology_from_env()
+    except SettingsError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path))
+    logs.configure("supervisor", pipeline.logging.level, pipeline.logging.format)
+    _set_title()
+    run_dir = Path(tempfile.mkdtemp(prefix="collector-"))
+    try:
+        snapshot = _snapshot_config(Path(pipeline_path), run_dir / "config")
+        (run_dir / "metrics").mkdir()
+        Path(storage_path).mkdir(parents=True, exist_ok=True)
+        supervisor = Supervisor(pipeline, snapshot, topology, http_listen_addr=http_listen_addr,
+                                storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir)
+        import uvloop
+
+        return uvloop.run(supervisor.run())
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _snapshot_config(path: Path, target: Path) -> Path:
+    """Copy the configuration (a file, or a directory's *.alloy files) where children will read it."""
+    target.mkdir(parents=True)
+    sources = read_config(path)
+    for name, data in sources.items():
+        (target / Path(name).name).write_bytes(data)
+    return target if path.is_dir() else target / path.name
+
+
+def _set_title() -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle("collector: supervisor")
+    except ImportError:
+        pass

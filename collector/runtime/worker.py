@@ -1,0 +1,162 @@
+"""A worker process: reads its rings and runs its signal's part of the pipeline as in-process calls.
+
+Theory of operation. The worker owns one ring per receiver process. It sleeps on an eventfd doorbell
+that producers ring after each record, so an idle worker costs nothing. Awake, it reads records in
+order, wraps each in a `Payload` holding one `AckToken`, and awaits the entry consumer (the fan-out
+behind the receiver's `output` list). Awaiting is the backpressure: when a downstream queue is full
+the consume call does not return, the worker stops reading, its rings fill, and receivers refuse
+clients with a retryable status. A ring's committed read position advances only over records whose
+payloads have all been settled (delivered or counted as dropped), so a worker killed with SIGKILL
+loses nothing: its replacement re-reads whatever was not settled (at-least-once; duplicates possible).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal as signals
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.components.api import Consumer, Placement
+from collector.pipeline.loader import Pipeline
+from collector.pipeline.plan import worker_components
+from collector.runtime.acks import RingAcks
+from collector.runtime.admission import SIGNALS_BY_CODE
+from collector.runtime.host import ComponentHost
+from collector.runtime.ring import Doorbell, Ring
+from collector.runtime.spec import ChildSpec, doorbell_key
+from collector.runtime.status import StatusChannel
+from collector.signals import Payload, Signal
+
+log = logging.getLogger(__name__)
+
+# Yield to the event loop after this many records so timers (batch timeouts, retries) keep running.
+_RECORDS_PER_TURN = 64
+# Safety net in case a doorbell is missed: re-check the rings this often when idle.
+_IDLE_RECHECK_SECONDS = 1.0
+
+
+@dataclass
+class _Source:
+    ring: Ring
+    acks: RingAcks
+
+
+def receiver_ids(pipeline: Pipeline) -> list[str]:
+    """Receiver component IDs in the order that numbers them in ring record headers."""
+    return sorted(cid for cid, node in pipeline.nodes.items() if node.info.placement is Placement.RECEIVER)
+
+
+class Worker:
+    def __init__(self, spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
+        assert spec.signal is not None
+        self.spec = spec
+        self.signal = Signal(spec.signal)
+        self.pipeline = pipeline
+        self.status = status
+        self.host = ComponentHost(
+            pipeline,
+            worker_components(pipeline, self.signal),
+            process_role=spec.title,
+            storage_path=Path(spec.storage_path),
+            http_listen_addr=spec.http_listen_addr,
+            worker_signal=self.signal,
+            worker_index=spec.index,
+            extras={"run_dir": spec.run_dir, "workers_for_signal": spec.workers.get(spec.signal, 1),
+                    "workers": dict(spec.workers)},
+            report=status,
+        )
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._sources: list[_Source] = []
+        self._entries: list[Consumer | None] = []
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signals.SIGTERM, signals.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        self.host.build()
+        await self.host.start()
+        self._entries = self._entry_consumers()
+        self._sources = [_Source(ring, RingAcks(ring)) for ring in (Ring.attach(r.name) for r in self.spec.rings)]
+        for source in self._sources:
+            source.ring.rewind()
+        doorbell = Doorbell.from_fd(self.spec.doorbell_fds[doorbell_key(self.spec.signal or "", self.spec.index)])
+        loop.add_reader(doorbell.fd, self._on_doorbell, doorbell)
+        self.status({"event": "ready"})
+        log.info("worker started with %d components", len(self.host.instances))
+        stop_waiter = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await self._pump(stop_waiter)
+        finally:
+            loop.remove_reader(doorbell.fd)
+            stop_waiter.cancel()
+        self.status({"event": "stopping"})
+        await self._drain()
+        await self.host.shutdown(self.spec.shutdown_timeout)
+        for source in self._sources:
+            if source.acks.outstanding:
+                log.warning("%d records were not settled before shutdown", source.acks.outstanding)
+            source.ring.close()
+        log.info("worker stopped")
+
+    def _entry_consumers(self) -> list[Consumer | None]:
+        """Index = receiver number in record headers -> the fan-out behind its output list."""
+        entries: list[Consumer | None] = []
+        for rid in receiver_ids(self.pipeline):
+            output = getattr(self.pipeline.nodes[rid].args, "output", None)
+            refs = output.for_signal(self.signal) if output is not None else []
+            entries.append(self.host.next_consumer_for(rid)(refs, self.signal) if refs else None)
+        return entries
+
+    def _on_doorbell(self, doorbell: Doorbell) -> None:
+        doorbell.drain()
+        self._wake.set()
+
+    async def _pump(self, stop_waiter: asyncio.Future[bool]) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            if await self._read_available():
+                continue
+            wake_waiter = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({wake_waiter, stop_waiter}, timeout=_IDLE_RECHECK_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+            wake_waiter.cancel()
+
+    async def _drain(self) -> None:
+        """On shutdown: receivers have stopped, so whatever is in the rings now is all there is."""
+        while await self._read_available():
+            pass
+
+    async def _read_available(self) -> bool:
+        progressed = False
+        for source in self._sources:
+            for _ in range(_RECORDS_PER_TURN):
+                record = source.ring.next_record()
+                if record is None:
+                    break
+                progressed = True
+                await self._dispatch(source, record)
+        if progressed:
+            await asyncio.sleep(0)
+        return progressed
+
+    async def _dispatch(self, source: _Source, record: object) -> None:
+        seq, header, data, end = record  # type: ignore[misc]
+        token = source.acks.track(seq, end)
+        signal = SIGNALS_BY_CODE.get(header.signal)
+        entry = self._entries[header.component] if header.component < len(self._entries) else None
+        if signal is not self.signal or entry is None:
+            log.error("dropping ring record %d: signal %s / receiver %d has no pipeline here",
+                      seq, header.signal, header.component)
+            token.release()
+            return
+        await entry.consume(Payload(signal, data=data, acks=[token]))
+
+
+async def run_worker(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
+    started = time.monotonic()
+    await Worker(spec, pipeline, status).run()
+    log.debug("worker ran for %.1fs", time.monotonic() - started)

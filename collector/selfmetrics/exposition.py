@@ -1,0 +1,63 @@
+"""The supervisor's `/metrics`: every child's counters merged, plus what only the supervisor knows
+(rings, processes, build info)."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.process_collector import ProcessCollector
+
+import collector
+
+if TYPE_CHECKING:
+    from collector.runtime.supervisor import Supervisor
+
+
+class SupervisorCollector:
+    """Ring fill, child processes and build info, computed at scrape time."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def collect(self) -> Iterator[Metric]:
+        sup = self._supervisor
+        used = GaugeMetricFamily("collector_ring_used_bytes", "Bytes held in a shared-memory ring.",
+                                 labels=["signal", "worker", "receiver"])
+        capacity = GaugeMetricFamily("collector_ring_capacity_bytes", "Capacity of a shared-memory ring.",
+                                     labels=["signal", "worker", "receiver"])
+        for (receiver, signal, worker), ring in sup.rings.items():
+            labels = [signal.value, str(worker), str(receiver)]
+            used.add_metric(labels, ring.used_bytes())
+            capacity.add_metric(labels, ring.capacity)
+        yield used
+        yield capacity
+        restarts = GaugeMetricFamily("collector_process_restarts", "Restarts of a child process.", labels=["process"])
+        up = GaugeMetricFamily("collector_process_up", "Whether a child process is running.", labels=["process"])
+        for key, child in sup.children.items():
+            restarts.add_metric([key], child.restarts)
+            running = child.process is not None and child.process.returncode is None
+            up.add_metric([key], 1 if running else 0)
+        yield restarts
+        yield up
+        info = GaugeMetricFamily("collector_build_info", "Build information.",
+                                 labels=["version", "pythonversion", "goos", "goarch"])
+        info.add_metric([collector.__version__, platform.python_version(), platform.system().lower(),
+                         platform.machine()], 1)
+        yield info
+
+
+def build_registry(supervisor: Supervisor, metrics_dir: Path) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    ProcessCollector(registry=registry)
+    registry.register(SupervisorCollector(supervisor))  # type: ignore[arg-type]
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
