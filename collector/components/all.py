@@ -11,3 +11,7 @@ import collector.components.prometheus.exporter.self  # noqa: F401
 import collector.components.prometheus.relabel  # noqa: F401
 import collector.components.prometheus.remote_write  # noqa: F401
 import collector.components.prometheus.scrape  # noqa: F401
+import collector.components.otelcol.processor.resourcedetection  # noqa: F401
+import collector.components.otelcol.connector.host_info  # noqa: F401
+import collector.components.otelcol.processor.attributes  # noqa: F401
+import collector.components.otelcol.processor.memory_limiter  # noqa: F401

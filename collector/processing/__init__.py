@@ -1,0 +1,1 @@
+"""Sans-IO helpers for processors and connectors: detection, attribute actions, AnyValue conversion."""
