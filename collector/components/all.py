@@ -15,3 +15,4 @@ import collector.components.otelcol.processor.resourcedetection  # noqa: F401
 import collector.components.otelcol.connector.host_info  # noqa: F401
 import collector.components.otelcol.processor.attributes  # noqa: F401
 import collector.components.otelcol.processor.memory_limiter  # noqa: F401
+import collector.components.otelcol.receiver.otlp  # noqa: F401

@@ -1,0 +1,47 @@
+"""Decode an Export request exactly once: validate it, count its items, keep the bytes to pass on.
+
+Protobuf input is parsed with upb and its received bytes are handed on unchanged (no re-encode).
+JSON input is converted to a message and serialized once, so downstream only ever sees protobuf.
+Item counting reads repeated-field lengths per scope (`len(scope.spans)`), never visits items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError, Message
+
+from collector.protocols.otlp_json import JsonDecodeError, json_to_message
+from collector.protocols.status import ExportError, ExportRejected, GrpcCode
+from collector.signals import Signal
+
+__all__ = ["DecodedExport", "decode_protobuf", "decode_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedExport:
+    signal: Signal
+    data: bytes  # serialized Export*ServiceRequest
+    message: Message
+    item_count: int
+
+
+def decode_protobuf(signal: Signal, data: bytes) -> DecodedExport:
+    spec = signal.spec
+    message = spec.request_class()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ExportRejected(ExportError(GrpcCode.INVALID_ARGUMENT, f"unable to decode the {spec.signal.value} "
+                                                                    f"request as protobuf: {exc}")) from None
+    return DecodedExport(signal, data, message, spec.count_items(message))
+
+
+def decode_json(signal: Signal, body: bytes) -> DecodedExport:
+    spec = signal.spec
+    try:
+        message = json_to_message(body, spec.request_class())
+    except JsonDecodeError as exc:
+        raise ExportRejected(ExportError(GrpcCode.INVALID_ARGUMENT, f"unable to decode the {spec.signal.value} "
+                                                                    f"request as OTLP/JSON: {exc}")) from None
+    return DecodedExport(signal, message.SerializeToString(), message, spec.count_items(message))

@@ -1,0 +1,107 @@
+"""grpc.aio shell for OTLP/gRPC: three generic unary methods that take and return raw bytes.
+
+Registering the methods without (de)serializers means grpcio hands us the message bytes as received
+(after gRPC-level gzip), and `otlp_grpc.decode` parses them exactly once. grpcio enforces
+`max_receive_message_length` itself, answering RESOURCE_EXHAUSTED without RetryInfo, as OTLP wants.
+
+`grpc.so_reuseport` defaults to on in grpcio; we turn it off unless the runtime asks for shared
+ports, otherwise a second collector on the same port would bind silently instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import grpc
+import grpc.aio
+
+from collector.protocols import otlp_grpc
+from collector.protocols.status import ExportRejected
+from collector.signals import Signal
+from collector.transport.errors import BindError
+from collector.transport.ingest import Ingest
+
+__all__ = ["GrpcServerConfig", "OtlpGrpcServer"]
+
+
+@dataclass(frozen=True)
+class GrpcServerConfig:
+    host: str
+    port: int
+    max_recv_msg_size: int = 4 * 1024 * 1024
+    credentials: grpc.ServerCredentials | None = None
+    reuse_port: bool = False
+    max_concurrent_streams: int = 0
+    options: tuple[tuple[str, Any], ...] = field(default=())  # keepalive and other channel args
+
+
+def _export_method(signal: Signal, ingest: Ingest) -> grpc.RpcMethodHandler:
+    async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            decoded = otlp_grpc.decode(signal, request)
+        except ExportRejected as rejected:
+            ingest.invalid()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
+        error = ingest.admit(decoded)
+        if error is not None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, error.message,
+                                trailing_metadata=otlp_grpc.failure_trailers(error))
+        return otlp_grpc.success_body(signal)
+
+    handler: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]] = export
+    return grpc.unary_unary_rpc_method_handler(handler)
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class OtlpGrpcServer:
+    def __init__(self, config: GrpcServerConfig, ingest: Ingest, logger: logging.Logger) -> None:
+        self.config = config
+        self.ingest = ingest
+        self.logger = logger
+        self._server: grpc.aio.Server | None = None
+        self.port = config.port
+
+    @property
+    def endpoint(self) -> str:
+        return _endpoint(self.config.host, self.config.port)
+
+    async def start(self) -> None:
+        cfg = self.config
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", cfg.max_recv_msg_size),
+            ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
+            *cfg.options,
+        ]
+        if cfg.max_concurrent_streams > 0:
+            options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
+        server = grpc.aio.server(options=options)
+        server.add_generic_rpc_handlers(tuple(
+            grpc.method_handlers_generic_handler(s.spec.grpc_service, {"Export": _export_method(s, self.ingest)})
+            for s in Signal
+        ))
+        try:
+            if cfg.credentials is not None:
+                port = server.add_secure_port(self.endpoint, cfg.credentials)
+            else:
+                port = server.add_insecure_port(self.endpoint)
+        except RuntimeError as exc:
+            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}: {exc}") from exc
+        if port == 0:
+            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}")
+        self.port = port
+        await server.start()
+        self._server = server
+
+    async def shutdown(self, deadline: float | None) -> None:
+        """Refuse new RPCs at once; in-flight ones get until the monotonic `deadline`."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        grace = None if deadline is None else max(0.0, deadline - time.monotonic())
+        await server.stop(grace)

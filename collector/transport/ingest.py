@@ -1,0 +1,46 @@
+"""What both transports do with a decoded Export request: offer it to admission, count the outcome.
+
+Self-metric children are resolved once per (signal, transport) so a request costs two dict lookups
+and one counter increment, not a label resolution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.protocols.otlp_request import DecodedExport
+from collector.protocols.status import ExportError, GrpcCode
+from collector.selfmetrics.otelcol import RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REQUESTS
+from collector.signals import Signal
+from collector.transport.admission import Admission, AdmitOutcome
+
+__all__ = ["Ingest"]
+
+
+class Ingest:
+    def __init__(self, admission: Admission, component_id: str, transport: str, component_path: str = "/") -> None:
+        self.admission = admission
+        self.component_id = component_id
+        self.transport = transport
+        labels = (component_id, component_path, transport)
+        self._accepted: dict[Signal, Any] = {s: RECEIVER_ACCEPTED[s].labels(*labels) for s in Signal}  # type: ignore[attr-defined]
+        self._refused: dict[Signal, Any] = {s: RECEIVER_REFUSED[s].labels(*labels) for s in Signal}  # type: ignore[attr-defined]
+        self._requests = {o: RECEIVER_REQUESTS.labels(*labels, o) for o in ("success", "refused", "failure")}
+
+    def admit(self, decoded: DecodedExport) -> ExportError | None:
+        """None when the data is owned by the pipeline; else the retryable refusal to answer."""
+        signal = decoded.signal
+        result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count, self.component_id)
+        if result.outcome is AdmitOutcome.ACCEPTED:
+            self._accepted[signal].inc(decoded.item_count)
+            self._requests["success"].inc()
+            return None
+        self._refused[signal].inc(decoded.item_count)
+        self._requests["refused"].inc()
+        reason = result.message or ("pipeline queue is full" if result.outcome is AdmitOutcome.FULL
+                                    else "pipeline is unavailable")
+        return ExportError(GrpcCode.UNAVAILABLE, f"data refused: {reason}", retry_after=result.retry_after)
+
+    def invalid(self) -> None:
+        """A request that could not be decoded (its items cannot be counted)."""
+        self._requests["failure"].inc()
