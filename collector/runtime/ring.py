@@ -1,0 +1,416 @@
+"""Single-producer single-consumer ring of framed records in POSIX shared memory.
+
+One ring joins one receiver process (producer) to one worker process (consumer). The supervisor
+creates the segment (`Ring.create`), passes its name to both children, which `Ring.attach` it, and
+unlinks it at the end. Records are bytes plus a small header, never pickled. The consumer reads at
+a private cursor and frees space only with `release_to`, once the worker has handed the records on;
+a consumer that is killed and restarted resumes at the committed read position and so reads again
+every record it had read but not released. The producer never waits: a full ring makes `try_put`
+return False and the receiver decides (refuse with a retryable status, count the drop).
+
+Shared-memory layout (native byte order, which is little-endian on every Linux target we run on;
+all offsets in bytes from the start of the segment)
+
+    control block, 256 bytes, one 64-byte cache line per writer so the two processes never write
+    the same line:
+      0  u64 magic          b"CRING\\x00\\x01\\x00" (format version 1)      written once by the owner
+      8  u64 capacity       size of the data area, a multiple of 8       written once by the owner
+     16  u64 flags          bit 0: records carry a CRC32 (see below)       written once by the owner
+     64  u64 write_pos      producer: bytes ever published               single writer: producer
+     72  u64 next_seq       producer: seq of the next record              single writer: producer
+    128  u64 read_pos       consumer: bytes ever released (committed)    single writer: consumer
+    136  u64 read_seq       consumer: seq of the first unreleased record single writer: consumer
+    192..255 reserved (zero)
+    data area, `capacity` bytes, from offset 256
+
+Positions are absolute byte counts that only grow (2**64 bytes never wrap in practice); the byte
+offset in the data area is `pos % capacity`. `write_pos - read_pos` is the space in use, so
+"empty" and "full" need no extra flag and a record may fill the ring exactly.
+
+Record framing: every record starts at a position that is a multiple of 8 and takes
+`record_size(n) = align8(40 + n)` bytes: a 40-byte header then the payload, then 0-7 bytes of
+padding that are never written or read.
+
+    0  u64 pos         the record's own absolute position: a header left over from an earlier lap
+                       (or garbage at a position that is not a record start) cannot pass for it
+    8  u64 seq         per-ring sequence number assigned by the producer
+   16  u64 arrival_ns  receiver's clock when the request arrived
+   24  u32 length      payload bytes n
+   28  u16 component   index of the receiving component
+   30  u8  signal      signal code
+   31  u8  flags       reserved, 0
+   32  u32 crc         CRC32 of header bytes 0..31 then the payload, or 0 if the ring has no CRCs
+   36  u32 reserved    0
+
+Records wrap around the end of the data area by split copy (no padding marker): header and payload
+are written as one logical run of bytes that continues at offset 0, so the whole capacity is usable
+and a record of `capacity - 40` payload bytes always fits an empty ring. The common contiguous case
+costs one `struct.pack_into` plus one memoryview slice assignment (a memcpy) to put, and one
+`unpack_from` plus one `bytes(view[a:b])` to get; a split payload is joined with one
+`bytes.join` (a single copy).
+
+Why it is correct (what we rely on, precisely)
+
+1. Single writer per word. Only the producer stores write_pos/next_seq and the data area between
+   write_pos and read_pos + capacity; only the consumer stores read_pos/read_seq. No
+   read-modify-write is shared, so no atomic instructions are needed, only ordering.
+2. Untorn index words. The index words are read and written through a memoryview cast to native
+   'Q' over the mmap: CPython copies such an item with an 8-byte `memcpy` of constant size, which
+   compilers emit as one 8-byte load or store, and the word is 8-aligned (mmap is page aligned),
+   so on x86-64 and aarch64 the access is single-copy atomic. (`struct.pack_into('<Q')` is NOT
+   used for them: the standard-size packers store byte by byte.)
+3. Publication order, producer: payload and header are stored first, then next_seq, then
+   write_pos with one store. The consumer reads only below the write_pos it loaded, so it never
+   sees a record that is still being written, provided stores become visible in program order.
+   x86-64 (TSO) guarantees that stores are not reordered with older stores; glibc's memcpy issues
+   `sfence` after the non-temporal stores it uses for very large copies, and the stores of a
+   `rep movsb` are not reordered with later stores. On the loading side x86 does not reorder
+   loads with older loads, so the consumer's payload loads see data at least as new as the
+   write_pos it loaded. Python adds no reordering of its own: every bytecode runs to completion
+   in program order within its process; the GIL orders threads of one process only and plays
+   no part here.
+4. Space reuse, producer: the producer overwrites bytes only below read_pos + capacity, for the
+   read_pos it loaded, and the consumer stores read_pos only after it has copied the records out
+   (its payload is a private `bytes` by then).
+5. Weakly ordered CPUs (aarch64, POWER): points 3 and 4 assume store->store and load->load order,
+   which these CPUs do not give without barriers, and pure Python cannot emit a barrier. Rings
+   created with `checksum=True` (the default on every machine that is not x86) stay correct
+   there: the consumer checks that the header's `pos` equals its cursor and that the CRC32 over
+   header and payload matches; a record that fails either check is treated as not yet visible
+   (`next_record` returns None and the same position is tried again later), so a stale or
+   half-visible record is never delivered, save for a 2**-32 chance of a CRC collision on a torn
+   read. The consumer releases only after the checksum compare has succeeded, and the
+   producer's overwrite happens only after its free-space compare; ARMv8 never makes a store
+   visible before the branch it is control-dependent on is resolved, so point 4 holds there
+   without a barrier. Wake-ups through a Doorbell (eventfd) are ordered by the kernel's lock.
+   Cost of the CRC: one zlib.crc32 on each side (a few GB/s), so it is off by default on x86-64.
+
+Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
+between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
+and one consumer may be attached at a time; the supervisor starts a replacement only after the
+previous process has died.
+"""
+
+from __future__ import annotations
+
+import platform
+import secrets
+import struct
+import sys
+import threading
+import zlib
+from multiprocessing import resource_tracker
+from multiprocessing.shared_memory import SharedMemory
+from typing import Final, NamedTuple
+
+from collector.runtime.ring_doorbell import Doorbell
+
+__all__ = [
+    "Doorbell",
+    "RECORD_HEADER_SIZE",
+    "Record",
+    "RecordHeader",
+    "Ring",
+    "RingCorruptError",
+    "record_size",
+]
+
+MAGIC: Final = int.from_bytes(b"CRING\x00\x01\x00", "little")
+CONTROL_SIZE: Final = 256
+_FLAG_CHECKSUM: Final = 1
+
+# Word indexes (8-byte units) in the control block.
+_W_MAGIC: Final = 0
+_W_CAPACITY: Final = 1
+_W_FLAGS: Final = 2
+_W_WRITE: Final = 8
+_W_SEQ: Final = 9
+_W_READ: Final = 16
+_W_READ_SEQ: Final = 17
+
+# pos, seq, arrival_ns, length, component, signal, [flags: written as 0], crc, [reserved]
+_HEADER: Final = struct.Struct("=QQQIHBxI4x")
+_HEADER_PREFIX: Final = struct.Struct("=QQQIHBx")  # the 32 bytes the CRC covers before the payload
+RECORD_HEADER_SIZE: Final = _HEADER.size  # 40
+_MIN_CAPACITY: Final = 64
+_MAX_CAPACITY: Final = 1 << 32  # so that a payload length always fits the u32 length field
+
+
+def record_size(length: int) -> int:
+    """Bytes a record with a `length`-byte payload takes in the ring."""
+    return (RECORD_HEADER_SIZE + length + 7) & -8
+
+
+def _default_checksum() -> bool:
+    return platform.machine().lower() not in ("x86_64", "amd64")
+
+
+class RingCorruptError(RuntimeError):
+    """The ring holds something that is not a record where one must be (a bug or a foreign writer)."""
+
+
+class RecordHeader(NamedTuple):
+    signal: int  # u8
+    component: int  # u16: index of the receiving component
+    arrival_ns: int  # u64
+
+
+class Record(NamedTuple):
+    seq: int
+    header: RecordHeader
+    data: bytes
+    end: int  # position just after this record: pass it to `release_to`
+
+
+_new_tuple: Final = tuple.__new__  # NamedTuple's own __new__ is a Python function: 3x slower
+
+_TRACKER_LOCK = threading.Lock()
+
+
+def _no_register(name: str, rtype: str) -> None:
+    return None
+
+
+def _attach_untracked(name: str) -> SharedMemory:
+    """Open an existing segment without handing it to this process's resource tracker.
+
+    Python < 3.13 registers every attached segment and unlinks it when the attaching process exits,
+    which would destroy the ring under the supervisor (and spawn a tracker process per child).
+    """
+    if sys.version_info >= (3, 13):
+        return SharedMemory(name, track=False)  # type: ignore[call-arg,unused-ignore]
+    with _TRACKER_LOCK:
+        original = resource_tracker.register
+        resource_tracker.register = _no_register
+        try:
+            return SharedMemory(name)
+        finally:
+            resource_tracker.register = original
+
+
+class Ring:
+    """One end (or both, in tests) of a ring. See the module docstring for layout and ordering."""
+
+    __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
+                 "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads")
+
+    def __init__(self, shm: SharedMemory, *, owner: bool) -> None:
+        self._shm = shm
+        self._owner = owner
+        self.name: str = shm.name
+        buf = shm.buf
+        assert buf is not None
+        self._idx = buf[:CONTROL_SIZE].cast("Q")
+        if self._idx[_W_MAGIC] != MAGIC:
+            self._idx.release()
+            raise ValueError(f"shared memory {self.name!r} is not a ring")
+        self.capacity: int = self._idx[_W_CAPACITY]
+        if CONTROL_SIZE + self.capacity > len(buf):
+            self._idx.release()
+            raise ValueError(f"ring {self.name!r} is truncated")
+        self.checksum: bool = bool(self._idx[_W_FLAGS] & _FLAG_CHECKSUM)
+        self._data = buf[CONTROL_SIZE : CONTROL_SIZE + self.capacity]
+        # The mmap itself for the hot paths: slicing it copies straight into a new bytes object.
+        self._mm = shm._mmap  # type: ignore[attr-defined]
+        # Consumer-private read cursor and the seq of the record at it.
+        self._cursor: int = self._idx[_W_READ]
+        self._cursor_seq: int = self._idx[_W_READ_SEQ]
+        self._seen_write: int = self._cursor  # consumer-private: write_pos as last seen
+        self._put_limit: int = 0  # producer-private: read_pos + capacity as last seen
+        self.unsettled_reads = 0  # checksum mode: records seen before they were fully visible
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, capacity: int, name: str | None = None, *, checksum: bool | None = None) -> Ring:
+        """Create and initialise a segment (owner side). `capacity` is rounded up to a multiple of 8."""
+        if not _MIN_CAPACITY <= capacity <= _MAX_CAPACITY:
+            raise ValueError(f"ring capacity must be between {_MIN_CAPACITY} and {_MAX_CAPACITY} bytes")
+        capacity = (capacity + 7) & -8
+        if checksum is None:
+            checksum = _default_checksum()
+        if name is None:
+            name = f"collector-ring-{secrets.token_hex(6)}"
+        shm = SharedMemory(name, create=True, size=CONTROL_SIZE + capacity)
+        assert shm.buf is not None
+        idx = shm.buf[:CONTROL_SIZE].cast("Q")
+        idx[_W_CAPACITY] = capacity
+        idx[_W_FLAGS] = _FLAG_CHECKSUM if checksum else 0
+        idx[_W_MAGIC] = MAGIC  # last: an attacher that sees the magic sees the rest
+        idx.release()
+        return cls(shm, owner=True)
+
+    @classmethod
+    def attach(cls, name: str) -> Ring:
+        return cls(_attach_untracked(name), owner=False)
+
+    def close(self) -> None:
+        if self._shm.buf is None:
+            return
+        self._idx.release()
+        self._data.release()
+        self._shm.close()
+
+    def unlink(self) -> None:
+        """Destroy the segment name (owner); processes that have it mapped keep their mapping."""
+        self._shm.unlink()
+
+    def __enter__(self) -> Ring:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        if self._owner:
+            self.unlink()
+
+    # --- producer ----------------------------------------------------------------------------
+    def try_put(self, header: RecordHeader, data: bytes | bytearray | memoryview) -> bool:
+        """Append one record; False if it does not fit now. Never blocks.
+
+        Raises ValueError if the record could never fit (larger than the whole ring).
+        """
+        if type(data) is not bytes:
+            data = memoryview(data).cast("B")
+        n = len(data)
+        size = (RECORD_HEADER_SIZE + n + 7) & -8
+        cap = self.capacity
+        if size > cap:
+            raise ValueError(f"record of {n} bytes can never fit a ring of {cap} bytes")
+        idx = self._idx
+        w = idx[_W_WRITE]
+        if w + size > self._put_limit:
+            # Only now look at the consumer's word again: most puts skip that shared cache line.
+            self._put_limit = idx[_W_READ] + cap
+            if w + size > self._put_limit:
+                return False
+        seq = idx[_W_SEQ]
+        signal, component, arrival_ns = header
+        crc = 0
+        if self.checksum:
+            crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal)))
+        off = w % cap
+        if off + size <= cap:
+            mm = self._mm
+            at = CONTROL_SIZE + off
+            _HEADER.pack_into(mm, at, w, seq, arrival_ns, n, component, signal, crc)
+            at += RECORD_HEADER_SIZE
+            mm[at : at + n] = data
+        else:
+            self._write_wrapped(off, _HEADER.pack(w, seq, arrival_ns, n, component, signal, crc))
+            self._write_wrapped((off + RECORD_HEADER_SIZE) % cap, data)
+        idx[_W_SEQ] = seq + 1
+        idx[_W_WRITE] = w + size  # publish: everything above is now visible to the consumer
+        return True
+
+    def _write_wrapped(self, off: int, chunk: bytes | memoryview) -> None:
+        d = self._data
+        n = len(chunk)
+        first = self.capacity - off
+        if n <= first:
+            d[off : off + n] = chunk
+        else:
+            view = memoryview(chunk)
+            d[off:] = view[:first]
+            d[: n - first] = view[first:]
+
+    # --- consumer ----------------------------------------------------------------------------
+    def next_record(self) -> Record | None:
+        """The record at the private cursor, or None if there is none (yet). Frees no space."""
+        c = self._cursor
+        w = self._seen_write
+        if c == w:
+            # Look at the producer's word only when the known backlog is used up.
+            w = self._seen_write = self._idx[_W_WRITE]
+            if c == w:
+                return None
+        cap = self.capacity
+        mm = self._mm
+        off = c % cap
+        if off + RECORD_HEADER_SIZE <= cap:
+            pos, seq, arrival_ns, n, component, signal, crc = _HEADER.unpack_from(mm, CONTROL_SIZE + off)
+        else:
+            pos, seq, arrival_ns, n, component, signal, crc = _HEADER.unpack(
+                self._read_wrapped(off, RECORD_HEADER_SIZE)
+            )
+        end = c + ((RECORD_HEADER_SIZE + n + 7) & -8)
+        if pos != c or end > w:
+            return self._unsettled(c, w)
+        start = off + RECORD_HEADER_SIZE
+        if start + n <= cap:
+            start += CONTROL_SIZE
+            data = mm[start : start + n]
+        else:
+            data = self._read_wrapped(start % cap, n)
+        if self.checksum and zlib.crc32(
+            data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal))
+        ) != crc:
+            return self._unsettled(c, w)
+        self._cursor = end
+        self._cursor_seq = seq + 1
+        return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns)), data, end))
+
+    def _read_wrapped(self, off: int, n: int) -> bytes:
+        d = self._data
+        first = self.capacity - off
+        if n <= first:
+            return bytes(d[off : off + n])
+        return b"".join((d[off:], d[: n - first]))
+
+    def _unsettled(self, cursor: int, write_pos: int) -> None:
+        if self.checksum:
+            # Weakly ordered CPU: the producer's stores are not all visible yet. Try again later.
+            self.unsettled_reads += 1
+            return None
+        raise RingCorruptError(f"ring {self.name}: no valid record at position {cursor} (write position {write_pos})")
+
+    def release_to(self, end: int) -> None:
+        """Free every record before `end` (a record's `end`, or the committed position). Monotonic."""
+        idx = self._idx
+        r = idx[_W_READ]
+        if end == r:
+            return
+        if end < r or end > self._cursor:
+            raise ValueError(f"release_to({end}) outside the read but unreleased range [{r}, {self._cursor}]")
+        if end == self._cursor:
+            seq = self._cursor_seq
+        else:
+            off = end % self.capacity
+            if off + RECORD_HEADER_SIZE <= self.capacity:
+                pos, seq = _HEADER.unpack_from(self._data, off)[:2]
+            else:
+                pos, seq = _HEADER.unpack(self._read_wrapped(off, RECORD_HEADER_SIZE))[:2]
+            if pos != end:
+                raise ValueError(f"release_to({end}) is not a record boundary")
+        idx[_W_READ_SEQ] = seq
+        idx[_W_READ] = end  # after this store the producer may overwrite everything before `end`
+
+    def rewind(self) -> None:
+        """Move the private cursor back to the committed position: unreleased records come again."""
+        self._cursor = self._idx[_W_READ]
+        self._cursor_seq = self._idx[_W_READ_SEQ]
+
+    @property
+    def committed_position(self) -> int:
+        return int(self._idx[_W_READ])
+
+    @property
+    def read_position(self) -> int:
+        """The consumer's private cursor (end of the last record returned by `next_record`)."""
+        return self._cursor
+
+    # --- observation (any process; values may be a moment old) ---------------------------------
+    def used_bytes(self) -> int:
+        return int(self._idx[_W_WRITE] - self._idx[_W_READ])
+
+    def free_bytes(self) -> int:
+        return self.capacity - self.used_bytes()
+
+    def pending_records(self) -> int:
+        """Records published and not yet released (approximate while both ends are running)."""
+        return max(0, int(self._idx[_W_SEQ] - self._idx[_W_READ_SEQ]))
+
+    @property
+    def next_seq(self) -> int:
+        return int(self._idx[_W_SEQ])
+
+    def __repr__(self) -> str:
+        return f"Ring(name={self.name!r}, capacity={self.capacity}, used={self.used_bytes()})"
