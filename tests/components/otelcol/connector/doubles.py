@@ -1,0 +1,66 @@
+"""A BuildContext whose `next_consumer` records payloads, shared by this area's component tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import msgspec
+
+from collector.components.api import BuildContext, ConsumerRef
+from collector.components.registry import lookup
+from collector.signals import Payload, Signal
+
+
+class Recorder:
+    """Stands in for everything downstream: keeps payloads and settles them like an exporter would."""
+
+    mutates_data = False
+
+    def __init__(self) -> None:
+        self.payloads: list[Payload] = []
+
+    async def consume(self, payload: Payload) -> None:
+        self.payloads.append(payload)
+        payload.settle()
+
+    def messages(self) -> list[Any]:
+        return [p.message for p in self.payloads]
+
+
+def make_context(name: str, *, worker_index: int = 0, extras: dict[str, Any] | None = None,
+                 signal: Signal | None = None) -> tuple[BuildContext, dict[Signal, Recorder]]:
+    info = lookup(name)
+    assert info is not None, name
+    recorders = {sig: Recorder() for sig in Signal}
+
+    def next_consumer(refs: Sequence[ConsumerRef], sig: Signal) -> Recorder:
+        return recorders[sig]
+
+    ctx = BuildContext(
+        component_id=f"{name}.test",
+        info=info,
+        storage_path=Path("data-test"),
+        http_listen_addr="127.0.0.1:12345",
+        process_role=f"worker {signal.value if signal else 'traces'}/{worker_index}",
+        worker_signal=signal,
+        worker_index=worker_index,
+        logger=logging.getLogger(f"test.{name}"),
+        next_consumer=next_consumer,
+        extras=dict(extras or {}),
+    )
+    return ctx, recorders
+
+
+def decode_args(name: str, values: dict[str, Any]) -> Any:
+    """defaults -> convert -> validate, as the configuration loader does."""
+    info = lookup(name)
+    assert info is not None
+    values = {"output": {}, **values}
+    args = msgspec.convert(values, info.arguments)
+    args.validate()
+    return args
+
+
+OUTPUT_ALL = {"output": {sig.value: [ConsumerRef("next", frozenset(Signal))] for sig in Signal}}
