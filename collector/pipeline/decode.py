@@ -1,0 +1,210 @@
+"""Component block body -> `Arguments` struct (reference A.4, A.5, A.8).
+
+Decoding is defaults -> convert -> validate: fields the body leaves out keep the struct's defaults,
+every attribute is evaluated and converted to its field type, nested blocks are decoded the same
+way recursively, then the struct is built and its `validate()` (if any) checks cross-field rules.
+Every mistake becomes a `Diagnostic` at the name or value it concerns, and decoding keeps going so
+one run reports all independent mistakes of a body; a body with any error yields no struct.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from collector.components.api import ArgumentError, ConsumerRef
+from collector.config import ast
+from collector.config.diag import Diagnostic, Span
+from collector.pipeline.convert import ConversionError, Path, convert_value
+from collector.pipeline.schema import FieldKind, FieldSpec, schema_of, strip_annotated
+from collector.signals import Signal
+
+_SIGNAL_NAMES = {s.value: s for s in Signal}
+
+
+class Evaluates(Protocol):
+    """`collector.config.evaluator.Evaluator`, as far as decoding needs it."""
+
+    def evaluate(self, expr: ast.Expr) -> Any: ...
+
+
+def decode_block(
+    body: Sequence[ast.Statement],
+    struct: type[msgspec.Struct],
+    evaluator: Evaluates,
+    where: Span,
+) -> tuple[msgspec.Struct | None, list[Diagnostic]]:
+    """Decode `body` into `struct`. `where` is the span reported for what the body lacks (the
+    block's name)."""
+    diags: list[Diagnostic] = []
+    value = _Decoder(evaluator, diags).body(body, struct, where)
+    return value, diags
+
+
+class _Decoder:
+    def __init__(self, evaluator: Evaluates, diags: list[Diagnostic]) -> None:
+        self.evaluator = evaluator
+        self.diags = diags
+
+    def error(self, span: Span, message: str) -> None:
+        self.diags.append(Diagnostic.error(span, message))
+
+    def body(
+        self, body: Sequence[ast.Statement], struct: type[msgspec.Struct], where: Span
+    ) -> msgspec.Struct | None:
+        before = len(self.diags)
+        schema = schema_of(struct)
+        attrs: dict[str, ast.Attribute] = {}
+        blocks: dict[str, list[ast.Block]] = {}
+        for stmt in body:
+            if isinstance(stmt, ast.Attribute):
+                self._sort_attribute(stmt, schema.fields.get(stmt.name), attrs)
+            else:
+                self._sort_block(stmt, schema.fields.get(stmt.full_name), blocks)
+        for spec in schema.fields.values():
+            if spec.required and spec.name not in attrs and spec.name not in blocks:
+                kind = "attribute" if spec.kind is FieldKind.ATTRIBUTE else "block"
+                self.error(where, f'missing required {kind} "{spec.name}"')
+
+        kwargs: dict[str, Any] = {}
+        for name, attr in attrs.items():
+            spec = schema.fields[name]
+            converted = self._attribute(attr, spec)
+            if converted is not _FAILED:
+                kwargs[spec.attr] = converted
+        for name, found in blocks.items():
+            spec = schema.fields[name]
+            assert spec.block_type is not None
+            decoded = [self.body(b.body, spec.block_type, b.name_span) for b in found]
+            if spec.kind is FieldKind.BLOCKS:
+                kwargs[spec.attr] = decoded
+            else:
+                kwargs[spec.attr] = decoded[0]
+        if len(self.diags) > before:
+            return None
+        return self._build(struct, kwargs, body, where)
+
+    def _sort_attribute(
+        self, stmt: ast.Attribute, spec: FieldSpec | None, attrs: dict[str, ast.Attribute]
+    ) -> None:
+        if spec is None:
+            self.error(stmt.name_span, f'unrecognized attribute name "{stmt.name}"')
+        elif spec.kind is not FieldKind.ATTRIBUTE:
+            self.error(stmt.name_span, f'"{stmt.name}" must be a block, but is used as an attribute')
+        elif stmt.name in attrs:
+            self.error(stmt.name_span, f'attribute "{stmt.name}" may only be provided once')
+        else:
+            attrs[stmt.name] = stmt
+
+    def _sort_block(
+        self, stmt: ast.Block, spec: FieldSpec | None, blocks: dict[str, list[ast.Block]]
+    ) -> None:
+        name = stmt.full_name
+        if spec is None:
+            self.error(stmt.name_span, f'unrecognized block name "{name}"')
+        elif spec.kind is FieldKind.ATTRIBUTE:
+            self.error(stmt.name_span, f'"{name}" must be an attribute, but is used as a block')
+        elif stmt.label is not None:
+            self.error(stmt.name_span, f'block "{name}" does not support specifying labels')
+        elif spec.kind is FieldKind.BLOCK and name in blocks:
+            self.error(stmt.name_span, f'block "{name}" may only be specified once')
+        else:
+            blocks.setdefault(name, []).append(stmt)
+
+    def _attribute(self, attr: ast.Attribute, spec: FieldSpec) -> Any:
+        from collector.config.evaluator import EvalError
+
+        try:
+            value = self.evaluator.evaluate(attr.value)
+        except EvalError as exc:
+            self.error(exc.span, exc.message)
+            return _FAILED
+        try:
+            converted = convert_value(value, spec.type)
+        except ConversionError as exc:
+            self.error(element_span(attr.value, exc.path), exc.message)
+            return _FAILED
+        signal = _SIGNAL_NAMES.get(spec.name)
+        if signal is not None and _is_consumer_list(spec.type):
+            ok = True
+            for i, ref in enumerate(converted):
+                if signal not in ref.signals:
+                    self.error(
+                        element_span(attr.value, (i,)),
+                        f'component "{ref.component_id}" does not accept {signal.value}',
+                    )
+                    ok = False
+            if not ok:
+                return _FAILED
+        return converted
+
+    def _build(
+        self,
+        struct: type[msgspec.Struct],
+        kwargs: dict[str, Any],
+        body: Sequence[ast.Statement],
+        where: Span,
+    ) -> msgspec.Struct | None:
+        try:
+            value = struct(**kwargs)
+            check = getattr(value, "validate", None)
+            if callable(check):
+                check()
+        except ArgumentError as exc:
+            self.error(attribute_span(body, exc.attribute, where), str(exc))
+            return None
+        except (ValueError, TypeError) as exc:
+            self.error(where, str(exc))
+            return None
+        return value
+
+
+class _Failed:
+    pass
+
+
+_FAILED: Any = _Failed()
+
+
+def _is_consumer_list(tp: Any) -> bool:
+    tp = strip_annotated(tp)
+    return typing.get_origin(tp) is list and typing.get_args(tp) == (ConsumerRef,)
+
+
+def element_span(expr: ast.Expr, path: Path) -> Span:
+    """The span of the part of a literal that `path` (array indexes, object keys) leads to; as deep
+    as the expression is written literally, else the whole expression."""
+    for step in path:
+        while isinstance(expr, ast.Paren):
+            expr = expr.inner
+        if isinstance(expr, ast.ArrayExpr) and isinstance(step, int) and step < len(expr.elements):
+            expr = expr.elements[step]
+        elif isinstance(expr, ast.ObjectExpr) and isinstance(step, str):
+            match = next((f for f in expr.fields if f.key == step), None)
+            if match is None:
+                break
+            expr = match.value
+        else:
+            break
+    return expr.span
+
+
+def attribute_span(body: Sequence[ast.Statement], attribute: str | None, where: Span) -> Span:
+    """Where an `ArgumentError` about `attribute` ("name" or "block.name") points: the value of
+    that attribute, or the block, or, when the body does not write it, `where`."""
+    if not attribute:
+        return where
+    for stmt in body:
+        if isinstance(stmt, ast.Attribute) and stmt.name == attribute:
+            return stmt.value.span
+    for stmt in body:
+        if isinstance(stmt, ast.Block):
+            name = stmt.full_name
+            if attribute == name:
+                return stmt.name_span
+            if attribute.startswith(name + "."):
+                return attribute_span(stmt.body, attribute[len(name) + 1 :], stmt.name_span)
+    return where

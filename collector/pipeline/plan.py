@@ -1,0 +1,103 @@
+"""What each process instantiates, read off the data-flow edges of a `Pipeline`.
+
+Receiver processes run the RECEIVER-placed components. The worker of signal S runs every
+WORKER-placed component that data of S can reach: from the receivers' S outputs and from worker
+sources that emit S without accepting anything (`prometheus.scrape`). Connectors change the signal
+on the way (`otelcol.connector.host_info` turns traces into metrics), and the components behind
+them still run in the worker where the data entered, so a payload never has to cross processes
+after the ring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from collector.components.api import Placement
+from collector.pipeline.model import Edge, Pipeline
+from collector.signals import Signal
+
+
+def receiver_components(p: Pipeline) -> list[str]:
+    return [i for i in p.order if p.nodes[i].info.placement is Placement.RECEIVER]
+
+
+def supervisor_components(p: Pipeline) -> list[str]:
+    return [i for i in p.order if p.nodes[i].info.placement is Placement.SUPERVISOR]
+
+
+def _source_components(p: Pipeline, signal: Signal) -> list[str]:
+    return [
+        i
+        for i in p.order
+        if p.nodes[i].info.placement is Placement.WORKER
+        and signal in p.nodes[i].info.emits
+        and not p.nodes[i].info.accepts
+    ]
+
+
+def _next_hops(p: Pipeline, node_id: str, signal: Signal) -> Iterator[tuple[Edge, Signal]]:
+    """Edges that data of `signal`, having arrived at `node_id`, continues along. A component that
+    accepts `signal` but does not emit it (a connector) converts it to what it emits."""
+    info = p.nodes[node_id].info
+    converts = signal in info.accepts and signal not in info.emits
+    for edge in p.edges_from(node_id):
+        if edge.signal is None:
+            continue
+        if edge.signal is signal or (converts and edge.signal in info.emits):
+            yield edge, edge.signal
+
+
+def _entry_points(p: Pipeline, signal: Signal) -> list[tuple[str, Signal, bool]]:
+    """(component, signal, is_receiver): where data of `signal` starts."""
+    starts = [(r, signal, True) for r in receiver_components(p)]
+    starts += [(s, signal, False) for s in _source_components(p, signal)]
+    return starts
+
+
+def worker_components(p: Pipeline, signal: Signal) -> list[str]:
+    """WORKER-placed components the `signal` worker runs, in topological order."""
+    reached: set[str] = set()
+    seen: set[tuple[str, Signal]] = set()
+    todo: list[tuple[str, Signal]] = []
+    for node_id, sig, is_receiver in _entry_points(p, signal):
+        if is_receiver:
+            todo.extend((e.target, s) for e, s in _next_hops(p, node_id, sig))
+        else:
+            todo.append((node_id, sig))
+    while todo:
+        state = todo.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        node_id, sig = state
+        reached.add(node_id)
+        todo.extend((e.target, s) for e, s in _next_hops(p, node_id, sig))
+    return [i for i in p.order if i in reached and p.nodes[i].info.placement is Placement.WORKER]
+
+
+def signal_paths(p: Pipeline) -> dict[Signal, list[list[str]]]:
+    """Every path from a receiver or source to a terminal component, per entry signal. A step
+    where the signal changes is written `(metrics) <component id>`."""
+    result: dict[Signal, list[list[str]]] = {}
+    for signal in Signal:
+        paths: list[list[str]] = []
+        for node_id, sig, is_receiver in _entry_points(p, signal):
+            hops = list(_next_hops(p, node_id, sig))
+            if is_receiver and not hops:
+                continue
+            _walk(p, node_id, sig, [node_id], paths)
+        if paths:
+            result[signal] = paths
+    return result
+
+
+def _walk(p: Pipeline, node_id: str, signal: Signal, path: list[str], out: list[list[str]]) -> None:
+    hops = list(_next_hops(p, node_id, signal))
+    if not hops:
+        out.append(list(path))
+        return
+    for edge, sig in hops:
+        step = edge.target if sig is signal else f"({sig.value}) {edge.target}"
+        if edge.target in path:  # defensive: the graph is acyclic once loaded
+            continue
+        _walk(p, edge.target, sig, [*path, step], out)
