@@ -24,3 +24,42 @@ class Secret(str):
 class Function:
     name: str
     call: Callable[..., Any]
+
+
+def type_name(value: Any) -> str:
+    """The Alloy type name of a value, as used in error messages (`expected string, got bool`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, Secret):
+        return "secret"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, Function):
+        return "function"
+    return "capsule"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Deep equality that never confuses `true` with `1` (Python's bool is an int)."""
+    ta, tb = type_name(a), type_name(b)
+    if ta in ("string", "secret") and tb in ("string", "secret"):
+        return ta == tb and str.__eq__(a, b)
+    if ta != tb:
+        return False
+    if ta == "array":
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if ta == "object":
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
