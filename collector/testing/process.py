@@ -1,0 +1,145 @@
+"""Start a real `collector run` as a subprocess for tests and benchmarks, and stop it afterwards.
+
+The configuration is a template: `{name}` placeholders are filled in (e.g. free ports, sink URLs), so
+tests never hard-code ports. Readiness is `/-/ready` on the admin address, never a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Mapping
+
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CollectorProcess:
+    def __init__(self, config: str, *, env: Mapping[str, str] | None = None, workdir: Path | None = None,
+                 shutdown_timeout: str = "10s", extra_args: tuple[str, ...] = ()) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="collector-test-") if workdir is None else None
+        self.workdir = Path(self._tmp.name) if self._tmp else workdir  # type: ignore[union-attr]
+        assert self.workdir is not None
+        self.config_path = self.workdir / "config.alloy"
+        self.config_path.write_text(config)
+        self.admin_port = free_port()
+        self.admin_addr = f"127.0.0.1:{self.admin_port}"
+        self.storage = self.workdir / "data"
+        self.env = {**os.environ, **(env or {})}
+        self.shutdown_timeout = shutdown_timeout
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "collector.log"
+        self._log = None
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.admin_addr}"
+
+    def start(self, timeout: float = 60.0) -> CollectorProcess:
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "collector", "run", str(self.config_path),
+             "--server.http.listen-addr", self.admin_addr, "--storage.path", str(self.storage),
+             "--shutdown-timeout", self.shutdown_timeout, *self.extra_args],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"collector exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(self.admin_url + "/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"collector not ready after {timeout}s:\n{self.logs()}")
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.admin_url + path, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def metric_value(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` on /metrics whose labels include `labels`."""
+        _, text = self.get("/metrics")
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("#") or not line.startswith(name):
+                continue
+            series, _, value = line.rpartition(" ")
+            metric, _, label_text = series.partition("{")
+            if metric != name:
+                continue
+            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def children(self) -> dict[str, psutil.Process]:
+        """Child processes by title: "worker traces/0", "receiver/0", ..."""
+        assert self.process is not None
+        found = {}
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                title = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if title.startswith("collector: "):
+                found[title[len("collector: "):]] = child
+        return found
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(self.process.pid).children(recursive=True):
+                    child.kill()
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        if self._log:
+            self._log.close()
+        return code
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> CollectorProcess:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

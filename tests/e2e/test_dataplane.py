@@ -1,0 +1,225 @@
+"""The multiprocess data plane end to end: `collector run` as a subprocess, real SDK clients, a
+counting backend."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collector.signals import Signal
+from collector.testing.sdk import send_logs, send_metrics, send_spans, wait_until
+from tests.e2e.conftest import Gateway, start_gateway
+
+
+def _span_request(spans: int, tag: str) -> bytes:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    attr = rs.resource.attributes.add()
+    attr.key, attr.value.string_value = "service.name", tag
+    ss = rs.scope_spans.add()
+    for i in range(spans):
+        span = ss.spans.add()
+        span.trace_id = os.urandom(16)
+        span.span_id = os.urandom(8)
+        span.name = f"{tag}-{i}"
+    return request.SerializeToString()
+
+
+def _post(url: str, body: bytes, content_type: str = "application/x-protobuf",
+          headers: dict[str, str] | None = None, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method,
+                                     headers={"Content-Type": content_type, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def _spans_named(gateway: Gateway) -> list[str]:
+    return [span.name for req in gateway.sink.sink.received[Signal.TRACES]
+            for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_sdk_traces_arrive_exactly_once_with_attributes(gateway: Gateway, protocol: str) -> None:
+    endpoint = gateway.grpc_endpoint if protocol == "grpc" else gateway.http_url
+    send_spans(protocol, endpoint, 300, resource={"service.name": "checkout", "team": "blue"},  # type: ignore[arg-type]
+               attributes={"http.route": "/cart", "retry": True})
+    assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) >= 300)
+    requests = gateway.sink.sink.received[Signal.TRACES]
+    spans = [(rs, span) for req in requests for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    assert len(spans) == 300
+    assert sorted(dict((a.key, a.value.int_value) for a in span.attributes)["i"] for _, span in spans) == list(range(300))
+    rs, span = spans[0]
+    resource = {a.key: a.value.string_value for a in rs.resource.attributes}
+    assert resource["service.name"] == "checkout" and resource["team"] == "blue"
+    attributes = {a.key: a.value for a in span.attributes}
+    assert attributes["http.route"].string_value == "/cart"
+    assert attributes["retry"].bool_value is True
+    accepted = gateway.collector.metric_value("otelcol_receiver_accepted_spans_total", transport=protocol)
+    assert accepted == 300
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_sdk_logs_and_metrics_arrive(gateway: Gateway, protocol: str) -> None:
+    endpoint = gateway.grpc_endpoint if protocol == "grpc" else gateway.http_url
+    send_logs(protocol, endpoint, 120, attributes={"user": "ada"})  # type: ignore[arg-type]
+    send_metrics(protocol, endpoint, attributes={"route": "/"})  # type: ignore[arg-type]
+    assert wait_until(lambda: gateway.sink.sink.items(Signal.LOGS) >= 120)
+    # counter, up-down counter, histogram and gauge: one point each
+    assert wait_until(lambda: gateway.sink.sink.items(Signal.METRICS) >= 4)
+    assert gateway.sink.sink.items(Signal.LOGS) == 120
+    assert gateway.sink.sink.items(Signal.METRICS) == 4
+    bodies = sorted(rec.body.string_value for req in gateway.sink.sink.received[Signal.LOGS]
+                    for rl in req.resource_logs for sl in rl.scope_logs for rec in sl.log_records)
+    assert bodies == sorted(f"line {i}" for i in range(120))
+
+
+def test_http_status_codes_of_the_specification(gateway: Gateway) -> None:
+    url = gateway.http_url
+    assert _post(url + "/v1/traces", _span_request(1, "ok"))[0] == 200
+    assert _post(url + "/v1/traces", b"\xff\xff\xff")[0] == 400
+    assert _post(url + "/v1/traces", b"{}", content_type="text/plain")[0] == 415
+    assert _post(url + "/v1/nothing", _span_request(1, "x"))[0] == 404
+    assert _post(url + "/v1/traces", b"", method="GET")[0] == 405
+    status, _, _ = _post(url + "/v1/traces", gzip.compress(_span_request(2, "gz")), headers={"Content-Encoding": "gzip"})
+    assert status == 200
+    assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) >= 3)
+
+
+def test_backend_outage_then_recovery_delivers_everything() -> None:
+    gw = start_gateway()
+    try:
+        gw.sink.sink.fail(503, seconds=2.0, retry_after="0")
+        for batch in range(10):
+            assert _post(gw.http_url + "/v1/traces", _span_request(50, f"outage{batch}"))[0] == 200
+        assert wait_until(lambda: gw.sink.sink.items(Signal.TRACES) >= 500, timeout=60)
+        assert sorted(set(_spans_named(gw))) == sorted(f"outage{b}-{i}" for b in range(10) for i in range(50))
+        assert gw.sink.sink.stats.refused_requests >= 1
+        assert gw.collector.metric_value("otelcol_exporter_send_failed_spans_total") == 0
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_backend_rejecting_with_400_drops_and_counts_without_retrying() -> None:
+    gw = start_gateway()
+    try:
+        gw.sink.sink.fail(400)
+        assert _post(gw.http_url + "/v1/traces", _span_request(40, "bad"))[0] == 200
+        assert wait_until(lambda: gw.collector.metric_value("otelcol_exporter_send_failed_spans_total") >= 40)
+        assert gw.sink.sink.stats.refused_requests == 1  # one attempt, no retry storm
+        assert gw.sink.sink.items(Signal.TRACES) == 0
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_full_ring_refuses_with_retryable_status_and_loses_nothing_accepted() -> None:
+    gw = start_gateway(env={"COLLECTOR_RING_BYTES": "1MiB", "COLLECTOR_TRACES_WORKERS": "1"})
+    try:
+        gw.sink.sink.fail(503, retry_after="0")  # backend down until we recover it
+        payload = _span_request(400, "fill")  # ~20 KiB per request
+        accepted, refused = 0, None
+        for _ in range(2000):
+            status, headers, _ = _post(gw.http_url + "/v1/traces", payload)
+            if status == 200:
+                accepted += 1
+                continue
+            refused = (status, headers)
+            break
+        assert refused is not None, "the ring never filled"
+        assert refused[0] in (429, 503)
+        assert "Retry-After" in refused[1]
+        gw.sink.sink.recover()
+        assert wait_until(lambda: gw.sink.sink.items(Signal.TRACES) >= accepted * 400, timeout=120)
+        assert gw.sink.sink.items(Signal.TRACES) == accepted * 400  # every accepted request, once
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_worker_counts_come_from_the_environment() -> None:
+    gw = start_gateway(env={"COLLECTOR_TRACES_WORKERS": "2", "COLLECTOR_LOGS_WORKERS": "1",
+                            "COLLECTOR_METRICS_WORKERS": "3"})
+    try:
+        titles = set(gw.collector.children())
+        assert {"worker traces/0", "worker traces/1", "worker logs/0", "worker metrics/0", "worker metrics/1",
+                "worker metrics/2", "receiver/0"} <= titles
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_invalid_worker_count_is_a_clear_error() -> None:
+    import subprocess
+    import sys
+
+    from collector.testing.process import CollectorProcess
+
+    proc = CollectorProcess('otelcol.exporter.debug "d" { }\n', env={"COLLECTOR_TRACES_WORKERS": "zero"})
+    try:
+        result = subprocess.run([sys.executable, "-m", "collector", "run", str(proc.config_path)],
+                                env=proc.env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert "COLLECTOR_TRACES_WORKERS='zero': expected a positive whole number" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        proc.close()
+
+
+def test_sigkilled_worker_is_restarted_and_its_records_are_processed() -> None:
+    gw = start_gateway(env={"COLLECTOR_TRACES_WORKERS": "1"})
+    try:
+        gw.sink.sink.fail(503, retry_after="0")  # hold data inside the worker
+        for batch in range(20):
+            assert _post(gw.http_url + "/v1/traces", _span_request(25, f"kill{batch}"))[0] == 200
+        victim = gw.collector.children()["worker traces/0"]
+        old_pid = victim.pid
+        victim.send_signal(signal.SIGKILL)
+        assert wait_until(lambda: (w := gw.collector.children().get("worker traces/0")) is not None and w.pid != old_pid,
+                          timeout=10)
+        gw.sink.sink.recover()
+        expected = {f"kill{b}-{i}" for b in range(20) for i in range(25)}
+        assert wait_until(lambda: expected <= set(_spans_named(gw)), timeout=60)
+        assert gw.collector.metric_value("collector_process_restarts", process="worker traces/0") == 1
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_sigterm_drains_everything_accepted_and_exits_zero() -> None:
+    gw = start_gateway()
+    try:
+        gw.sink.sink.fail(503, seconds=1.0, retry_after="0")
+        for batch in range(10):
+            assert _post(gw.http_url + "/v1/traces", _span_request(30, f"drain{batch}"))[0] == 200
+        assert gw.collector.stop() == 0
+        assert {f"drain{b}-{i}" for b in range(10) for i in range(30)} <= set(_spans_named(gw))
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
+
+
+def test_concurrent_clients_on_both_protocols_lose_nothing(gateway: Gateway) -> None:
+    def http_client() -> None:
+        send_spans("http", gateway.http_url, 400, resource={"service.name": "h"})
+
+    def grpc_client() -> None:
+        send_spans("grpc", gateway.grpc_endpoint, 400, resource={"service.name": "g"})
+
+    threads = [threading.Thread(target=http_client), threading.Thread(target=grpc_client)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) >= 800)
+    assert gateway.sink.sink.items(Signal.TRACES) == 800
