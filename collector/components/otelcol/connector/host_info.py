@@ -67,7 +67,8 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 class HostInfoConnector(Component):
     mutates_data = False
 
-    def __init__(self, ctx: BuildContext, args: Arguments, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ctx: BuildContext, args: Arguments, *, clock: Callable[[], float] = time.time,
+                 grace: float | None = None) -> None:
         super().__init__(ctx, args)
         self.args: Arguments = args
         self.hosts = HostSet(args.host_identifiers)
@@ -81,6 +82,7 @@ class HostInfoConnector(Component):
         if workers > 1 and run_dir is not None:
             self._shared = Path(run_dir) / "host_info" / ctx.component_id.replace("/", "_")
         self._worker = ctx.worker_index
+        self._grace_override = grace
 
     @property
     def _emitter(self) -> bool:
@@ -88,6 +90,8 @@ class HostInfoConnector(Component):
 
     @property
     def _grace(self) -> float:
+        if self._grace_override is not None:
+            return self._grace_override
         return min(self.args.metrics_flush_interval / 10, 5.0)
 
     async def start(self) -> None:
