@@ -155,3 +155,48 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
 def validate_compression(value: str, attribute: str) -> None:
     if value not in COMPRESSIONS:
         raise ArgumentError(f"unsupported compression {value!r}", attribute)
+
+
+# --- request body compression -------------------------------------------------------------------
+# Default gzip level: 1, not Go's "default compression" (6). Measured on a 100-span traces request
+# (31 KB, ~310 bytes per span, 10 attributes each; `zlib.compressobj(level, DEFLATED, 31)`, one core):
+# level 1 -> 4.56 KB (ratio 6.9) in ~160 µs; level 6 -> 4.26 KB (ratio 7.3) in ~435 µs. Level 6 buys
+# 7 % fewer bytes for 2.7x the CPU, i.e. ~2.7 µs more per span on a path whose whole budget is a few
+# µs per span; on a LAN or loopback to Loki/Tempo the bytes are cheaper than the CPU. A configured
+# `compression_params { level = N }` wins.
+DEFAULT_GZIP_LEVEL: Final = 1
+DEFAULT_ZSTD_LEVEL: Final = 1
+
+
+def compressor(compression: str, level: int = 0) -> tuple[str | None, Any]:
+    """(`Content-Encoding` value or None, function bytes -> bytes) for a `compression` setting.
+
+    zlib/gzip/zstd/snappy all run in C; the body is compressed in one call (no streaming: a batch is
+    already a single bytes object).
+    """
+    import zlib
+
+    if compression in ("", "none"):
+        return None, None
+    if compression == "gzip":
+        gzip_level = level if level else DEFAULT_GZIP_LEVEL
+
+        def gzip(data: bytes) -> bytes:
+            c = zlib.compressobj(gzip_level, zlib.DEFLATED, 31)
+            return c.compress(data) + c.flush()
+
+        return "gzip", gzip
+    if compression in ("zlib", "deflate"):
+        # Go's confighttp writes the zlib format (RFC 1950) for both names
+        zlib_level = level if level else DEFAULT_GZIP_LEVEL
+        return compression, lambda data: zlib.compress(data, zlib_level)
+    if compression == "zstd":
+        import zstandard
+
+        zstd = zstandard.ZstdCompressor(level=level if level else DEFAULT_ZSTD_LEVEL)
+        return "zstd", zstd.compress
+    if compression == "snappy":
+        import snappy
+
+        return "snappy", snappy.compress  # block format, as current confighttp sends
+    raise ValueError(f"unsupported compression {compression!r}")
