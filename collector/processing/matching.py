@@ -40,7 +40,7 @@ class MatchSpec:
     libraries: tuple[tuple[str, str | None], ...] = ()
 
 
-# Categories each signal may use (the Collector rejects the others for that signal).
+# Categories each signal may use.
 _ALLOWED = {
     Signal.TRACES: {"services", "span_names", "span_kinds", "attributes", "resources", "libraries"},
     Signal.LOGS: {"log_bodies", "log_severity_texts", "log_severity_min", "attributes", "resources", "libraries"},
@@ -55,6 +55,9 @@ def _used(spec: MatchSpec) -> set[str]:
 
 
 def check_for_signal(spec: MatchSpec, signal: Signal) -> None:
+    """Spans and logs reject foreign categories (filterspan/filterlog); metrics ignore them (filtermetric)."""
+    if signal is Signal.METRICS:
+        return
     used = _used(spec)
     extra = sorted(used - _ALLOWED[signal])
     if extra:
@@ -176,4 +179,15 @@ def compile_filter(include: MatchSpec | None, exclude: MatchSpec | None, signal:
         for spec in (include, exclude):
             if spec is not None:
                 check_for_signal(spec, signal)
+    if signal is Signal.METRICS:
+        include, exclude = _for_metrics(include), _for_metrics(exclude)
     return Filter(None if include is None else Matcher(include), None if exclude is None else Matcher(exclude))
+
+
+def _for_metrics(spec: MatchSpec | None) -> MatchSpec | None:
+    """Only the categories metrics understand; a block left empty matches nothing (it is dropped)."""
+    if spec is None:
+        return None
+    kept = MatchSpec(spec.match_type, metric_names=spec.metric_names, attributes=spec.attributes,
+                     resources=spec.resources, libraries=spec.libraries)
+    return kept if _used(kept) else None
