@@ -1,0 +1,472 @@
+"""OTLP metrics -> Prometheus samples (protocols.md §6.3-6.5, alloy.md B.11).
+
+Theory of operation: everything about a series except its value and timestamp is stable between
+pushes, so it is computed once and cached in a tree that mirrors the request:
+
+    resource (serialized Resource bytes) -> scope (serialized scope bytes)
+      -> metric (name, unit, type) -> point (the data point's serialized attribute bytes) -> Series
+
+Resource-level work (job/instance, target_info) happens once per resource per request and scope
+labels once per scope; per data point the translator serializes the point (upb, C), slices out its
+attribute bytes as the cache key and appends cached `Series` references plus values to the output
+columns. Attribute decoding, name normalisation, label sorting and protobuf encoding of labels only
+happen when a series is seen for the first time.
+
+Per series the translator remembers the last timestamp written and skips points that are not newer,
+so a writer never emits out-of-order or duplicate samples. Entries not seen for `STALE_AFTER`
+seconds are dropped by `gc()` (the component calls it every `gc_frequency`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from collector.protocols.prometheus.naming import (
+    MetricKind,
+    attribute_value,
+    attributes_to_labels,
+    format_float,
+    metric_name,
+)
+from collector.protocols.prometheus.series import (
+    STALE_NAN,
+    Exemplar,
+    Metadata,
+    MetricType,
+    SampleBatch,
+    Series,
+)
+
+STALE_AFTER: Final = 300.0
+_NO_RECORDED_VALUE: Final = 1
+_CUMULATIVE: Final = 2  # AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+_IDENTIFYING: Final = frozenset({"service.name", "service.namespace", "service.instance.id"})
+# tag byte of the `attributes` field in each data point message
+_ATTR_TAG_NUMBER: Final = 0x3A  # NumberDataPoint.attributes = 7
+_ATTR_TAG_HISTOGRAM: Final = 0x4A  # HistogramDataPoint.attributes = 9
+_ATTR_TAG_SUMMARY: Final = 0x3A  # SummaryDataPoint.attributes = 7
+
+
+@dataclass(frozen=True, slots=True)
+class TranslateOptions:
+    include_target_info: bool = True
+    include_scope_info: bool = False
+    include_scope_labels: bool = True
+    add_metric_suffixes: bool = True
+    resource_to_telemetry_conversion: bool = False
+    keep_identifying_resource_attributes: bool = False
+
+
+@dataclass(slots=True)
+class TranslateStats:
+    """What one `translate()` call did; the component turns drops into self-metrics."""
+
+    points: int = 0
+    samples: int = 0
+    dropped_delta: int = 0
+    dropped_exponential_histogram: int = 0
+    dropped_invalid_name: int = 0
+    dropped_unspecified: int = 0
+    skipped_out_of_order: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return (self.dropped_delta + self.dropped_exponential_histogram + self.dropped_invalid_name
+                + self.dropped_unspecified)
+
+
+def attributes_key(data: bytes, tag: int) -> bytes:
+    """The bytes of a serialized data point's `attributes` entries: a cheap identity for its label set.
+
+    upb writes fields in field-number order, so the repeated attribute entries are contiguous; if they
+    were not, the slice would merely include other fields too (still a correct, if less reusable, key).
+    """
+    i, n = 0, len(data)
+    start = end = -1
+    while i < n:
+        pos = i
+        t = data[i]
+        i += 1
+        if t & 0x80:  # multi-byte tag: not used by data point messages; fall back to the whole point
+            return data
+        wire = t & 7
+        if wire == 2:
+            length = data[i]
+            i += 1
+            if length & 0x80:
+                length &= 0x7F
+                shift = 7
+                while True:
+                    b = data[i]
+                    i += 1
+                    length |= (b & 0x7F) << shift
+                    shift += 7
+                    if not b & 0x80:
+                        break
+            i += length
+            if t == tag:
+                if start < 0:
+                    start = pos
+                end = i
+        elif wire == 1:
+            i += 8
+        elif wire == 0:
+            while data[i] & 0x80:
+                i += 1
+            i += 1
+        elif wire == 5:
+            i += 4
+        else:
+            return data
+    return data[start:end] if start >= 0 else b""
+
+
+class _Point:
+    """Cached series of one data point identity; histogram/summary points own several series."""
+
+    __slots__ = ("series", "last_ts", "seen", "bounds", "buckets", "inf", "sum", "count", "quantiles", "labels")
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+        self.series: Series | None = None
+        self.last_ts = -(1 << 63)
+        self.seen = 0.0
+        self.bounds: tuple[float, ...] | None = None
+        self.buckets: list[Series] = []
+        self.inf: Series | None = None
+        self.sum: Series | None = None
+        self.count: Series | None = None
+        self.quantiles: dict[float, Series] = {}
+
+
+class _Metric:
+    __slots__ = ("name", "kind", "points", "metadata")
+
+    def __init__(self, name: str, kind: MetricKind, metadata: Metadata) -> None:
+        self.name = name
+        self.kind = kind
+        self.points: dict[bytes, _Point] = {}
+        self.metadata = metadata
+
+
+class _Scope:
+    __slots__ = ("labels", "metrics", "info", "info_last_ts")
+
+    def __init__(self, labels: dict[str, str], info: Series | None) -> None:
+        self.labels = labels
+        self.metrics: dict[tuple[str, str, str, bool], _Metric] = {}
+        self.info = info
+        self.info_last_ts = -(1 << 63)
+
+
+class _Resource:
+    __slots__ = ("base", "identity", "target_info", "target_last_ts", "scopes", "seen")
+
+    def __init__(self, base: dict[str, str], identity: dict[str, str], target_info: Series | None) -> None:
+        self.base = base  # labels every series of the resource gets before its own attributes
+        self.identity = identity  # job / instance: they override data point attributes
+        self.target_info = target_info
+        self.target_last_ts = -(1 << 63)
+        self.scopes: dict[bytes, _Scope] = {}
+        self.seen = 0.0
+
+
+_TYPE_OF_KIND: Final = {
+    MetricKind.GAUGE: MetricType.GAUGE,
+    MetricKind.MONOTONIC_COUNTER: MetricType.COUNTER,
+    MetricKind.NON_MONOTONIC_COUNTER: MetricType.GAUGE,
+    MetricKind.HISTOGRAM: MetricType.HISTOGRAM,
+    MetricKind.SUMMARY: MetricType.SUMMARY,
+}
+
+
+@dataclass
+class Translator:
+    """Stateful OTLP -> Prometheus converter (one per `otelcol.exporter.prometheus` instance)."""
+
+    options: TranslateOptions = field(default_factory=TranslateOptions)
+    clock: Any = time.monotonic
+    _resources: dict[bytes, _Resource] = field(default_factory=dict)
+
+    # --- cache construction (first sight of a resource / scope / metric / point) ----------------
+    def _resource(self, resource: Any) -> _Resource:
+        attrs = {kv.key: kv.value for kv in resource.attributes}
+        identity: dict[str, str] = {}
+        name = attribute_value(attrs["service.name"]) if "service.name" in attrs else ""
+        namespace = attribute_value(attrs["service.namespace"]) if "service.namespace" in attrs else ""
+        if name:
+            identity["job"] = f"{namespace}/{name}" if namespace else name
+        if "service.instance.id" in attrs:
+            instance = attribute_value(attrs["service.instance.id"])
+            if instance:
+                identity["instance"] = instance
+        base: dict[str, str] = {}
+        if self.options.resource_to_telemetry_conversion:
+            base = attributes_to_labels(resource.attributes)
+        target_info = None
+        if self.options.include_target_info and any(k not in _IDENTIFYING for k in attrs):
+            keep = self.options.keep_identifying_resource_attributes
+            info_attrs = [kv for kv in resource.attributes if keep or kv.key not in _IDENTIFYING]
+            labels = attributes_to_labels(info_attrs)
+            labels.update(identity)
+            labels["__name__"] = "target_info"
+            target_info = Series(labels)
+        return _Resource(base, identity, target_info)
+
+    def _scope(self, res: _Resource, scope: Any) -> _Scope:
+        labels: dict[str, str] = {}
+        if self.options.include_scope_labels:
+            if scope.name:
+                labels["otel_scope_name"] = scope.name
+            if scope.version:
+                labels["otel_scope_version"] = scope.version
+        info = None
+        if self.options.include_scope_info and scope.name:
+            info_labels = attributes_to_labels(scope.attributes)
+            info_labels["otel_scope_name"] = scope.name
+            if scope.version:
+                info_labels["otel_scope_version"] = scope.version
+            info_labels.update(res.identity)
+            info_labels["__name__"] = "otel_scope_info"
+            info = Series(info_labels)
+        return _Scope(labels, info)
+
+    def _point(self, res: _Resource, scope: _Scope, attributes: Any) -> _Point:
+        labels = dict(res.base)
+        labels.update(attributes_to_labels(attributes))
+        labels.update(scope.labels)
+        labels.update(res.identity)
+        return _Point(labels)
+
+    @staticmethod
+    def _named(labels: dict[str, str], name: str, extra: tuple[tuple[str, str], ...] = ()) -> Series:
+        out = dict(labels)
+        out.update(extra)
+        out["__name__"] = name
+        return Series(out)
+
+    # --- translation ---------------------------------------------------------------------------
+    def translate(self, request: Any, stats: TranslateStats | None = None) -> SampleBatch:
+        """Convert a decoded `ExportMetricsServiceRequest`; `stats` (if given) accumulates counts."""
+        stats = stats if stats is not None else TranslateStats()
+        now = self.clock()
+        batch = SampleBatch()
+        opts = self.options
+        suffixes = opts.add_metric_suffixes
+        for rm in request.resource_metrics:
+            rkey = rm.resource.SerializeToString()
+            res = self._resources.get(rkey)
+            if res is None:
+                res = self._resources[rkey] = self._resource(rm.resource)
+            res.seen = now
+            newest = -1
+            for sm in rm.scope_metrics:
+                skey = sm.scope.SerializeToString()
+                scope = res.scopes.get(skey)
+                if scope is None:
+                    scope = res.scopes[skey] = self._scope(res, sm.scope)
+                scope_newest = -1
+                for metric in sm.metrics:
+                    case = metric.WhichOneof("data")
+                    if case is None:
+                        stats.dropped_unspecified += 1
+                        continue
+                    data = getattr(metric, case)
+                    npoints = len(data.data_points)
+                    stats.points += npoints
+                    if case == "gauge":
+                        kind = MetricKind.GAUGE
+                    elif case == "sum":
+                        if data.aggregation_temporality != _CUMULATIVE:
+                            stats.dropped_delta += npoints
+                            continue
+                        kind = MetricKind.MONOTONIC_COUNTER if data.is_monotonic else MetricKind.NON_MONOTONIC_COUNTER
+                    elif case == "histogram":
+                        if data.aggregation_temporality != _CUMULATIVE:
+                            stats.dropped_delta += npoints
+                            continue
+                        kind = MetricKind.HISTOGRAM
+                    elif case == "summary":
+                        kind = MetricKind.SUMMARY
+                    else:  # exponential_histogram: native histograms are not enabled
+                        stats.dropped_exponential_histogram += npoints
+                        continue
+                    mkey = (metric.name, metric.unit, case, kind is MetricKind.MONOTONIC_COUNTER)
+                    entry = scope.metrics.get(mkey)
+                    if entry is None:
+                        base = metric_name(metric.name, metric.unit, kind, suffixes)
+                        if base is None:
+                            stats.dropped_invalid_name += npoints
+                            continue
+                        meta = Metadata(base, _TYPE_OF_KIND[kind], metric.description, metric.unit)
+                        entry = scope.metrics[mkey] = _Metric(base, kind, meta)
+                    batch.metadata.append(entry.metadata)
+                    if kind is MetricKind.HISTOGRAM:
+                        latest = self._histogram(res, scope, entry, data.data_points, batch, stats, now)
+                    elif kind is MetricKind.SUMMARY:
+                        latest = self._summary(res, scope, entry, data.data_points, batch, stats, now)
+                    else:
+                        latest = self._number(res, scope, entry, data.data_points, batch, stats, now)
+                    if latest > scope_newest:
+                        scope_newest = latest
+                if scope.info is not None and scope_newest > scope.info_last_ts:
+                    scope.info_last_ts = scope_newest
+                    batch.append(scope.info, 1.0, scope_newest)
+                if scope_newest > newest:
+                    newest = scope_newest
+            if res.target_info is not None and newest > res.target_last_ts:
+                res.target_last_ts = newest
+                batch.append(res.target_info, 1.0, newest)
+        stats.samples += len(batch)
+        return batch
+
+    def _number(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
+                stats: TranslateStats, now: float) -> int:
+        cache = entry.points
+        series_out = batch.series
+        values_out = batch.values
+        ts_out = batch.timestamps_ms
+        exemplars_ok = entry.kind is MetricKind.MONOTONIC_COUNTER
+        newest = -1
+        for dp in points:
+            key = attributes_key(dp.SerializeToString(), _ATTR_TAG_NUMBER) if dp.attributes else b""
+            point = cache.get(key)
+            if point is None:
+                point = cache[key] = self._point(res, scope, dp.attributes)
+                point.series = self._named(point.labels, entry.name)
+            ts = dp.time_unix_nano // 1_000_000
+            if ts <= point.last_ts:
+                stats.skipped_out_of_order += 1
+                continue
+            point.last_ts = ts
+            point.seen = now
+            if ts > newest:
+                newest = ts
+            if exemplars_ok and dp.exemplars:
+                _add_exemplars(batch, len(values_out), dp.exemplars)
+            series_out.append(point.series)  # type: ignore[arg-type]
+            values_out.append(STALE_NAN if dp.flags & _NO_RECORDED_VALUE else (dp.as_double or float(dp.as_int)))
+            ts_out.append(ts)
+        return newest
+
+    def _histogram(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
+                   stats: TranslateStats, now: float) -> int:
+        cache = entry.points
+        newest = -1
+        name = entry.name
+        for dp in points:
+            key = attributes_key(dp.SerializeToString(), _ATTR_TAG_HISTOGRAM) if dp.attributes else b""
+            point = cache.get(key)
+            if point is None:
+                point = cache[key] = self._point(res, scope, dp.attributes)
+                point.inf = self._named(point.labels, name + "_bucket", (("le", "+Inf"),))
+                point.sum = self._named(point.labels, name + "_sum")
+                point.count = self._named(point.labels, name + "_count")
+            ts = dp.time_unix_nano // 1_000_000
+            if ts <= point.last_ts:
+                stats.skipped_out_of_order += 1
+                continue
+            point.last_ts = ts
+            point.seen = now
+            if ts > newest:
+                newest = ts
+            bounds = tuple(dp.explicit_bounds)
+            if bounds != point.bounds:
+                point.bounds = bounds
+                point.buckets = [self._named(point.labels, name + "_bucket", (("le", format_float(b)),))
+                                 for b in bounds]
+            counts = dp.bucket_counts
+            nb = min(len(bounds), len(counts))
+            stale = dp.flags & _NO_RECORDED_VALUE
+            base_index = len(batch.values)
+            if nb:
+                batch.series.extend(point.buckets[:nb])
+                if stale:
+                    batch.values.extend([STALE_NAN] * nb)
+                else:
+                    batch.values.extend(map(float, itertools.accumulate(counts[:nb])))
+                batch.timestamps_ms.extend([ts] * nb)
+            count = STALE_NAN if stale else float(dp.count)
+            batch.append(point.inf, count, ts)  # type: ignore[arg-type]
+            if dp.HasField("sum"):
+                batch.append(point.sum, STALE_NAN if stale else dp.sum, ts)  # type: ignore[arg-type]
+            batch.append(point.count, count, ts)  # type: ignore[arg-type]
+            if dp.exemplars:
+                for ex in dp.exemplars:
+                    value = ex.as_double or float(ex.as_int)
+                    slot = bisect.bisect_left(bounds, value)
+                    index = base_index + slot if slot < nb else base_index + nb  # else: the +Inf bucket
+                    _add_exemplars(batch, index, (ex,))
+        return newest
+
+    def _summary(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
+                 stats: TranslateStats, now: float) -> int:
+        cache = entry.points
+        newest = -1
+        name = entry.name
+        for dp in points:
+            key = attributes_key(dp.SerializeToString(), _ATTR_TAG_SUMMARY) if dp.attributes else b""
+            point = cache.get(key)
+            if point is None:
+                point = cache[key] = self._point(res, scope, dp.attributes)
+                point.sum = self._named(point.labels, name + "_sum")
+                point.count = self._named(point.labels, name + "_count")
+            ts = dp.time_unix_nano // 1_000_000
+            if ts <= point.last_ts:
+                stats.skipped_out_of_order += 1
+                continue
+            point.last_ts = ts
+            point.seen = now
+            if ts > newest:
+                newest = ts
+            stale = dp.flags & _NO_RECORDED_VALUE
+            for qv in dp.quantile_values:
+                q = qv.quantile
+                series = point.quantiles.get(q)
+                if series is None:
+                    series = point.quantiles[q] = self._named(point.labels, name, (("quantile", format_float(q)),))
+                batch.append(series, STALE_NAN if stale else qv.value, ts)
+            batch.append(point.sum, STALE_NAN if stale else dp.sum, ts)  # type: ignore[arg-type]
+            batch.append(point.count, STALE_NAN if stale else float(dp.count), ts)  # type: ignore[arg-type]
+        return newest
+
+    # --- housekeeping --------------------------------------------------------------------------
+    def gc(self, now: float | None = None, stale_after: float = STALE_AFTER) -> int:
+        """Forget series not seen for `stale_after` seconds; returns how many point entries went."""
+        now = self.clock() if now is None else now
+        limit = now - stale_after
+        removed = 0
+        for rkey, res in list(self._resources.items()):
+            for skey, scope in list(res.scopes.items()):
+                for mkey, metric in list(scope.metrics.items()):
+                    stale = [k for k, p in metric.points.items() if p.seen < limit]
+                    for k in stale:
+                        del metric.points[k]
+                    removed += len(stale)
+                    if not metric.points:
+                        del scope.metrics[mkey]
+                if not scope.metrics:
+                    del res.scopes[skey]
+            if not res.scopes and res.seen < limit:
+                del self._resources[rkey]
+        return removed
+
+    @property
+    def cached_points(self) -> int:
+        return sum(len(m.points) for r in self._resources.values() for s in r.scopes.values()
+                   for m in s.metrics.values())
+
+
+def _add_exemplars(batch: SampleBatch, index: int, exemplars: Any) -> None:
+    for ex in exemplars:
+        labels = []
+        if ex.span_id:
+            labels.append(("span_id", ex.span_id.hex()))
+        if ex.trace_id:
+            labels.append(("trace_id", ex.trace_id.hex()))
+        batch.exemplars.append(Exemplar(index, tuple(labels), ex.as_double or float(ex.as_int),
+                                        ex.time_unix_nano // 1_000_000))
