@@ -148,6 +148,9 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
             if scheme not in ("http", "https") or "/" in rest.rstrip("/"):
                 raise ArgumentError(f"endpoint {self.endpoint!r} must be host:port", "client.endpoint")
         self.tls.validate("client.tls")
+        if self.tls.insecure_skip_verify and not self.tls.insecure:
+            raise ArgumentError("insecure_skip_verify is not supported by the gRPC client (grpcio cannot skip "
+                                "verification); use insecure = true or a ca_file", "client.tls.insecure_skip_verify")
         if self.balancer_name not in ("round_robin", "pick_first", ""):
             raise ArgumentError(f"unknown balancer {self.balancer_name!r}", "client.balancer_name")
 
