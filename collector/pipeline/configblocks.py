@@ -46,9 +46,9 @@ class Tls(msgspec.Struct, frozen=True, kw_only=True):
 
     def validate(self) -> None:
         if self.cert_file and self.cert_pem:
-            raise ArgumentError("cannot specify both cert_file and cert_pem", "cert_pem")
+            raise ArgumentError("cannot specify both cert_file and cert_pem", "tls.cert_pem")
         if self.key_file and self.key_pem:
-            raise ArgumentError("cannot specify both key_file and key_pem", "key_pem")
+            raise ArgumentError("cannot specify both key_file and key_pem", "tls.key_pem")
 
 
 class BasicAuth(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +69,10 @@ class Auth(msgspec.Struct, frozen=True, kw_only=True):
 class Http(msgspec.Struct, frozen=True, kw_only=True):
     tls: Tls | None = None
     auth: Auth | None = None
+
+    def validate(self) -> None:
+        if self.tls is not None:
+            self.tls.validate()
 
 
 class LiveDebugging(msgspec.Struct, frozen=True, kw_only=True):

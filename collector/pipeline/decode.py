@@ -2,7 +2,9 @@
 
 Decoding is defaults -> convert -> validate: fields the body leaves out keep the struct's defaults,
 every attribute is evaluated and converted to its field type, nested blocks are decoded the same
-way recursively, then the struct is built and its `validate()` (if any) checks cross-field rules.
+way recursively, then the struct is built and the top-level `validate()` (if any) checks
+cross-field rules; it validates nested blocks itself and names the attribute it objects to with a
+dotted path ("endpoint.url"), which `attribute_span` turns back into a position.
 Every mistake becomes a `Diagnostic` at the name or value it concerns, and decoding keeps going so
 one run reports all independent mistakes of a body; a body with any error yields no struct.
 """
@@ -40,7 +42,7 @@ def decode_block(
     """Decode `body` into `struct`. `where` is the span reported for what the body lacks (the
     block's name)."""
     diags: list[Diagnostic] = []
-    value = _Decoder(evaluator, diags).body(body, struct, where)
+    value = _Decoder(evaluator, diags).body(body, struct, where, top=True)
     return value, diags
 
 
@@ -53,7 +55,11 @@ class _Decoder:
         self.diags.append(Diagnostic.error(span, message))
 
     def body(
-        self, body: Sequence[ast.Statement], struct: type[msgspec.Struct], where: Span
+        self,
+        body: Sequence[ast.Statement],
+        struct: type[msgspec.Struct],
+        where: Span,
+        top: bool = False,
     ) -> msgspec.Struct | None:
         before = len(self.diags)
         schema = schema_of(struct)
@@ -85,7 +91,7 @@ class _Decoder:
                 kwargs[spec.attr] = decoded[0]
         if len(self.diags) > before:
             return None
-        return self._build(struct, kwargs, body, where)
+        return self._build(struct, kwargs, body, where, top)
 
     def _sort_attribute(
         self, stmt: ast.Attribute, spec: FieldSpec | None, attrs: dict[str, ast.Attribute]
@@ -147,14 +153,15 @@ class _Decoder:
         kwargs: dict[str, Any],
         body: Sequence[ast.Statement],
         where: Span,
+        top: bool,
     ) -> msgspec.Struct | None:
         try:
             value = struct(**kwargs)
             check = getattr(value, "validate", None)
-            if callable(check):
+            if top and callable(check):
                 check()
         except ArgumentError as exc:
-            self.error(attribute_span(body, exc.attribute, where), str(exc))
+            self.error(attribute_span(body, exc.attribute, where, value_of=kwargs, message=str(exc)), str(exc))
             return None
         except (ValueError, TypeError) as exc:
             self.error(where, str(exc))
@@ -192,19 +199,68 @@ def element_span(expr: ast.Expr, path: Path) -> Span:
     return expr.span
 
 
-def attribute_span(body: Sequence[ast.Statement], attribute: str | None, where: Span) -> Span:
-    """Where an `ArgumentError` about `attribute` ("name" or "block.name") points: the value of
-    that attribute, or the block, or, when the body does not write it, `where`."""
+def attribute_span(
+    body: Sequence[ast.Statement],
+    attribute: str | None,
+    where: Span,
+    *,
+    value_of: dict[str, Any] | None = None,
+    message: str = "",
+) -> Span:
+    """Where an `ArgumentError` about `attribute` ("name", "block.name", "block[2].name") points:
+    the value of that attribute, or the block, or, when the body does not write it, `where`.
+
+    Without an index, an error inside a repeated block is placed in the first instance whose own
+    `validate` fails with the same message (`value_of` holds the decoded fields), else the first.
+    """
     if not attribute:
         return where
     for stmt in body:
         if isinstance(stmt, ast.Attribute) and stmt.name == attribute:
             return stmt.value.span
-    for stmt in body:
-        if isinstance(stmt, ast.Block):
-            name = stmt.full_name
-            if attribute == name:
-                return stmt.name_span
-            if attribute.startswith(name + "."):
-                return attribute_span(stmt.body, attribute[len(name) + 1 :], stmt.name_span)
-    return where
+    head, _, rest = attribute.partition(".")
+    head, index = _split_index(head)
+    matches = [s for s in body if isinstance(s, ast.Block) and s.full_name == head]
+    if not matches:
+        # dotted block names ("a.b { }") are matched whole
+        for stmt in body:
+            if isinstance(stmt, ast.Block) and attribute.startswith(stmt.full_name + "."):
+                tail = attribute[len(stmt.full_name) + 1 :]
+                return attribute_span(stmt.body, tail, stmt.name_span)
+        return where
+    chosen = 0
+    if index is not None:
+        chosen = index if index < len(matches) else 0
+    elif len(matches) > 1 and value_of is not None:
+        chosen = _probe(value_of.get(head), head, message)
+    block = matches[chosen]
+    if not rest:
+        return block.name_span
+    return attribute_span(block.body, rest, block.name_span)
+
+
+def _split_index(name: str) -> tuple[str, int | None]:
+    if name.endswith("]") and "[" in name:
+        base, _, number = name[:-1].partition("[")
+        if number.isdigit():
+            return base, int(number)
+    return name, None
+
+
+def _probe(instances: Any, name: str, message: str) -> int:
+    if not isinstance(instances, list):
+        return 0
+    for i, instance in enumerate(instances):
+        check = getattr(instance, "validate", None)
+        if not callable(check):
+            continue
+        for call_args in ((), (name,)):
+            try:
+                check(*call_args)
+            except TypeError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - any failure with the same text identifies it
+                if str(exc) == message:
+                    return i
+            break
+    return 0

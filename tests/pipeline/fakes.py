@@ -73,7 +73,7 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     def validate(self) -> None:
         if self.action == "replace" and not self.target_label:
             raise ArgumentError(
-                "relabel configuration for replace action requires 'target_label' value", "action"
+                "relabel configuration for replace action requires 'target_label' value", "rule.action"
             )
 
 
@@ -96,6 +96,8 @@ class ProcessorArgs(msgspec.Struct, frozen=True, kw_only=True):
     client: Client | None = None
 
     def validate(self) -> None:
+        for rule in self.rule:
+            rule.validate()
         if self.size < 0:
             raise ArgumentError("size must not be negative", "size")
         if self.client is not None and not self.client.endpoint.startswith("http"):

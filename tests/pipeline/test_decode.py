@@ -185,3 +185,16 @@ def test_client_defaults_are_not_shared() -> None:
     b, _ = decode('client {\n endpoint = "http://b"\n}\noutput { }')
     assert a.client == Client(endpoint="http://a") and b.client.endpoint == "http://b"
     assert a.names is not b.names
+
+
+def test_validate_error_in_a_repeated_block_points_at_the_failing_instance() -> None:
+    _, errors = decode(
+        """  rule {
+    target_label = "ok"
+  }
+  rule {
+    action = "replace"
+  }
+  output { }"""
+    )
+    assert errors == ["6:14: relabel configuration for replace action requires 'target_label' value"]
