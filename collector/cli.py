@@ -1,0 +1,132 @@
+"""`collector run|validate|fmt CONFIG` (reference C.1). The only place that exits the process.
+
+Every configuration problem prints the diagnostics with their source lines, then Alloy's
+`Error: could not perform the initial load successfully`, and exits 1; no traceback reaches the
+user, whatever fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from collector import __version__
+from collector.config.diag import DiagnosticError, Diagnostic, Sources, render
+
+LOAD_FAILED = "Error: could not perform the initial load successfully"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collector",
+        description="A multiprocess OpenTelemetry collector that runs Grafana Alloy configurations.",
+    )
+    parser.add_argument("--version", action="version", version=f"collector v{__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the collector with a configuration file or directory")
+    run.add_argument("config", metavar="CONFIG", nargs="?")
+    run.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
+                     metavar="ADDR", help="address of the HTTP server (UI, /metrics, /-/reload)")
+    run.add_argument("--storage.path", dest="storage_path", default="data-collector", metavar="DIR",
+                     help="where components keep their data (WAL, queues)")
+    run.add_argument("--shutdown-timeout", dest="shutdown_timeout", default="30s", metavar="DURATION",
+                     help="how long to drain buffered data on shutdown")
+
+    validate = commands.add_parser("validate", help="load a configuration without running it")
+    validate.add_argument("config", metavar="CONFIG", nargs="?")
+
+    fmt = commands.add_parser("fmt", help="print a configuration file in canonical form")
+    fmt.add_argument("config", metavar="CONFIG", nargs="?")
+    fmt.add_argument("--write", "-w", action="store_true", help="rewrite the file in place")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if not args.config:
+        print("Error: path argument not provided", file=sys.stderr)
+        return 1
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args.config, sys.stdout)
+        return _fmt(args.config, write=args.write)
+    except DiagnosticError as exc:
+        _print_diagnostics(exc.diagnostics, exc.sources)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"Error: {exc.strerror or exc}: {exc.filename or args.config}", file=sys.stderr)
+        print(LOAD_FAILED, file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI's promise: one line, never a traceback
+        print(f"Error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def entry() -> NoReturn:
+    sys.exit(main())
+
+
+def _print_diagnostics(diagnostics: Sequence[Diagnostic], sources: Sources) -> None:
+    print(render(diagnostics, sources), file=sys.stderr)
+    print(LOAD_FAILED, file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from collector.config.units import parse_duration
+
+    try:
+        shutdown_timeout = parse_duration(args.shutdown_timeout)
+    except ValueError as exc:
+        print(f"Error: --shutdown-timeout: {exc}", file=sys.stderr)
+        return 1
+    from collector.runtime.supervisor import run
+
+    return run(
+        pipeline_path=Path(args.config),
+        http_listen_addr=args.http_listen_addr,
+        storage_path=Path(args.storage_path),
+        shutdown_timeout=shutdown_timeout,
+    )
+
+
+def _validate(config: str, out: TextIO) -> int:
+    from collector.pipeline.loader import load
+    from collector.pipeline.summary import summary
+
+    pipeline = load(config)
+    if pipeline.warnings:
+        print(render(pipeline.warnings, pipeline.sources), file=sys.stderr)
+    out.write(summary(pipeline, config))
+    return 0
+
+
+def _fmt(config: str, *, write: bool) -> int:
+    from collector.config.files import read_config
+    from collector.config.format import format_source
+
+    path = Path(config)
+    if path.is_dir():
+        print("Error: fmt takes a file, not a directory", file=sys.stderr)
+        return 1
+    sources = read_config(path)
+    ((name, source),) = sources.items()
+    formatted = format_source(source, name)
+    text = formatted if isinstance(formatted, bytes) else formatted.encode()
+    if write:
+        if text != source:
+            path.write_bytes(text)
+        return 0
+    sys.stdout.write(text.decode())
+    return 0
