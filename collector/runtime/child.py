@@ -20,6 +20,19 @@ def _set_title(title: str) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this process if the supervisor dies (even by SIGKILL)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: children outlive a killed supervisor
+        pass
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     import uvloop
 
@@ -43,6 +56,7 @@ async def _main(spec: ChildSpec) -> None:
 
 def main(argv: list[str]) -> int:
     spec = decode(argv[1])
+    _die_with_parent()
     _set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
     loop = new_event_loop()

@@ -126,6 +126,9 @@ class Supervisor:
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "collector.runtime.child", encode(spec),
             pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.DEVNULL,
+            # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
+            # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG).
+            start_new_session=True,
         )
         os.close(write_fd)
         child.status_read_fd = read_fd
