@@ -23,6 +23,10 @@ class Fanout:
     def __init__(self, component_id: str, signal: Signal, consumers: Sequence[Consumer]) -> None:
         self.component_id = component_id
         self.signal = signal
+        self.retarget(consumers)
+
+    def retarget(self, consumers: Sequence[Consumer]) -> None:
+        """Replace the consumers (configuration reload); takes effect for the next payload."""
         self.consumers = list(consumers)
         self._independent = any(getattr(c, "mutates_data", False) for c in self.consumers)
         self.mutates_data = self._independent

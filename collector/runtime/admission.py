@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from typing import Mapping, Sequence
 
 from google.protobuf.message import Message
@@ -31,23 +32,27 @@ _RECORD_SLACK = 4096
 RETRY_AFTER_FULL = 1.0
 
 
+def receiver_code(receiver_id: str) -> int:
+    """The receiving component's number in ring headers: a hash of its ID, so that records still in
+    a ring keep pointing at the right component when a reload adds or removes receivers."""
+    return zlib.crc32(receiver_id.encode()) & 0xFFFF
+
+
 class RingAdmission:
     def __init__(
         self,
         rings: Mapping[Signal, Sequence[Ring]],
         doorbells: Mapping[Signal, Sequence[Doorbell]],
-        receiver_ids: Sequence[str],
     ) -> None:
         self._rings = rings
         self._doorbells = doorbells
-        self._receiver_index = {rid: i for i, rid in enumerate(sorted(receiver_ids))}
         self._rotation = {signal: RoundRobin(len(rings[signal])) for signal in rings if rings[signal]}
 
     def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
         rings = self._rings.get(signal)
         if not rings:
             return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
-        header = RecordHeader(SIGNAL_CODES[signal], self._receiver_index[receiver_id], time.time_ns())
+        header = RecordHeader(SIGNAL_CODES[signal], receiver_code(receiver_id), time.time_ns())
         if signal is Signal.METRICS and len(rings) > 1:
             return self._admit_split(signal, data, header)
         for worker in self._rotation[signal].order():
@@ -61,7 +66,7 @@ class RingAdmission:
         parts = split_by_resource(data, len(rings))
         for worker, part in parts.items():
             ring = rings[worker]
-            if ring.capacity - ring.used_bytes() < len(part) + _RECORD_SLACK:
+            if ring.free_bytes() < len(part) + _RECORD_SLACK:
                 return AdmitResult(AdmitOutcome.FULL, retry_after=RETRY_AFTER_FULL,
                                    message=f"{signal.value} queue of worker {worker} is full")
         for worker, part in parts.items():

@@ -10,7 +10,8 @@ import signal as signals
 from collections import defaultdict
 from pathlib import Path
 
-from collector.pipeline.loader import Pipeline
+from collector.pipeline.loader import Pipeline, load
+from collector.runtime.control import listen
 from collector.runtime.admission import RingAdmission
 from collector.runtime.host import ComponentHost
 from collector.runtime.ring import Doorbell, Ring
@@ -36,7 +37,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         for signal, rs in rings.items()
     }
     ids = receiver_ids(pipeline)
-    admission = RingAdmission(rings, doorbells, ids)
+    admission = RingAdmission(rings, doorbells)
     host = ComponentHost(
         pipeline,
         ids,
@@ -49,6 +50,22 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
     )
     host.build()
     await host.start()
+
+    async def on_command(command: dict[str, object]) -> None:
+        if command.get("cmd") != "reload":
+            return
+        generation = command.get("generation")
+        try:
+            pipeline = load(str(command["config_path"]), http_listen_addr=spec.http_listen_addr,
+                            storage_path=spec.storage_path)
+            await host.apply(pipeline, receiver_ids(pipeline), spec.shutdown_timeout)
+        except Exception as exc:
+            log.exception("reload failed")
+            status({"event": "reloaded", "generation": generation, "ok": False, "error": str(exc)})
+            return
+        status({"event": "reloaded", "generation": generation, "ok": True})
+
+    listen(0, on_command)
     status({"event": "ready"})
     log.info("receiver started: %s", ", ".join(ids) or "no receivers configured")
     await stopping.wait()

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from collector.config.diag import DiagnosticError, summarize
 from collector.config.files import read_config
 from collector.pipeline.loader import Pipeline, load
 from collector.runtime import logs
@@ -56,6 +59,15 @@ class Child:
     backoff: float = 0.0
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
+    reloaded: dict[int, dict[str, Any]] = field(default_factory=dict)  # generation -> result event
+    reload_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class ReloadOutcome:
+    ok: bool
+    message: str
+    at: float
 
     @property
     def pid(self) -> int | None:
@@ -63,10 +75,12 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, pipeline: Pipeline, config_path: Path, topology: Topology, *,
+    def __init__(self, pipeline: Pipeline, source_path: Path, topology: Topology, *,
                  http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path) -> None:
         self.pipeline = pipeline
-        self.config_path = config_path
+        self.source_path = source_path  # what the user named; re-read on reload
+        self.generation = 0
+        self.config_path = _snapshot_config(source_path, run_dir / "config-0")
         self.topology = topology
         self.http_listen_addr = http_listen_addr
         self.storage_path = storage_path
@@ -78,6 +92,8 @@ class Supervisor:
         self.children: dict[str, Child] = {}
         self.stopping = asyncio.Event()
         self.started_at = time.time()
+        self.last_reload: ReloadOutcome | None = None
+        self._reload_lock = asyncio.Lock()
 
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
@@ -125,7 +141,7 @@ class Supervisor:
         spec = _with_status_fd(child.spec, write_fd)
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "collector.runtime.child", encode(spec),
-            pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.DEVNULL,
+            pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.PIPE,
             # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
             # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG).
             start_new_session=True,
@@ -154,6 +170,11 @@ class Supervisor:
             kind = event.get("event")
             if kind == "ready":
                 child.ready = True
+            elif kind == "reloaded":
+                child.reloaded[int(event.get("generation", -1))] = event
+                child.reload_event.set()
+            elif kind == "removed":
+                child.health.pop(event.get("component", ""), None)
             elif kind == "health":
                 child.health[event["component"]] = {
                     "state": event.get("state", "unknown"),
@@ -198,6 +219,68 @@ class Supervisor:
                 child.process.kill()
                 await child.process.wait()
 
+    # --- reload --------------------------------------------------------------------------------
+    async def reload(self) -> ReloadOutcome:
+        """Re-read the configuration; apply it in every child if valid, change nothing if not."""
+        async with self._reload_lock:
+            try:
+                pipeline = load(self.source_path, http_listen_addr=self.http_listen_addr,
+                                storage_path=self.storage_path)
+            except DiagnosticError as err:
+                outcome = ReloadOutcome(False, summarize(err.diagnostics, err.sources), time.time())
+                log.error("failed to reload config: %s", outcome.message)
+                self.last_reload = outcome
+                return outcome
+            except OSError as err:
+                outcome = ReloadOutcome(False, f"reading config path {str(self.source_path)!r}: {err}", time.time())
+                self.last_reload = outcome
+                return outcome
+            self.generation += 1
+            generation = self.generation
+            snapshot = _snapshot_config(self.source_path, self.run_dir / f"config-{generation}")
+            for child in self.children.values():
+                child.spec = _with_config(child.spec, str(snapshot))
+            self.config_path = snapshot
+            failures = await self._broadcast_reload(generation, str(snapshot))
+            self.pipeline = pipeline
+            if failures:
+                outcome = ReloadOutcome(False, "; ".join(failures), time.time())
+                log.error("reload applied with errors: %s", outcome.message)
+            else:
+                outcome = ReloadOutcome(True, "config reloaded", time.time())
+                log.info("config reloaded")
+            self.last_reload = outcome
+            return outcome
+
+    async def _broadcast_reload(self, generation: int, config_path: str) -> list[str]:
+        command = (b'{"cmd":"reload","generation":%d,"config_path":' % generation
+                   + _json_string(config_path) + b"}\n")
+        waiting = []
+        for child in self.children.values():
+            process = child.process
+            if process is None or process.returncode is not None or process.stdin is None:
+                continue  # a child restarting now starts from the new snapshot anyway
+            child.reload_event.clear()
+            process.stdin.write(command)
+            waiting.append(child)
+        deadline = time.monotonic() + self.shutdown_timeout + 30
+        failures = []
+        for child in waiting:
+            while generation not in child.reloaded and child.process and child.process.returncode is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    failures.append(f"{child.key}: no answer to the reload")
+                    break
+                child.reload_event.clear()
+                try:
+                    await asyncio.wait_for(child.reload_event.wait(), timeout=min(remaining, 1.0))
+                except asyncio.TimeoutError:
+                    pass
+            result = child.reloaded.pop(generation, None)
+            if result is not None and not result.get("ok"):
+                failures.append(f"{child.key}: {result.get('error', 'reload failed')}")
+        return failures
+
     # --- state for the admin API ---------------------------------------------------------------
     @property
     def ready(self) -> bool:
@@ -221,6 +304,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signals.SIGTERM, signals.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signals.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         self._create_queues()
         self._plan_children()
         admin = AdminServer(self)
@@ -250,9 +334,15 @@ class Supervisor:
 
 
 def _with_status_fd(spec: ChildSpec, fd: int) -> ChildSpec:
-    import msgspec
-
     return msgspec.structs.replace(spec, status_fd=fd)
+
+
+def _with_config(spec: ChildSpec, config_path: str) -> ChildSpec:
+    return msgspec.structs.replace(spec, config_path=config_path)
+
+
+def _json_string(text: str) -> bytes:
+    return msgspec.json.encode(text)
 
 
 def _forget_dead_process(metrics_dir: Path, pid: int) -> None:
@@ -278,10 +368,9 @@ def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
     _set_title()
     run_dir = Path(tempfile.mkdtemp(prefix="collector-"))
     try:
-        snapshot = _snapshot_config(Path(pipeline_path), run_dir / "config")
         (run_dir / "metrics").mkdir()
         Path(storage_path).mkdir(parents=True, exist_ok=True)
-        supervisor = Supervisor(pipeline, snapshot, topology, http_listen_addr=http_listen_addr,
+        supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,
                                 storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir)
         import uvloop
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector.components.api import Consumer, Placement
-from collector.pipeline.loader import Pipeline
+from collector.pipeline.loader import Pipeline, load
 from collector.pipeline.plan import worker_components
 from collector.runtime.acks import RingAcks
-from collector.runtime.admission import SIGNALS_BY_CODE
+from collector.runtime.admission import SIGNALS_BY_CODE, receiver_code
+from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
@@ -45,7 +46,6 @@ class _Source:
 
 
 def receiver_ids(pipeline: Pipeline) -> list[str]:
-    """Receiver component IDs in the order that numbers them in ring record headers."""
     return sorted(cid for cid, node in pipeline.nodes.items() if node.info.placement is Placement.RECEIVER)
 
 
@@ -71,7 +71,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._sources: list[_Source] = []
-        self._entries: list[Consumer | None] = []
+        self._entries: dict[int, Consumer] = {}
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -85,6 +85,7 @@ class Worker:
             source.ring.rewind()
         doorbell = Doorbell.from_fd(self.spec.doorbell_fds[doorbell_key(self.spec.signal or "", self.spec.index)])
         loop.add_reader(doorbell.fd, self._on_doorbell, doorbell)
+        listen(0, self._on_command)
         self.status({"event": "ready"})
         log.info("worker started with %d components", len(self.host.instances))
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
@@ -102,14 +103,33 @@ class Worker:
             source.ring.close()
         log.info("worker stopped")
 
-    def _entry_consumers(self) -> list[Consumer | None]:
-        """Index = receiver number in record headers -> the fan-out behind its output list."""
-        entries: list[Consumer | None] = []
+    def _entry_consumers(self) -> dict[int, Consumer]:
+        """Receiver code in record headers -> the fan-out behind that receiver's output list."""
+        entries: dict[int, Consumer] = {}
         for rid in receiver_ids(self.pipeline):
             output = getattr(self.pipeline.nodes[rid].args, "output", None)
             refs = output.for_signal(self.signal) if output is not None else []
-            entries.append(self.host.next_consumer_for(rid)(refs, self.signal) if refs else None)
+            entries[receiver_code(rid)] = self.host.next_consumer_for(rid)(refs, self.signal)
         return entries
+
+    async def _on_command(self, command: dict[str, object]) -> None:
+        if command.get("cmd") != "reload":
+            return
+        generation = command.get("generation")
+        try:
+            pipeline = load(str(command["config_path"]), http_listen_addr=self.spec.http_listen_addr,
+                            storage_path=self.spec.storage_path)
+            report = await self.host.apply(pipeline, worker_components(pipeline, self.signal),
+                                           self.spec.shutdown_timeout)
+            self.pipeline = pipeline
+            self._entries = self._entry_consumers()
+        except Exception as exc:
+            log.exception("reload failed")
+            self.status({"event": "reloaded", "generation": generation, "ok": False, "error": str(exc)})
+            return
+        log.info("configuration reloaded: %d kept, %d replaced, %d added, %d removed",
+                 len(report.kept), len(report.replaced), len(report.added), len(report.removed))
+        self.status({"event": "reloaded", "generation": generation, "ok": True})
 
     def _on_doorbell(self, doorbell: Doorbell) -> None:
         doorbell.drain()
@@ -147,7 +167,7 @@ class Worker:
         seq, header, data, end = record  # type: ignore[misc]
         token = source.acks.track(seq, end)
         signal = SIGNALS_BY_CODE.get(header.signal)
-        entry = self._entries[header.component] if header.component < len(self._entries) else None
+        entry = self._entries.get(header.component)
         if signal is not self.signal or entry is None:
             log.error("dropping ring record %d: signal %s / receiver %d has no pipeline here",
                       seq, header.signal, header.component)

@@ -34,6 +34,7 @@ class AdminServer:
             web.get("/api/v0/component/{component_id}/metrics", self.component_metrics),
             web.get("/-/ready", self.ready),
             web.get("/-/healthy", self.healthy),
+            web.post("/-/reload", self.reload),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -66,6 +67,13 @@ class AdminServer:
             return web.Response(text="collector is ready.\n")
         waiting = sorted(k for k, c in self.supervisor.children.items() if not c.ready)
         return web.Response(status=503, text=f"collector is not ready: waiting for {', '.join(waiting)}\n")
+
+    async def reload(self, _request: web.Request) -> web.Response:
+        log.info("reload requested via /-/reload endpoint")
+        outcome = await self.supervisor.reload()
+        if outcome.ok:
+            return web.Response(text="config reloaded\n")
+        return web.Response(status=400, text=outcome.message + "\n")
 
     async def healthy(self, _request: web.Request) -> web.Response:
         unhealthy = sorted(cid for cid, h in self.supervisor.component_health().items() if h["state"] == "unhealthy")

@@ -1,0 +1,49 @@
+"""Supervisor -> child commands: one JSON object per line on the child's standard input.
+
+`{"cmd": "reload", "config_path": ..., "generation": N}` asks the child to load that configuration
+snapshot and apply it; the child answers on its status channel with
+`{"event": "reloaded", "generation": N, "ok": bool, "error": ...}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Awaitable, Callable
+
+from collector.runtime.status import StatusReader
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def listen(fd: int, handler: Handler) -> None:
+    """Read commands from `fd` on the running loop; each runs as its own task, one at a time."""
+    loop = asyncio.get_running_loop()
+    reader = StatusReader()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    os.set_blocking(fd, False)
+
+    def on_readable() -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            loop.remove_reader(fd)
+            return
+        for command in reader.feed(data):
+            queue.put_nowait(command)
+
+    async def run() -> None:
+        while True:
+            command = await queue.get()
+            try:
+                await handler(command)
+            except Exception:
+                log.exception("control command %s failed", command.get("cmd"))
+
+    loop.add_reader(fd, on_readable)
+    loop.create_task(run())
