@@ -12,3 +12,4 @@ def mark_modified_keep_count(payload: Payload) -> None:
     the cached count through. (Wanted upstream: `Payload.modified(keep_count=True)`.)
     """
     payload.modified(payload._item_count)  # noqa: SLF001
+

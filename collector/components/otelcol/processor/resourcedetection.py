@@ -145,7 +145,14 @@ class ResourceDetectionProcessor(Component):
             return detectors.Detection(failed=[f"timed out after {args.timeout}s"])
 
     async def consume(self, payload: Payload) -> None:
+        if self.detected:
+            payload = self._apply(payload)
+        await self._next[payload.signal].consume(payload)
+
+    def _apply(self, payload: Payload) -> Payload:
+        """Edit the decoded message in place. (A pure-Python byte-level rewrite that avoids decoding was
+        measured slower than upb parse + merge + serialize: see bench/resourcedetection_bench.py.)"""
         resources = getattr(payload.message, payload.signal.spec.resource_field)
         if self._merger.apply(resources):
             mark_modified_keep_count(payload)
-        await self._next[payload.signal].consume(payload)
+        return payload

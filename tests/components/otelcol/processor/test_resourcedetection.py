@@ -257,3 +257,4 @@ def test_component_fail_on_missing_metadata(tmp_path: Path) -> None:
         assert _attrs(recorders[Signal.TRACES].payloads[0].message.resource_spans[0].resource) == {"a": "b"}
 
     asyncio.run(run())
+
