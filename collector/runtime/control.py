@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def listen(fd: int, handler: Handler) -> None:
-    """Read commands from `fd` on the running loop; each runs as its own task, one at a time."""
+def listen(fd: int, handler: Handler) -> Callable[[], None]:
+    """Read commands from `fd` on the running loop and run them one at a time; returns `stop`."""
     loop = asyncio.get_running_loop()
     reader = StatusReader()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -46,4 +46,10 @@ def listen(fd: int, handler: Handler) -> None:
                 log.exception("control command %s failed", command.get("cmd"))
 
     loop.add_reader(fd, on_readable)
-    loop.create_task(run())
+    task = loop.create_task(run())
+
+    def stop() -> None:
+        loop.remove_reader(fd)
+        task.cancel()
+
+    return stop

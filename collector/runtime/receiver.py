@@ -65,10 +65,11 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
             return
         status({"event": "reloaded", "generation": generation, "ok": True})
 
-    listen(0, on_command)
+    stop_listening = listen(0, on_command)
     status({"event": "ready"})
     log.info("receiver started: %s", ", ".join(ids) or "no receivers configured")
     await stopping.wait()
+    stop_listening()
     status({"event": "stopping"})
     await host.shutdown(spec.shutdown_timeout)
     for signal_rings in rings.values():

@@ -85,7 +85,7 @@ class Worker:
             source.ring.rewind()
         doorbell = Doorbell.from_fd(self.spec.doorbell_fds[doorbell_key(self.spec.signal or "", self.spec.index)])
         loop.add_reader(doorbell.fd, self._on_doorbell, doorbell)
-        listen(0, self._on_command)
+        stop_listening = listen(0, self._on_command)
         self.status({"event": "ready"})
         log.info("worker started with %d components", len(self.host.instances))
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
@@ -94,6 +94,7 @@ class Worker:
         finally:
             loop.remove_reader(doorbell.fd)
             stop_waiter.cancel()
+            stop_listening()
         self.status({"event": "stopping"})
         await self._drain()
         await self.host.shutdown(self.spec.shutdown_timeout)
