@@ -10,8 +10,9 @@ the same graph and can pick its own share of it (`collector.pipeline.plan`):
    dependency graph; reject unresolvable chains, self references and cycles;
 4. evaluate components in topological order: evaluate the body with the standard library and the
    exports of the components evaluated so far in scope, decode it into the component's `Arguments`
-   (`collector.pipeline.decode`), then compute its exports. A component depending on one that
-   failed is skipped: its errors would not be independent;
+   (`collector.pipeline.decode`), then compute its exports. A component that depends on a failed
+   one is still decoded, but errors at its references to failed components are dropped: they
+   would not be independent;
 5. derive the data-flow edges (A.7 rule 7) from the references and the exported values.
 
 Problems are collected, never raised one by one, so a single run reports all independent errors.
@@ -28,7 +29,7 @@ import msgspec
 from collector.components.api import ConsumerRef, EvalContext, MetricsReceiverRef
 from collector.components.registry import ComponentInfo, all_components
 from collector.config import ast
-from collector.config.diag import Diagnostic, DiagnosticError, Sources, has_errors
+from collector.config.diag import Diagnostic, DiagnosticError, Sources, Span, has_errors
 from collector.pipeline.configblocks import CONFIG_BLOCKS, UNSUPPORTED_BLOCKS, Logging
 from collector.pipeline.dag import Graph
 from collector.pipeline.decode import decode_block
@@ -107,7 +108,7 @@ class _Loader:
             raise self.fail()
         for file in files:
             self._sort_top_level(file)
-        references, failed = self._resolve()
+        references, failed, bad = self._resolve()
         graph = Graph(self.blocks)
         for ref in references:
             graph.add_edge(ref.source, ref.target)
@@ -117,7 +118,9 @@ class _Loader:
                 self.error(self.blocks[member][0].name_span, f"cycle detected: {text}")
                 failed.add(member)
         order = graph.topological_order()
-        nodes = self._evaluate(order, graph, failed)
+        blocked = [cid for cid in self.blocks if cid not in order]  # on or behind a cycle
+        failed.update(blocked)
+        nodes = self._evaluate(order + blocked, references, failed, bad)
         settings = self._config_blocks()
         if has_errors(self.diags):
             raise self.fail()
@@ -184,12 +187,15 @@ class _Loader:
         self.error(stmt.name_span, f"block {key} already declared at {where}")
         return False
 
-    def _resolve(self) -> tuple[list[Reference], set[str]]:
+    def _resolve(self) -> tuple[list[Reference], set[str], dict[str, list[Span]]]:
+        """References between components, the components with a bad reference, and per component
+        the spans of its bad references (errors the evaluator raises there are already reported)."""
         from collector.config.evaluator import references
 
         table = ComponentTable(list(self.blocks), self.stdlib)
         found: list[Reference] = []
         failed: set[str] = set()
+        bad: dict[str, list[Span]] = {cid: [] for cid in self.blocks}
         for cid, (block, _) in self.blocks.items():
             for path, expr in attribute_expressions(block.body):
                 for chain, span in references(expr):
@@ -198,6 +204,7 @@ class _Loader:
                     except UnresolvedReference as exc:
                         self.error(exc.span, str(exc))
                         failed.add(cid)
+                        bad[cid].append(span)
                         continue
                     if resolved is None:
                         continue
@@ -205,25 +212,34 @@ class _Loader:
                     if target == cid:
                         self.error(span, "cannot reference self")
                         failed.add(cid)
+                        bad[cid].append(span)
                         continue
                     found.append(Reference(cid, target, export, path, span))
-        return found, failed
+        return found, failed, bad
 
-    def _evaluate(self, order: list[str], graph: Graph, failed: set[str]) -> dict[str, Node]:
+    def _evaluate(
+        self,
+        order: list[str],
+        references: list[Reference],
+        failed: set[str],
+        bad: dict[str, list[Span]],
+    ) -> dict[str, Node]:
+        """Evaluate `order`; components that cannot be evaluated properly (they are on a cycle, or
+        depend on a failed component) still are, with the errors at their references to failed
+        components dropped, so their own independent mistakes are reported too."""
         from collector.config.evaluator import Evaluator
 
         scope = _Scope()
         nodes: dict[str, Node] = {}
         for cid in order:
-            if cid in failed or any(dep in failed for dep in graph.dependencies(cid)):
-                failed.add(cid)
-                continue
             block, info = self.blocks[cid]
+            blocked = list(bad[cid])
+            blocked += [r.span for r in references if r.source == cid and r.target in failed]
             evaluator = Evaluator(scope.tree)
             args, diags = decode_block(block.body, info.arguments, evaluator, block.name_span)
-            self.diags.extend(diags)
+            self.diags.extend(d for d in diags if not any(_inside(d.span, b) for b in blocked))
             self.warnings.extend(evaluator.warnings)
-            if args is None:
+            if args is None or blocked or cid in failed:
                 failed.add(cid)
                 continue
             context = EvalContext(cid, self.context.http_listen_addr, self.context.storage_path)
@@ -276,6 +292,10 @@ class _Scope:
                 child = node[part] = {}
             node = child
         node[leaf] = exports
+
+
+def _inside(span: Span, outer: Span) -> bool:
+    return span.file == outer.file and outer.start <= span.start < max(outer.end, outer.start + 1)
 
 
 def _add_unique(items: list[str], item: str) -> None:
