@@ -106,7 +106,12 @@ class Compiler:
         """The closure to use for `c` inside an item-level expression (hoisted if possible)."""
         if c.is_const:
             value = c.const
-            return lambda f: value
+
+            def constant(f: Any) -> Any:
+                return value
+
+            constant.ottl_const = value  # type: ignore[attr-defined]  # lets paths specialise literal keys
+            return constant
         if self.hoister is not None and c.pure and c.level in self.hoister.allowed:
             return self.hoister.slot(c.fn, c.level)
         return c.fn

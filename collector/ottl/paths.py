@@ -156,6 +156,9 @@ def _map_field(msg: Callable[[Any], Any], attr: str, level: int, keys: KeyGetter
         return Accessor(get, set_, level, lambda f: getattr(msg(f), attr), text)
 
     first, rest = keys[0], keys[1:]
+    literal = getattr(first, "ottl_const", None)
+    if not rest and type(literal) is str:
+        return _literal_key_field(msg, attr, level, literal, text)
     if not rest:
         def get1(f: Any) -> Any:
             key = first(f)
@@ -230,6 +233,34 @@ def _map_field(msg: Callable[[Any], Any], attr: str, level: int, keys: KeyGetter
         return v.kvlist_value.values if v.WhichOneof("value") == "kvlist_value" else None
 
     return Accessor(getn, setn, level, kvsn, text)
+
+
+def _literal_key_field(msg: Callable[[Any], Any], attr: str, level: int, key: str, text: str) -> Accessor:
+    """`attributes["k"]` with a literal key: the hot path of most statements."""
+
+    def get(f: Any) -> Any:
+        for kv in getattr(msg(f), attr):
+            if kv.key == key:
+                return from_any(kv.value)
+        return None
+
+    def set_(f: Any, value: Any) -> None:
+        kvs = getattr(msg(f), attr)
+        for kv in kvs:
+            if kv.key == key:
+                to_any(kv.value, value)
+                return
+        kv = kvs.add()
+        kv.key = key
+        to_any(kv.value, value)
+
+    def kvs(f: Any) -> Any:
+        found = find(getattr(msg(f), attr), key)
+        if found is None or found.value.WhichOneof("value") != "kvlist_value":
+            return None
+        return found.value.kvlist_value.values
+
+    return Accessor(get, set_, level, kvs, text)
 
 
 def _any_field(msg: Callable[[Any], Any], attr: str, level: int, keys: KeyGetters, text: str) -> Accessor:
