@@ -1,17 +1,28 @@
-"""`prometheus.remote_write`: send appended samples to remote-write endpoints."""
+"""`prometheus.remote_write`: send appended samples to remote-write endpoints.
+
+Differences from Alloy (for now): no WAL (samples are queued in memory; see `queue.py` for where the
+WAL goes), a fixed number of shards per endpoint (no auto-scaling), remote write 1.0 only, no
+oauth2/sigv4/azuread token flows (the blocks are accepted and validated).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Mapping
 
 import msgspec
 
-from collector.components.api import ArgumentError, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
 from collector.components.discovery.relabel import validate_rules
 from collector.components.prometheus.client import OAuth2, Authorization, BasicAuth, TLSConfig, validate_client
 from collector.components.registry import register
 from collector.components.types import Duration, Secret
+from collector.components.prometheus.queue import EndpointQueue
 from collector.protocols.prometheus.relabel import Rule
+from collector.protocols.prometheus.series import SampleBatch
+
+_RELOAD_FLUSH_SECONDS = 5.0
 
 
 class QueueConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +146,51 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 
 @register("prometheus.remote_write", arguments=Arguments, placement=Placement.WORKER)
 class RemoteWrite(Component):
+    """A `MetricsReceiver`: `append()` queues a batch on every endpoint (see `queue.EndpointQueue`)."""
+
+    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+        super().__init__(ctx, args)
+        self._queues: list[EndpointQueue] = []
+        self._started = False
+
     @classmethod
     def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
         return {"receiver": MetricsReceiverRef(ctx.component_id)}
+
+    def _build_queues(self, args: Arguments) -> list[EndpointQueue]:
+        return [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger)
+                for endpoint in args.endpoint]
+
+    async def start(self) -> None:
+        assert isinstance(self.args, Arguments)
+        self._queues = self._build_queues(self.args)
+        for queue in self._queues:
+            await queue.start()
+        self._started = True
+        await super().start()
+
+    async def append(self, batch: SampleBatch) -> None:
+        """Queue `batch` on every endpoint; returns once it is queued (later: written to the WAL)."""
+        if not self._queues:
+            self.ctx.logger.debug("no endpoint configured: %d samples dropped", len(batch))
+            return
+        for queue in self._queues:
+            await queue.append(batch)
+
+    async def update(self, args: msgspec.Struct) -> None:
+        if args == self.args:
+            return
+        assert isinstance(args, Arguments)
+        old, self.args = self._queues, args
+        if self._started:
+            self._queues = self._build_queues(args)
+            for queue in self._queues:
+                await queue.start()
+            deadline = time.monotonic() + _RELOAD_FLUSH_SECONDS
+            await asyncio.gather(*(queue.stop(deadline) for queue in old))
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        queues, self._queues = self._queues, []
+        self._started = False
+        await asyncio.gather(*(queue.stop(deadline) for queue in queues))
+        await super().shutdown(deadline)

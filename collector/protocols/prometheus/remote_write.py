@@ -150,3 +150,19 @@ def compress(body: bytes) -> bytes:
 
 def decompress(body: bytes) -> bytes:
     return snappy.uncompress(body)  # type: ignore[no-any-return]
+
+
+def classify_status(status: int, retry_on_http_429: bool) -> str:
+    """Remote-write answer -> "ok", "retry" or "drop" (5xx must be retried, 429 may, other 4xx must not)."""
+    if 200 <= status < 300:
+        return "ok"
+    if status >= 500 or (status == 429 and retry_on_http_429):
+        return "retry"
+    return "drop"
+
+
+def next_backoff(current: float, minimum: float, maximum: float) -> float:
+    """Prometheus' backoff: start at `min_backoff`, double, cap at `max_backoff`."""
+    if current <= 0:
+        return minimum
+    return min(current * 2, maximum)

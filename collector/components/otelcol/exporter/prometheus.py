@@ -1,13 +1,24 @@
-"""`otelcol.exporter.prometheus`: translate OTLP metrics to Prometheus samples for `forward_to`."""
+"""`otelcol.exporter.prometheus`: translate OTLP metrics to Prometheus samples for `forward_to`.
+
+The payload is settled once every receiver has accepted the batch (remote_write: queued; later:
+written to its WAL). Points that cannot be converted (delta temporality, exponential histograms,
+names that normalise to nothing) are counted by reason; Alloy drops them silently.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import msgspec
 
-from collector.components.api import ArgumentError, Component, MetricsReceiverRef, Placement
+from collector.components.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement
+from collector.components.prometheus import metrics as m
 from collector.components.registry import register
 from collector.components.types import DebugMetrics, Duration
-from collector.signals import Signal
+from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator
+from collector.selfmetrics.otelcol import EXPORTER_SENT
+from collector.signals import Payload, Signal
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,7 +37,83 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
         if self.gc_frequency <= 0:
             raise ArgumentError("gc_frequency must be greater than 0", "gc_frequency")
 
+    def translate_options(self) -> TranslateOptions:
+        return TranslateOptions(
+            include_target_info=self.include_target_info,
+            include_scope_info=self.include_scope_info,
+            include_scope_labels=self.include_scope_labels,
+            add_metric_suffixes=self.add_metric_suffixes,
+            resource_to_telemetry_conversion=self.resource_to_telemetry_conversion,
+            keep_identifying_resource_attributes=self.keep_identifying_resource_attributes,
+        )
+
+
+_REASONS = (("dropped_delta", "delta temporality"), ("dropped_exponential_histogram", "exponential histogram"),
+            ("dropped_invalid_name", "invalid metric name"), ("dropped_unspecified", "no data"),
+            ("skipped_out_of_order", "out of order"))
+
 
 @register("otelcol.exporter.prometheus", arguments=Arguments, accepts=(Signal.METRICS,), placement=Placement.WORKER)
 class PrometheusExporter(Component):
-    pass
+    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+        super().__init__(ctx, args)
+        assert isinstance(args, Arguments)
+        self.translator = Translator(args.translate_options())
+        self._receivers: list[Any] | None = None
+        self._gc_task: asyncio.Task[None] | None = None
+        self._sent = EXPORTER_SENT[Signal.METRICS].labels(ctx.component_id, "/")  # type: ignore[attr-defined]
+        self._forwarded = m.FORWARDED.labels(ctx.component_id, "/")
+
+    def _resolve(self) -> list[Any]:
+        if self._receivers is None:
+            assert isinstance(self.args, Arguments)
+            self._receivers = list(self.ctx.metrics_receivers(self.args.forward_to)) if self.args.forward_to else []
+        return self._receivers
+
+    async def start(self) -> None:
+        self._resolve()
+        self._gc_task = asyncio.create_task(self._gc_loop(), name=f"{self.ctx.component_id} gc")
+        await super().start()
+
+    async def _gc_loop(self) -> None:
+        while True:
+            assert isinstance(self.args, Arguments)
+            await asyncio.sleep(self.args.gc_frequency)
+            self.translator.gc()
+
+    async def consume(self, payload: Payload) -> None:
+        if payload.signal is not Signal.METRICS:
+            payload.settle()
+            return
+        stats = TranslateStats()
+        batch = self.translator.translate(payload.message, stats)
+        for attr, reason in _REASONS:
+            count = getattr(stats, attr)
+            if count:
+                m.OTLP_DROPPED.labels(self.ctx.component_id, "/", reason).inc(count)
+        receivers = self._resolve()
+        if len(batch):
+            for receiver in receivers:
+                await receiver.append(batch)
+            if receivers:
+                self._forwarded.inc(len(batch) * len(receivers))
+        self._sent.inc(stats.points - stats.dropped - stats.skipped_out_of_order)
+        payload.settle()
+
+    async def update(self, args: msgspec.Struct) -> None:
+        assert isinstance(args, Arguments)
+        old = self.args
+        self.args = args
+        assert isinstance(old, Arguments)
+        if args.translate_options() != old.translate_options():
+            self.translator = Translator(args.translate_options())
+        if args.forward_to != old.forward_to:
+            self._receivers = None
+            self._resolve()
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        task, self._gc_task = self._gc_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await super().shutdown(deadline)

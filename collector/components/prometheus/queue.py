@@ -1,0 +1,308 @@
+"""One remote-write endpoint: per-series label rewriting, shards, batching, HTTP sending with retries.
+
+Theory of operation: `append(batch)` maps every sample's `Series` to the label bytes this endpoint
+sends (labels starting with `__` other than `__name__` removed, `external_labels` added where missing,
+`write_relabel_config` applied; cached per `Series`), then routes it to shard `series.hash % shards`.
+All samples of a series therefore go through one shard, and a shard has at most one request in flight
+and retries it until it succeeds or is dropped for good, so per-series order is kept across batches
+and retries. A shard sends when it holds `max_samples_per_send` samples or `batch_send_deadline` has
+passed since its oldest unsent sample. `append` waits while a shard holds more than `capacity`
+samples: backpressure reaches the worker instead of memory growing without bound.
+
+WAL: `append` is where a write-ahead-log record will be written before samples are queued; shards
+will then read from the WAL instead of from memory. Until then, what `append` accepted is lost if the
+process dies before it is sent (the caller's ring records are already settled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any, Callable
+
+import aiohttp
+
+import collector
+from collector.components.exporterhelper.errors import parse_retry_after
+from collector.components.prometheus import metrics as m
+from collector.components.prometheus.client import auth_headers
+from collector.protocols.prometheus.relabel import apply, compile_rules
+from collector.protocols.prometheus.remote_write import (
+    WriteRequestEncoder,
+    classify_status,
+    compress,
+    encode_metadata,
+    next_backoff,
+    request_headers,
+)
+from collector.protocols.prometheus.series import Exemplar, Metadata, SampleBatch, Series, encode_labels
+
+USER_AGENT = f"collector/{collector.__version__}"
+DEFAULT_SHARDS = 4
+_LABEL_CACHE_LIMIT = 500_000
+
+
+def endpoint_name(endpoint: Any) -> str:
+    """Alloy names an unnamed endpoint by a short hash of its settings."""
+    if endpoint.name:
+        return str(endpoint.name)
+    return hashlib.sha256(endpoint.url.encode()).hexdigest()[:6]
+
+
+class _Shard:
+    __slots__ = ("labels", "values", "timestamps", "exemplars", "base", "first_at", "wake", "space", "task",
+                 "encoder")
+
+    def __init__(self) -> None:
+        self.labels: list[bytes] = []
+        self.values: list[float] = []
+        self.timestamps: list[int] = []
+        self.exemplars: list[Exemplar] = []  # index = absolute position (base + offset)
+        self.base = 0
+        self.first_at = 0.0
+        self.wake = asyncio.Event()
+        self.space = asyncio.Event()
+        self.space.set()
+        self.task: asyncio.Task[None] | None = None
+        self.encoder = WriteRequestEncoder()
+
+
+class EndpointQueue:
+    def __init__(self, component_id: str, endpoint: Any, external_labels: dict[str, str], logger: logging.Logger,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.endpoint = endpoint
+        self.queue = endpoint.queue_config
+        self.name = endpoint_name(endpoint)
+        self.log = logger
+        self.clock = clock
+        self._external = sorted(external_labels.items())
+        self._rules = compile_rules(endpoint.write_relabel_config)
+        self._cache: dict[Series, bytes | None] = {}
+        nshards = min(self.queue.max_shards, max(self.queue.min_shards, DEFAULT_SHARDS))
+        self._shards = [_Shard() for _ in range(nshards)]
+        self._metadata: dict[str, Metadata] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._metadata_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stop = asyncio.Event()
+        labels = (component_id, "/", self.name, endpoint.url)
+        self._m_samples = m.RW_SAMPLES.labels(*labels)
+        self._m_failed = m.RW_SAMPLES_FAILED.labels(*labels)
+        self._m_retried = m.RW_SAMPLES_RETRIED.labels(*labels)
+        self._m_dropped = m.RW_SAMPLES_DROPPED.labels(*labels)
+        self._m_exemplars = m.RW_EXEMPLARS.labels(*labels)
+        self._m_metadata = m.RW_METADATA.labels(*labels)
+        self._m_bytes = m.RW_BYTES.labels(*labels)
+        self._m_pending = m.RW_PENDING.labels(*labels)
+        self._m_highest = m.RW_HIGHEST_SENT.labels(*labels)
+        self._m_duration = m.RW_BATCH_DURATION.labels(*labels)
+        m.RW_SHARDS.labels(*labels).set(nshards)
+        m.RW_SHARDS_DESIRED.labels(*labels).set(nshards)
+        headers = {str(k): str(v) for k, v in endpoint.headers.items()}
+        headers.update(auth_headers(bearer_token=endpoint.bearer_token, basic_auth=endpoint.basic_auth,
+                                    authorization=endpoint.authorization))
+        if endpoint.bearer_token_file:
+            with open(endpoint.bearer_token_file, encoding="utf-8") as fh:
+                headers["Authorization"] = f"Bearer {fh.read().strip()}"
+        self._headers = request_headers(USER_AGENT, headers)
+
+    # --- per-series label rewriting (cached) ------------------------------------------------------
+    def _labels_for(self, series: Series) -> bytes | None:
+        labels = {k: v for k, v in series.labels if not (k.startswith("__") and k != "__name__")}
+        for name, value in self._external:
+            labels.setdefault(name, value)
+        if self._rules:
+            relabelled = apply(self._rules, labels)
+            if not relabelled:
+                return None
+            labels = relabelled
+        if len(self._cache) >= _LABEL_CACHE_LIMIT:
+            self._cache.clear()
+        encoded = encode_labels(sorted((k, v) for k, v in labels.items() if v))
+        self._cache[series] = encoded
+        return encoded
+
+    # --- appending ---------------------------------------------------------------------------------
+    async def append(self, batch: SampleBatch) -> None:
+        cache = self._cache
+        shards = self._shards
+        nshards = len(shards)
+        dropped = 0
+        exemplars_by_index: dict[int, list[Exemplar]] = {}
+        if batch.exemplars and self.endpoint.send_exemplars:
+            for ex in batch.exemplars:
+                exemplars_by_index.setdefault(ex.index, []).append(ex)
+        now = self.clock()
+        for shard in shards:
+            if not shard.values:
+                shard.first_at = now
+        single = shards[0] if nshards == 1 else None
+        for i, (series, value, ts) in enumerate(zip(batch.series, batch.values, batch.timestamps_ms)):
+            labels = cache.get(series, False)
+            if labels is False:
+                labels = self._labels_for(series)
+            if labels is None:
+                dropped += 1
+                continue
+            shard = single or shards[series.hash % nshards]
+            if exemplars_by_index and i in exemplars_by_index:
+                position = shard.base + len(shard.values)
+                shard.exemplars.extend(Exemplar(position, e.labels, e.value, e.timestamp_ms)
+                                       for e in exemplars_by_index[i])
+            shard.labels.append(labels)  # type: ignore[arg-type]
+            shard.values.append(value)
+            shard.timestamps.append(ts)
+        if dropped:
+            self._m_dropped.inc(dropped)
+        for meta in batch.metadata:
+            self._metadata[meta.family] = meta
+        pending = 0
+        for shard in shards:
+            n = len(shard.values)
+            pending += n
+            if n:
+                shard.wake.set()
+            if n >= self.queue.capacity:
+                shard.space.clear()
+        self._m_pending.set(pending)
+        for shard in shards:
+            if not shard.space.is_set():
+                shard.wake.set()
+                await shard.space.wait()
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.endpoint.remote_timeout)
+        self._session = aiohttp.ClientSession(timeout=timeout, skip_auto_headers=("User-Agent",))
+        for shard in self._shards:
+            shard.task = asyncio.create_task(self._run_shard(shard), name=f"remote_write {self.name} shard")
+        if self.endpoint.metadata_config.send:
+            self._metadata_task = asyncio.create_task(self._run_metadata(), name=f"remote_write {self.name} metadata")
+
+    async def stop(self, deadline: float | None) -> None:
+        """Flush what is queued until the monotonic `deadline`, then stop; idempotent."""
+        if self._session is None:
+            return
+        self._stopping = True
+        self._stop.set()
+        for shard in self._shards:
+            shard.wake.set()
+        tasks = [s.task for s in self._shards if s.task is not None]
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        unsent = sum(len(s.values) for s in self._shards)
+        if unsent:
+            self._m_dropped.inc(unsent)
+            self.log.warning("dropping %d unsent samples at shutdown", unsent)
+        if self._metadata_task is not None:
+            self._metadata_task.cancel()
+            await asyncio.gather(self._metadata_task, return_exceptions=True)
+        session, self._session = self._session, None
+        await session.close()
+
+    # --- sending --------------------------------------------------------------------------------------
+    async def _run_shard(self, shard: _Shard) -> None:
+        max_n = self.queue.max_samples_per_send
+        deadline = self.queue.batch_send_deadline
+        while True:
+            if not shard.values:
+                if self._stopping:
+                    return
+                shard.wake.clear()
+                await shard.wake.wait()
+                continue
+            if len(shard.values) < max_n and not self._stopping:
+                remaining = shard.first_at + deadline - self.clock()
+                if remaining > 0:
+                    shard.wake.clear()
+                    try:
+                        await asyncio.wait_for(shard.wake.wait(), remaining)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+            n = min(max_n, len(shard.values))
+            labels, values, timestamps = shard.labels[:n], shard.values[:n], shard.timestamps[:n]
+            del shard.labels[:n], shard.values[:n], shard.timestamps[:n]
+            limit = shard.base + n
+            exemplars = [Exemplar(e.index - shard.base, e.labels, e.value, e.timestamp_ms)
+                         for e in shard.exemplars if e.index < limit]
+            if exemplars:
+                shard.exemplars = [e for e in shard.exemplars if e.index >= limit]
+            shard.base = limit
+            shard.first_at = self.clock()
+            if len(shard.values) < self.queue.capacity:
+                shard.space.set()
+            body = compress(shard.encoder.encode(labels, values, timestamps, exemplars))
+            await self._send(body, n, len(exemplars), max(timestamps))
+
+    async def _run_metadata(self) -> None:
+        interval = self.endpoint.metadata_config.send_interval
+        per_send = self.endpoint.metadata_config.max_samples_per_send
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._stop.wait(), interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+            entries = list(self._metadata.values())
+            for start in range(0, len(entries), per_send):
+                chunk = entries[start:start + per_send]
+                body = compress(b"".join(encode_metadata(e) for e in chunk))
+                if await self._post(body) == "ok":
+                    self._m_metadata.inc(len(chunk))
+
+    async def _post(self, body: bytes) -> tuple[str, float | None] | str:
+        assert self._session is not None
+        try:
+            async with self._session.post(self.endpoint.url, data=body, headers=self._headers) as resp:
+                excerpt = (await resp.content.read(256)).decode("utf-8", "replace")
+                decision = classify_status(resp.status, self.queue.retry_on_http_429)
+                if decision == "ok":
+                    return "ok"
+                hint = parse_retry_after(resp.headers.get("Retry-After"), time.time())
+                self.log.log(logging.ERROR if decision == "drop" else logging.WARNING,
+                             "%s remote write request: HTTP %d: %s",
+                             "non-recoverable error on" if decision == "drop" else "failed to send", resp.status,
+                             excerpt.strip())
+                return (decision, hint)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            self.log.warning("failed to send remote write request: %s", err or type(err).__name__)
+            return ("retry", None)
+
+    async def _send(self, body: bytes, samples: int, exemplars: int, highest_ms: int) -> None:
+        backoff = 0.0
+        while True:
+            self._m_samples.inc(samples)
+            started = time.monotonic()
+            result = await self._post(body)
+            self._m_duration.observe(time.monotonic() - started)
+            if result == "ok":
+                self._m_bytes.inc(len(body))
+                self._m_exemplars.inc(exemplars)
+                self._m_highest.set(highest_ms / 1000)
+                return
+            decision, hint = result  # type: ignore[misc]
+            if decision == "drop":
+                self._m_failed.inc(samples)
+                return
+            self._m_retried.inc(samples)
+            backoff = next_backoff(backoff, self.queue.min_backoff, self.queue.max_backoff)
+            delay = hint if hint is not None else backoff
+            if self._stopping:
+                # keep retrying until shutdown's deadline cancels us
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    @property
+    def pending(self) -> int:
+        return sum(len(s.values) for s in self._shards)
