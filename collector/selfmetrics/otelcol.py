@@ -61,6 +61,10 @@ PROCESSOR_INCOMING: Final = Counter(
 PROCESSOR_OUTGOING: Final = Counter(
     "otelcol_processor_outgoing_items", "Number of items emitted from the processor.", _COMPONENT + ("otel_signal",),
 )
+PROCESSOR_REFUSED: Final = _per_signal(
+    Counter, "otelcol_processor_refused_{items}",
+    "Number of {items} that were rejected by the next component in the pipeline.", _COMPONENT,
+)
 PROCESSOR_DROPPED: Final = Counter(
     "collector_processor_dropped_items", "Items a processor dropped, by reason.", _COMPONENT + ("otel_signal", "reason"),
 )

@@ -92,10 +92,12 @@ class Payload:
     def is_decoded(self) -> bool:
         return self._message is not None
 
-    def modified(self, item_count: int | None = None) -> None:
-        """Call after changing `message` in place: the cached bytes (and count, if not given) are stale."""
+    def modified(self, item_count: int | None = None, *, keep_count: bool = False) -> None:
+        """Call after changing `message` in place: the cached bytes are stale, and so is the item
+        count unless the change kept it (`keep_count`, e.g. attribute edits) or gives it."""
         self._data = None
-        self._item_count = item_count
+        if not keep_count:
+            self._item_count = item_count
 
     @property
     def item_count(self) -> int:

@@ -17,7 +17,6 @@ from collector.components.registry import register
 from collector.components.types import DebugMetrics, Output
 from collector.processing.attributes_actions import ActionSpec, compile_actions
 from collector.processing.matching import MatchSpec, check_for_signal, compile_filter
-from collector.processing.payloads import mark_modified_keep_count
 from collector.processing.walk import apply_to_items, context_from_metadata
 from collector.signals import Payload, Signal
 
@@ -150,5 +149,5 @@ class AttributesProcessor(Component):
         ctx = context_from_metadata(payload.metadata)
         if self._actions and apply_to_items(payload.signal, payload.message, self._actions,
                                             self._filter[payload.signal], ctx):
-            mark_modified_keep_count(payload)
+            payload.modified(keep_count=True)
         await self._next[payload.signal].consume(payload)

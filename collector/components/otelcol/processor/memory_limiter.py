@@ -25,7 +25,7 @@ from collector.components.api import ArgumentError, BuildContext, Component, Con
 from collector.components.registry import register
 from collector.components.types import ByteSize, DebugMetrics, Duration, Output
 from collector.processing.memory import MemoryLimits, MemoryState, read_rss_bytes, total_memory_bytes
-from collector.processing.refused import PROCESSOR_REFUSED
+from collector.selfmetrics.otelcol import PROCESSOR_REFUSED
 from collector.signals import Payload, Signal
 
 MIB = 1 << 20

@@ -18,7 +18,6 @@ from collector.components.api import ArgumentError, BuildContext, Component, Con
 from collector.components.registry import register
 from collector.components.types import DebugMetrics, Duration, Output
 from collector.processing import detectors
-from collector.processing.payloads import mark_modified_keep_count
 from collector.processing.resource_merge import ResourceAttributeMerger
 from collector.signals import Payload, Signal
 
@@ -154,5 +153,5 @@ class ResourceDetectionProcessor(Component):
         measured slower than upb parse + merge + serialize: see bench/resourcedetection_bench.py.)"""
         resources = getattr(payload.message, payload.signal.spec.resource_field)
         if self._merger.apply(resources):
-            mark_modified_keep_count(payload)
+            payload.modified(keep_count=True)
         return payload

@@ -9,7 +9,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.components.api import ArgumentError
 from collector.components.otelcol.processor.memory_limiter import MemoryLimiterProcessor
 from collector.processing.memory import MemoryLimits, MemoryState, read_rss_bytes
-from collector.processing.refused import PROCESSOR_REFUSED
+from collector.selfmetrics.otelcol import PROCESSOR_REFUSED
 from collector.signals import Payload, Signal
 from tests.components.otelcol.connector.doubles import OUTPUT_ALL, decode_args, make_context
 
