@@ -42,6 +42,8 @@ from collector.pipeline.references import (
 )
 from collector.signals import Signal
 
+__all__ = ["DEFAULT_HTTP_LISTEN_ADDR", "DEFAULT_STORAGE_PATH", "Edge", "Node", "Pipeline", "load", "load_sources"]
+
 DEFAULT_HTTP_LISTEN_ADDR = "127.0.0.1:12345"
 DEFAULT_STORAGE_PATH = Path("data-collector")
 

@@ -187,7 +187,7 @@ def test_graph_errors(text: str, expected: list[str]) -> None:
     assert errors_of(text) == expected
 
 
-def test_three_cycle_and_dependants_are_not_evaluated() -> None:
+def test_three_cycle_reported_per_member_and_dependant_errors_at_failed_references_dropped() -> None:
     text = "\n".join(
         f'test.chain "{a}" {{\n  value = test.chain.{b}.value\n}}' for a, b in [("x", "y"), ("y", "z"), ("z", "x")]
     ) + '\ntest.chain "after" {\n  value = test.chain.x.value + 1\n}\n'
