@@ -1,16 +1,27 @@
-"""`prometheus.relabel`: apply `rule` blocks to every sample's label set and forward the survivors."""
+"""`prometheus.relabel`: apply `rule` blocks to every sample's label set and forward the survivors.
+
+Results are cached per input `Series` (bounded by `max_cache_size`, oldest entries evicted first; with
+`cache_ttl` entries expire instead), so the rules run once per series, not once per sample. A
+staleness marker evicts its series' entry after use, as in Alloy. A series whose labels the rules do
+not change is forwarded as the same `Series` object, which keeps downstream caches warm.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import time
+from typing import Any, Callable, Mapping
 
 import msgspec
 
-from collector.components.api import ArgumentError, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.prometheus import metrics as m
 from collector.components.discovery.relabel import validate_rules
 from collector.components.registry import register
 from collector.components.types import Duration
-from collector.protocols.prometheus.relabel import Rule
+from collector.protocols.prometheus.relabel import CompiledRule, Rule, apply, compile_rules
+from collector.protocols.prometheus.series import Exemplar, SampleBatch, Series, is_stale_nan
+
+_MISSING: Any = object()
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,9 +39,118 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
         validate_rules(self.rule, "rule")
 
 
+class RelabelCache:
+    """Input `Series` -> output `Series` (or None: dropped), bounded by size or by age."""
+
+    def __init__(self, rules: tuple[CompiledRule, ...], max_size: int, ttl: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rules = rules
+        self.max_size = max_size
+        self.ttl = ttl
+        self.clock = clock
+        self.entries: dict[Series, tuple[Series | None, float]] = {}
+        self.hits = 0
+        self.misses = 0
+        self._next_sweep = clock() + ttl
+
+    def compute(self, series: Series) -> Series | None:
+        labels = series.as_dict()
+        result = apply(self.rules, labels)
+        if not result:
+            return None
+        if result == labels:
+            return series
+        return Series(result)
+
+    def lookup(self, series: Series) -> Series | None:
+        entry = self.entries.get(series, _MISSING)
+        if entry is not _MISSING:
+            out, expires = entry
+            if not self.ttl or expires > self.clock():
+                self.hits += 1
+                return out  # type: ignore[no-any-return]
+        self.misses += 1
+        out = self.compute(series)
+        if self.ttl:
+            now = self.clock()
+            self.entries[series] = (out, now + self.ttl)
+            if now >= self._next_sweep:  # drop expired entries once per ttl
+                self._next_sweep = now + self.ttl
+                self.entries = {k: v for k, v in self.entries.items() if v[1] > now}
+        else:
+            if len(self.entries) >= self.max_size:
+                del self.entries[next(iter(self.entries))]
+            self.entries[series] = (out, 0.0)
+        return out
+
+    def evict(self, series: Series) -> None:
+        self.entries.pop(series, None)
+
+
 @register("prometheus.relabel", arguments=Arguments, placement=Placement.WORKER)
 class PrometheusRelabel(Component):
+    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+        super().__init__(ctx, args)
+        assert isinstance(args, Arguments)
+        self.cache = RelabelCache(compile_rules(args.rule), args.max_cache_size, args.cache_ttl)
+        self._receivers: list[Any] | None = None
+        labels = (ctx.component_id, "/")
+        self._m = (m.RELABEL_PROCESSED.labels(*labels), m.RELABEL_WRITTEN.labels(*labels),
+                   m.RELABEL_CACHE_HITS.labels(*labels), m.RELABEL_CACHE_MISSES.labels(*labels),
+                   m.RELABEL_CACHE_SIZE.labels(*labels), m.FORWARDED.labels(*labels))
+
     @classmethod
     def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
         assert isinstance(args, Arguments)
         return {"receiver": MetricsReceiverRef(ctx.component_id), "rules": list(args.rule)}
+
+    def _resolve(self) -> list[Any]:
+        if self._receivers is None:
+            assert isinstance(self.args, Arguments)
+            self._receivers = list(self.ctx.metrics_receivers(self.args.forward_to)) if self.args.forward_to else []
+        return self._receivers
+
+    def relabel(self, batch: SampleBatch) -> SampleBatch:
+        """The sans-IO part: a new batch with relabelled series; the input batch is not modified."""
+        cache = self.cache
+        hits, misses = cache.hits, cache.misses
+        out = SampleBatch(metadata=batch.metadata)
+        exemplars: dict[int, list[Exemplar]] = {}
+        for ex in batch.exemplars:
+            exemplars.setdefault(ex.index, []).append(ex)
+        append = out.append
+        for i, (series, value, ts) in enumerate(zip(batch.series, batch.values, batch.timestamps_ms)):
+            result = cache.lookup(series)
+            if value != value and is_stale_nan(value):
+                cache.evict(series)
+            if result is None:
+                continue
+            if exemplars and i in exemplars:
+                out.exemplars.extend(Exemplar(len(out.values), e.labels, e.value, e.timestamp_ms)
+                                     for e in exemplars[i])
+            append(result, value, ts)
+        processed, written, hit, miss, size, _ = self._m
+        processed.inc(len(batch))
+        written.inc(len(out))
+        hit.inc(cache.hits - hits)
+        miss.inc(cache.misses - misses)
+        size.set(len(cache.entries))
+        return out
+
+    async def append(self, batch: SampleBatch) -> None:
+        out = self.relabel(batch)
+        if not len(out):
+            return
+        receivers = self._resolve()
+        for receiver in receivers:
+            await receiver.append(out)
+        self._m[5].inc(len(out) * len(receivers))
+
+    async def update(self, args: msgspec.Struct) -> None:
+        assert isinstance(args, Arguments)
+        old, self.args = self.args, args
+        assert isinstance(old, Arguments)
+        if (args.rule, args.max_cache_size, args.cache_ttl) != (old.rule, old.max_cache_size, old.cache_ttl):
+            self.cache = RelabelCache(compile_rules(args.rule), args.max_cache_size, args.cache_ttl)
+        if args.forward_to != old.forward_to:
+            self._receivers = None
