@@ -45,6 +45,7 @@ def _export_method(signal: Signal, ingest: Ingest) -> grpc.RpcMethodHandler:
         except ExportRejected as rejected:
             ingest.invalid()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
+            raise  # unreachable: abort() raises
         error = ingest.admit(decoded)
         if error is not None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, error.message,

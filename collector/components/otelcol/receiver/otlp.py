@@ -33,7 +33,7 @@ from collector.transport.admission import Admission
 from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
 from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
 from collector.transport.ingest import Ingest
-from collector.transport.tls import ServerTls, grpc_credentials, ssl_context
+from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context
 
 MIB = 1024 * 1024
 
@@ -66,8 +66,6 @@ class TlsArguments(msgspec.Struct, frozen=True, kw_only=True):
             raise ArgumentError("a server tls block needs a certificate and a key", f"{where}.cert_file")
         if self.client_ca_file and not has_cert:
             raise ArgumentError("client_ca_file needs cert_file and key_file", f"{where}.client_ca_file")
-        from collector.transport.tls import parse_version
-
         for name in ("min_version", "max_version"):
             try:
                 parse_version(getattr(self, name))
