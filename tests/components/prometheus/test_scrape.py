@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from collector.components.api import ArgumentError, MetricsReceiverRef
+from collector.components.prometheus.scrape import Arguments, Scrape, format_go_duration
+from collector.protocols.prometheus.series import SampleBatch
+from collector.testing.context import build_context
+
+EXPOSITION = "# TYPE reqs_total counter\nreqs_total{code=\"200\"} 5\nmem_bytes 100\n"
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.batches: list[SampleBatch] = []
+        self.arrived = asyncio.Event()
+
+    async def append(self, batch: SampleBatch) -> None:
+        self.batches.append(batch)
+        self.arrived.set()
+
+
+async def serve(status: int = 200) -> tuple[web.AppRunner, str, list[dict[str, str]]]:
+    seen: list[dict[str, str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.Response(status=status, text=EXPOSITION, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"127.0.0.1:{runner.addresses[0][1]}", seen
+
+
+def make(address: str, sink: Collect, **kw: object) -> Scrape:
+    interval = float(kw.pop("scrape_interval", 60.0))  # type: ignore[arg-type]
+    args = Arguments(targets=[{"__address__": address, "team": "a"}], forward_to=[MetricsReceiverRef("sink")],
+                     scrape_interval=interval, scrape_timeout=min(5.0, interval), **kw)  # type: ignore[arg-type]
+    args.validate()
+    ctx = build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}, extras={"workers_for_signal": 1})
+    return Scrape(ctx, args)
+
+
+def test_scrape_forwards_samples_with_target_labels_and_up() -> None:
+    async def scenario() -> None:
+        runner, address, seen = await serve()
+        sink = Collect()
+        scrape = make(address, sink, scrape_interval=0.2)
+        await scrape.start()
+        try:
+            await asyncio.wait_for(sink.arrived.wait(), 10)
+        finally:
+            await scrape.shutdown()
+            await scrape.shutdown()
+            await runner.cleanup()
+        rows = {(dict(s.labels)["__name__"], s.labels): v for s, v, _ in sink.batches[0].rows()}
+        assert rows[("reqs_total", (("__name__", "reqs_total"), ("code", "200"), ("instance", address),
+                                    ("job", "prometheus.scrape.t"), ("team", "a")))] == 5.0
+        assert rows[("up", (("__name__", "up"), ("instance", address), ("job", "prometheus.scrape.t"),
+                            ("team", "a")))] == 1.0
+        assert seen[0]["User-Agent"].startswith("collector/")
+        assert "X-Prometheus-Scrape-Timeout-Seconds" in seen[0]
+
+    asyncio.run(scenario())
+
+
+def test_failed_scrape_reports_up_zero() -> None:
+    async def scenario() -> None:
+        runner, address, _ = await serve(status=500)
+        sink = Collect()
+        scrape = make(address, sink)
+        await scrape.start()
+        try:
+            [state] = scrape._states.values()
+            await scrape.scrape_once(state, scrape.args)  # type: ignore[arg-type]
+        finally:
+            await scrape.shutdown()
+            await runner.cleanup()
+        up = [v for s, v, _ in sink.batches[-1].rows() if s.name == "up"]
+        assert up == [0.0]
+
+    asyncio.run(scenario())
+
+
+def test_only_the_owning_worker_scrapes() -> None:
+    targets = [{"__address__": f"h{i}:1"} for i in range(20)]
+    args = Arguments(targets=targets, forward_to=[])
+    owned = []
+    for index in range(2):
+        ctx = build_context(Scrape, "prometheus.scrape.o", extras={"workers_for_signal": 2})
+        ctx.worker_index = index
+        owned.append(set(Scrape(ctx, args).owned_targets(args)))
+    assert owned[0].isdisjoint(owned[1]) and len(owned[0] | owned[1]) == 20
+
+
+def test_validation() -> None:
+    with pytest.raises(ArgumentError) as err:
+        Arguments(targets=[], forward_to=[], scrape_interval=5.0).validate()
+    assert str(err.value) == 'scrape_timeout (10s) greater than scrape_interval (5s) for scrape config with job name ""'
+    assert err.value.attribute == "scrape_timeout"
+    assert format_go_duration(90) == "1m30s" and format_go_duration(0.2) == "200ms"
+    with pytest.raises(ArgumentError):
+        Arguments(targets=[], forward_to=[], bearer_token="x", basic_auth=None,  # type: ignore[arg-type]
+                  bearer_token_file="f").validate()
