@@ -102,7 +102,7 @@ class CollectorProcess:
         found = {}
         for child in psutil.Process(self.process.pid).children():
             try:
-                title = " ".join(child.cmdline())
+                title = " ".join(child.cmdline()).strip()
             except psutil.Error:
                 continue
             if title.startswith("collector: "):
