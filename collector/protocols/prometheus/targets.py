@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from collector.protocols.prometheus.series import STALE_NAN, SampleBatch, Series
+from collector.protocols.prometheus.series import STALE_NAN, Metadata, MetricType, SampleBatch, Series
 from collector.protocols.prometheus.textparse import Exposition
 
 
@@ -90,6 +90,10 @@ def owns(target: Target, worker_index: int, workers: int) -> bool:
     return stable_hash(target.key) % max(1, workers) == worker_index
 
 
+_METADATA_TYPES = {"counter": MetricType.COUNTER, "gauge": MetricType.GAUGE, "histogram": MetricType.HISTOGRAM,
+                   "summary": MetricType.SUMMARY}
+
+
 @dataclass
 class ScrapeState:
     target: Target
@@ -142,6 +146,9 @@ class ScrapeState:
         self._previous = current
         if len(self._series) > 2 * len(current) + 64:  # forget identities that stopped being exposed
             self._series = {k: v for k, v in self._series.items() if v in current}
+        for family in exposition.types.keys() | exposition.help.keys():
+            kind = _METADATA_TYPES.get(exposition.types.get(family, ""), MetricType.UNKNOWN)
+            batch.metadata.append(Metadata(family, kind, exposition.help.get(family, "")))
         scraped_count = len(exposition.samples)
         for name, value in (("up", 1.0), ("scrape_duration_seconds", duration),
                             ("scrape_samples_scraped", float(scraped_count)),

@@ -63,6 +63,12 @@ def test_scrape_state_labels_synthetic_series_and_staleness() -> None:
     assert ("up", 0.0) in names
 
 
+def test_exposition_metadata_forwarded() -> None:
+    state = ScrapeState(target({"__address__": "h:1"}))
+    batch = state.success(parse("# HELP a_total Requests.\n# TYPE a_total counter\na_total 1\n"), 1000, 0.1)
+    assert [(md.family, md.type, md.help) for md in batch.metadata] == [("a_total", 1, "Requests.")]
+
+
 def test_honor_labels_keeps_scraped_value() -> None:
     state = ScrapeState(target({"__address__": "h:1", "job": "j"}), honor_labels=True, honor_timestamps=False)
     batch = state.success(parse('a{job="scraped"} 1 5\n'), 1000, 0.1)
