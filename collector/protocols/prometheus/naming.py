@@ -112,12 +112,14 @@ def label_name(key: str) -> str | None:
     if not key:
         return None
     name = _NOT_LABEL_CHAR.sub("_", key)
+    # protocols.md §6.2: a key that *sanitizes* to nothing but underscores ("é", "_", "日本") is
+    # rejected; testing after the "key" prefix would turn "é" into a meaningless "key_".
+    if _ONLY_UNDERSCORES.fullmatch(name):
+        return None
     if name[0].isdigit():
         name = "key_" + name
     elif name.startswith("_") and not name.startswith("__"):
         name = "key" + name
-    if _ONLY_UNDERSCORES.fullmatch(name):
-        return None
     return name
 
 
