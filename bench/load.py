@@ -1,10 +1,17 @@
 """OTLP load generator: `python -m bench.load --signal traces --protocol http --rate 50000 --duration 15`.
 
-Payloads are pre-encoded (bench/payloads.py), so the generator's own cost is the HTTP/gRPC client.
-It behaves as an OTLP client must: a retryable refusal (HTTP 429/502/503/504, gRPC UNAVAILABLE or
-RESOURCE_EXHAUSTED with RetryInfo) is retried after `Retry-After` (or a short backoff) and counted as
-retried; other failures are counted as failed. Reports items/s offered and accepted, latency
-percentiles, and the generator's own CPU use, as a JSON summary.
+Payloads are pre-encoded (bench/payloads.py) in protobuf or JSON, optionally gzipped, so the
+generator's own cost is the HTTP/gRPC client plus one stamp patch per request (the send time, for the
+sink's end-to-end delay; gzip bodies are not stamped since patching them would mean re-compressing).
+`--rate` paces all senders together; without it each of the `--concurrency` senders sends as fast as
+its previous request is answered.
+
+It behaves as an OTLP client must: a retryable refusal (HTTP 429/502/503/504; gRPC UNAVAILABLE,
+CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS, and RESOURCE_EXHAUSTED when it carries
+RetryInfo) is retried after `Retry-After`/RetryInfo or an exponential backoff, until `--retry-for`
+seconds after the end; other failures are counted as failed. The JSON summary on stdout reports items
+offered and accepted (and per second), refusals, retries, failures, request latency p50/p99/max and
+the generator's own CPU use.
 """
 
 from __future__ import annotations
@@ -17,35 +24,44 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from bench.payloads import Shape, build
+from bench.payloads import Encoded, Shape, encode
 from collector.signals import Signal
 
-RETRYABLE_HTTP = {429, 502, 503, 504}
+RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+_BACKOFF_START, _BACKOFF_MAX = 0.05, 1.0
 
 
 @dataclass
 class LoadReport:
     signal: str
     protocol: str
+    format: str = "protobuf"
+    compression: str = "none"
     duration_s: float = 0.0
-    requests_sent: int = 0
+    requests_sent: int = 0  # first attempts
+    items_offered: int = 0
     requests_accepted: int = 0
     items_accepted: int = 0
-    retried: int = 0
-    failed: int = 0
+    refused: int = 0  # retryable refusals received
+    retried: int = 0  # retries sent (a request refused at the end is not retried)
+    failed: int = 0  # requests given up: permanent error or retries exhausted
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     generator_cpu_s: float = 0.0
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
 
         def pct(p: float) -> float:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))], 3) if lat else 0.0
 
         doc = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
-        doc.update(items_per_s=round(self.items_accepted / self.duration_s) if self.duration_s else 0,
-                   latency_p50_ms=pct(0.50), latency_p99_ms=pct(0.99), latency_max_ms=round(lat[-1], 3) if lat else 0.0)
+        seconds = self.duration_s or 1e-9
+        doc.update(items_offered_per_s=round(self.items_offered / seconds),
+                   items_per_s=round(self.items_accepted / seconds),
+                   latency_p50_ms=pct(0.50), latency_p99_ms=pct(0.99), latency_max_ms=round(lat[-1], 3) if lat else 0.0,
+                   generator_cpu_percent=round(100 * self.generator_cpu_s / seconds, 1))
         return doc
 
 
@@ -66,144 +82,213 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
-async def _http_sender(url: str, bodies: list[bytes], items: int, report: LoadReport, pacer: Pacer,
-                       stop_at: float, encoding: str, worker: int) -> None:
-    import aiohttp
+class Backoff:
+    def __init__(self) -> None:
+        self.delay = _BACKOFF_START
 
-    headers = {"Content-Type": "application/x-protobuf"}
-    if encoding == "gzip":
-        headers["Content-Encoding"] = "gzip"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        i = worker
-        while time.monotonic() < stop_at:
-            await pacer.wait()
-            body = bodies[i % len(bodies)]
-            i += 1
+    def next(self, hint: float | None) -> float:
+        if hint is not None:
+            return min(hint, 30.0)
+        delay, self.delay = self.delay, min(self.delay * 2, _BACKOFF_MAX)
+        return delay
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; an HTTP date counts as no hint)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def grpc_retry_delay(trailing: Any) -> float | None:
+    """RetryInfo.retry_delay from `grpc-status-details-bin`, if the server sent one."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for key, value in trailing or ():
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
+class Sender:
+    """One in-flight request at a time; the transport-specific `attempt` returns (outcome, hint)."""
+
+    def __init__(self, bodies: list[Encoded], report: LoadReport, pacer: Pacer, stop_at: float, retry_for: float,
+                 worker: int) -> None:
+        self.bodies, self.report, self.pacer = bodies, report, pacer
+        self.stop_at, self.give_up_at = stop_at, stop_at + retry_for
+        self.index = worker
+
+    async def attempt(self, body: bytes) -> tuple[str, float | None]:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        report = self.report
+        while time.monotonic() < self.stop_at:
+            await self.pacer.wait()
+            encoded = self.bodies[self.index % len(self.bodies)]
+            self.index += 1
+            report.requests_sent += 1
+            report.items_offered += encoded.items
+            backoff = Backoff()
             while True:
                 started = time.perf_counter()
-                report.requests_sent += 1
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        status = response.status
-                        retry_after = response.headers.get("Retry-After")
-                except aiohttp.ClientError:
-                    status, retry_after = 0, None
+                outcome, hint = await self.attempt(encoded.stamped(time.time_ns()))
                 report.latencies_ms.append((time.perf_counter() - started) * 1000)
-                if 200 <= status < 300:
+                if outcome == "ok":
                     report.requests_accepted += 1
-                    report.items_accepted += items
+                    report.items_accepted += encoded.items
                     break
-                if status in RETRYABLE_HTTP or status == 0:
-                    report.retried += 1
-                    if time.monotonic() >= stop_at + 30:
-                        report.failed += 1
-                        break
-                    await asyncio.sleep(min(float(retry_after), 1.0) if retry_after and retry_after.isdigit() else 0.05)
-                    continue
+                if outcome == "retry":
+                    report.refused += 1
+                    delay = backoff.next(hint)
+                    if time.monotonic() + delay < self.give_up_at:
+                        report.retried += 1
+                        await asyncio.sleep(delay)
+                        continue
                 report.failed += 1
                 break
 
 
-async def _grpc_sender(target: str, method: str, bodies: list[bytes], items: int, report: LoadReport,
-                       pacer: Pacer, stop_at: float, channel: object, worker: int) -> None:
-    import grpc
+class HttpSender(Sender):
+    def __init__(self, session: Any, url: str, headers: dict[str, str], *args: Any) -> None:
+        super().__init__(*args)
+        self.session, self.url, self.headers = session, url, headers
 
-    call = channel.unary_unary(method)  # type: ignore[attr-defined]
-    i = worker
-    while time.monotonic() < stop_at:
-        await pacer.wait()
-        body = bodies[i % len(bodies)]
-        i += 1
-        while True:
-            started = time.perf_counter()
-            report.requests_sent += 1
-            try:
-                await call(body, timeout=30)
-                code = grpc.StatusCode.OK
-            except grpc.aio.AioRpcError as err:
-                code = err.code()
-            report.latencies_ms.append((time.perf_counter() - started) * 1000)
-            if code == grpc.StatusCode.OK:
-                report.requests_accepted += 1
-                report.items_accepted += items
-                break
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
-                report.retried += 1
-                await asyncio.sleep(0.05)
-                if time.monotonic() < stop_at + 30:
-                    continue
-            report.failed += 1
-            break
+    async def attempt(self, body: bytes) -> tuple[str, float | None]:
+        import aiohttp
+
+        try:
+            async with self.session.post(self.url, data=body, headers=self.headers) as response:
+                await response.read()
+                status, retry_after = response.status, response.headers.get("Retry-After")
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return "retry", None
+        if 200 <= status < 300:
+            return "ok", None
+        if status in RETRYABLE_HTTP:
+            return "retry", parse_retry_after(retry_after)
+        return "fail", None
+
+
+class GrpcSender(Sender):
+    def __init__(self, call: Any, *args: Any) -> None:
+        super().__init__(*args)
+        self.call = call
+
+    async def attempt(self, body: bytes) -> tuple[str, float | None]:
+        import grpc
+
+        try:
+            await self.call(body, timeout=30)
+            return "ok", None
+        except grpc.aio.AioRpcError as err:
+            code = err.code()
+            hint = grpc_retry_delay(err.trailing_metadata())
+        codes = grpc.StatusCode
+        if code in (codes.UNAVAILABLE, codes.CANCELLED, codes.DEADLINE_EXCEEDED, codes.ABORTED, codes.OUT_OF_RANGE,
+                    codes.DATA_LOSS) or (code == codes.RESOURCE_EXHAUSTED and hint is not None):
+            return "retry", hint
+        return "fail", None
 
 
 async def run_load(*, signal: Signal, protocol: str, endpoint: str, duration: float, rate: float | None,
-                   concurrency: int, shape: Shape, encoding: str = "none", progress: bool = True) -> LoadReport:
-    bodies = build(signal, shape)
-    if encoding == "gzip" and protocol == "http":
-        bodies = [gzip.compress(b, 1) for b in bodies]
-    items = signal.spec.count_items(signal.spec.request_class.FromString(build(signal, shape, 1)[0]))
-    report = LoadReport(signal.value, protocol)
-    pacer = Pacer(rate, items)
+                   concurrency: int, shape: Shape, fmt: str = "protobuf", compression: str = "none",
+                   retry_for: float = 30.0, progress: bool = True) -> LoadReport:
+    if protocol == "grpc" and fmt != "protobuf":
+        raise ValueError("OTLP/gRPC carries protobuf only")
+    bodies = encode(signal, shape, fmt=fmt, stamp=compression == "none")  # type: ignore[arg-type]
+    if compression == "gzip":
+        bodies = [Encoded(gzip.compress(b.body, 1), b.items) for b in bodies]
+    report = LoadReport(signal.value, protocol, fmt, compression)
+    pacer = Pacer(rate, bodies[0].items)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
     stop_at = started + duration
-    ticker = asyncio.ensure_future(_progress(report, started, stop_at)) if progress else None
-    if protocol == "http":
-        url = endpoint.rstrip("/") + signal.spec.http_path
-        await asyncio.gather(*(_http_sender(url, bodies, items, report, pacer, stop_at, encoding, w)
-                               for w in range(concurrency)))
-    else:
-        import grpc
+    ticker = asyncio.ensure_future(_progress(report, started, duration)) if progress else None
+    try:
+        if protocol == "http":
+            import aiohttp
 
-        channels = [grpc.aio.insecure_channel(endpoint) for _ in range(max(1, concurrency // 8))]
-        await asyncio.gather(*(_grpc_sender(endpoint, signal.spec.grpc_method, bodies, items, report, pacer,
-                                            stop_at, channels[w % len(channels)], w) for w in range(concurrency)))
-        for channel in channels:
-            await channel.close()
-    report.duration_s = time.monotonic() - started
-    if ticker:
-        ticker.cancel()
-        sys.stderr.write("\n")
+            url = endpoint.rstrip("/") + signal.spec.http_path
+            headers = {"Content-Type": "application/x-protobuf" if fmt == "protobuf" else "application/json"}
+            if compression == "gzip":
+                headers["Content-Encoding"] = "gzip"
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), timeout=timeout) as session:
+                await asyncio.gather(*(HttpSender(session, url, headers, bodies, report, pacer, stop_at, retry_for, w).run()
+                                       for w in range(concurrency)))
+        else:
+            import grpc
+
+            # A few HTTP/2 connections, several streams each, as a fleet of SDKs would open.
+            channels = [grpc.aio.insecure_channel(endpoint, options=[("grpc.use_local_subchannel_pool", 1)])
+                        for _ in range(max(1, concurrency // 8))]
+            calls = [channel.unary_unary(signal.spec.grpc_method) for channel in channels]
+            await asyncio.gather(*(GrpcSender(calls[w % len(calls)], bodies, report, pacer, stop_at, retry_for, w).run()
+                                   for w in range(concurrency)))
+            for channel in channels:
+                await channel.close()
+    finally:
+        report.duration_s = round(time.monotonic() - started, 3)
+        if ticker:
+            ticker.cancel()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     report.generator_cpu_s = round((cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime), 3)
     return report
 
 
-async def _progress(report: LoadReport, started: float, stop_at: float) -> None:
-    while True:
-        await asyncio.sleep(1.0)
-        elapsed = time.monotonic() - started
-        sys.stderr.write(f"\r{elapsed:5.1f}s accepted {report.items_accepted:>10,} items "
-                         f"({report.items_accepted / max(elapsed, 1e-9):>9,.0f}/s) retried {report.retried} "
-                         f"failed {report.failed}   ")
-        sys.stderr.flush()
+async def _progress(report: LoadReport, started: float, duration: float) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=round(duration, 1), unit="s", file=sys.stderr, leave=False,
+              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s {postfix}") as bar:
+        while True:
+            await asyncio.sleep(0.5)
+            elapsed = time.monotonic() - started
+            bar.n = min(elapsed, duration)
+            bar.set_postfix_str(f"{report.signal}: offered {report.items_offered / elapsed:,.0f}/s "
+                                f"accepted {report.items_accepted / elapsed:,.0f}/s refused {report.refused} "
+                                f"failed {report.failed}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--signal", choices=[s.value for s in Signal], default="traces")
     parser.add_argument("--protocol", choices=["http", "grpc"], default="http")
-    parser.add_argument("--endpoint", help="http://127.0.0.1:4318 or 127.0.0.1:4317")
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--endpoint", help="http://127.0.0.1:4318 (http) or 127.0.0.1:4317 (grpc)")
+    parser.add_argument("--format", choices=["protobuf", "json"], default="protobuf", help="OTLP/HTTP body encoding")
+    parser.add_argument("--compression", choices=["none", "gzip"], default="none", help="OTLP/HTTP Content-Encoding")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
     parser.add_argument("--rate", type=float, default=None, help="items/s; omit for as fast as accepted")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--retry-for", type=float, default=30.0, help="seconds after the end to keep retrying")
     parser.add_argument("--items-per-request", type=int, default=100)
     parser.add_argument("--resources-per-request", type=int, default=3)
     parser.add_argument("--attributes-per-item", type=int, default=10)
-    parser.add_argument("--value-size", type=int, default=16)
-    parser.add_argument("--distinct-series", type=int, default=1000)
-    parser.add_argument("--encoding", choices=["none", "gzip"], default="none")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--resource-attributes", type=int, default=12)
+    parser.add_argument("--value-size", type=int, default=16, help="bytes per string attribute value")
+    parser.add_argument("--distinct-series", type=int, default=1000, help="metrics: distinct series; hosts")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
     endpoint = args.endpoint or ("http://127.0.0.1:4318" if args.protocol == "http" else "127.0.0.1:4317")
-    shape = Shape(args.items_per_request, args.resources_per_request, args.attributes_per_item, 12, args.value_size,
-                  args.distinct_series)
+    shape = Shape(args.items_per_request, args.resources_per_request, args.attributes_per_item,
+                  args.resource_attributes, args.value_size, args.distinct_series)
     import uvloop
 
     report = uvloop.run(run_load(signal=Signal(args.signal), protocol=args.protocol, endpoint=endpoint,
                                  duration=args.duration, rate=args.rate, concurrency=args.concurrency, shape=shape,
-                                 encoding=args.encoding, progress=not args.quiet))
+                                 fmt=args.format, compression=args.compression, retry_for=args.retry_for,
+                                 progress=not args.quiet))
     print(json.dumps(report.summary(), indent=2))
     return 0
 

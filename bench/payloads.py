@@ -1,17 +1,41 @@
-"""Pre-encoded OTLP requests of a chosen shape, so a load generator spends no CPU building them."""
+"""Pre-encoded OTLP requests of a chosen shape, so a load generator spends no CPU building them.
+
+End-to-end delay without per-item work: every request carries one *stamp*, a fixed-width placeholder
+(`SENTINEL`) that the generator overwrites with `time.time_ns()` just before sending (one slice-join
+per request). Traces and logs carry it as the string attribute `bench.send_ns` of their first item;
+metrics as the `time_unix_nano` of one `bench.probe` gauge point, because attributes would become
+remote-write labels (a new series per request) while the point time survives as the sample's
+timestamp. The sink finds stamps in what it receives and computes receipt - send.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import random
+import struct
+import time
 from dataclasses import dataclass
+from typing import Literal
 
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.signals import Signal
+
+SENTINEL = 1_111_111_111_111_111_111  # 19 digits, as every time_ns() until 2286
+SENTINEL_ASCII = str(SENTINEL).encode()
+SENTINEL_FIXED64 = struct.pack("<Q", SENTINEL)
+STAMP_KEY = "bench.send_ns"
+PROBE_METRIC = "bench.probe"
+
+Format = Literal["protobuf", "json"]
+StampKind = Literal["ascii", "fixed64"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +48,26 @@ class Shape:
     distinct_series: int = 1000  # metrics: distinct attribute sets; also distinct hosts (host.name)
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One pre-encoded request body, where its stamps sit, and how many items it carries."""
+
+    body: bytes
+    items: int
+    stamps: tuple[tuple[int, StampKind], ...] = ()
+
+    def stamped(self, now_ns: int) -> bytes:
+        if not self.stamps:
+            return self.body
+        parts, last = [], 0
+        for offset, kind in self.stamps:
+            parts.append(self.body[last:offset])
+            parts.append(str(now_ns).encode() if kind == "ascii" else struct.pack("<Q", now_ns))
+            last = offset + 19 if kind == "ascii" else offset + 8
+        parts.append(self.body[last:])
+        return b"".join(parts)
+
+
 def _attrs(target: object, count: int, value_size: int, rng: random.Random, prefix: str) -> None:
     for i in range(count):
         kv: KeyValue = target.add()  # type: ignore[attr-defined]
@@ -32,6 +76,11 @@ def _attrs(target: object, count: int, value_size: int, rng: random.Random, pref
             kv.value.int_value = rng.randrange(1 << 30)
         else:
             kv.value.string_value = "".join(rng.choice("abcdefghijklmnop") for _ in range(value_size))
+
+
+def _stamp_attr(target: object) -> None:
+    kv: KeyValue = target.add()  # type: ignore[attr-defined]
+    kv.key, kv.value.string_value = STAMP_KEY, SENTINEL_ASCII.decode()
 
 
 def _resource(target: object, shape: Shape, index: int, rng: random.Random) -> None:
@@ -43,17 +92,19 @@ def _resource(target: object, shape: Shape, index: int, rng: random.Random) -> N
     _attrs(attrs, max(0, shape.resource_attributes - 4), shape.value_size, rng, "res")
 
 
-def traces_request(shape: Shape, seed: int = 0) -> bytes:
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def traces_message(shape: Shape, seed: int = 0, stamp: bool = True) -> ExportTraceServiceRequest:
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
-    per_resource = max(1, shape.items_per_request // shape.resources_per_request)
-    made = 0
-    for r in range(shape.resources_per_request):
+    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
         rs = request.resource_spans.add()
         _resource(rs.resource, shape, seed * 31 + r, rng)
         ss = rs.scope_spans.add()
         ss.scope.name, ss.scope.version = "bench", "1.0"
-        count = per_resource if r < shape.resources_per_request - 1 else shape.items_per_request - made
         for i in range(count):
             span = ss.spans.add()
             span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
@@ -61,47 +112,53 @@ def traces_request(shape: Shape, seed: int = 0) -> bytes:
             span.kind = 2
             span.start_time_unix_nano = 1_700_000_000_000_000_000 + i
             span.end_time_unix_nano = span.start_time_unix_nano + 1000
+            if stamp and r == 0 and i == 0:
+                _stamp_attr(span.attributes)
             _attrs(span.attributes, shape.attributes_per_item, shape.value_size, rng, "span")
-        made += count
-    return request.SerializeToString()
+    return request
 
 
-def logs_request(shape: Shape, seed: int = 0) -> bytes:
+def logs_message(shape: Shape, seed: int = 0, stamp: bool = True) -> ExportLogsServiceRequest:
     rng = random.Random(seed)
     request = ExportLogsServiceRequest()
-    per_resource = max(1, shape.items_per_request // shape.resources_per_request)
-    made = 0
-    for r in range(shape.resources_per_request):
+    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
         rl = request.resource_logs.add()
         _resource(rl.resource, shape, seed * 31 + r, rng)
         sl = rl.scope_logs.add()
         sl.scope.name = "bench"
-        count = per_resource if r < shape.resources_per_request - 1 else shape.items_per_request - made
         for i in range(count):
             record = sl.log_records.add()
             record.time_unix_nano = 1_700_000_000_000_000_000 + i
             record.severity_number, record.severity_text = 9, "INFO"
             record.body.string_value = f"request {i} served in {rng.randrange(1000)} ms " + "x" * shape.value_size
+            if stamp and r == 0 and i == 0:
+                _stamp_attr(record.attributes)
             _attrs(record.attributes, shape.attributes_per_item, shape.value_size, rng, "log")
-        made += count
-    return request.SerializeToString()
+    return request
 
 
-def metrics_request(shape: Shape, seed: int = 0, timestamp_ns: int | None = None) -> bytes:
-    """Gauges, cumulative counters and 10-bucket histograms in equal parts; each point one series."""
+def metrics_message(shape: Shape, seed: int = 0, stamp: bool = True,
+                    timestamp_ns: int | None = None) -> ExportMetricsServiceRequest:
+    """Gauges, cumulative counters and 10-bucket histograms in equal parts; each point one series.
+
+    With `stamp`, one of the request's points is the `bench.probe` gauge whose time is the stamp."""
     rng = random.Random(seed)
-    import time as _time
-
-    now = timestamp_ns or _time.time_ns()
+    now = timestamp_ns or time.time_ns()
     request = ExportMetricsServiceRequest()
-    per_resource = max(1, shape.items_per_request // shape.resources_per_request)
-    for r in range(shape.resources_per_request):
+    kinds = ("gauge", "sum", "histogram")
+    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
         rm = request.resource_metrics.add()
         _resource(rm.resource, shape, seed * 31 + r, rng)
         sm = rm.scope_metrics.add()
         sm.scope.name = "bench"
-        kinds = ("gauge", "sum", "histogram")
-        for k, kind in enumerate(kinds):
+        if stamp and r == 0 and count:
+            probe = sm.metrics.add()
+            probe.name = PROBE_METRIC
+            point = probe.gauge.data_points.add()
+            point.time_unix_nano = SENTINEL
+            point.as_double = float(seed)
+            count -= 1
+        for k, (kind, per_kind) in enumerate(zip(kinds, _split(count, len(kinds)))):
             metric = sm.metrics.add()
             metric.name = f"bench.{kind}"
             metric.unit = "ms" if kind == "histogram" else "1"
@@ -109,12 +166,12 @@ def metrics_request(shape: Shape, seed: int = 0, timestamp_ns: int | None = None
                 metric.sum.is_monotonic = True
                 metric.sum.aggregation_temporality = 2
             container = getattr(metric, kind)
-            for i in range(per_resource // len(kinds) + (1 if k < per_resource % len(kinds) else 0)):
+            for i in range(per_kind):
                 point = container.data_points.add()
                 point.time_unix_nano = now
                 point.start_time_unix_nano = now - 60_000_000_000
                 attr = point.attributes.add()
-                attr.key, attr.value.string_value = "series", f"s{(seed * 1000 + i) % shape.distinct_series}"
+                attr.key, attr.value.string_value = "series", f"s{(seed * 1000 + r * 100 + i) % shape.distinct_series}"
                 if kind == "histogram":
                     point.explicit_bounds.extend([1, 2, 5, 10, 20, 50, 100, 200, 500])
                     point.bucket_counts.extend([rng.randrange(10) for _ in range(10)])
@@ -124,11 +181,55 @@ def metrics_request(shape: Shape, seed: int = 0, timestamp_ns: int | None = None
                     point.as_int = rng.randrange(1 << 20)
                 else:
                     point.as_double = rng.random()
-    return request.SerializeToString()
+    return request
 
 
-BUILDERS = {Signal.TRACES: traces_request, Signal.LOGS: logs_request, Signal.METRICS: metrics_request}
+MESSAGE_BUILDERS = {Signal.TRACES: traces_message, Signal.LOGS: logs_message, Signal.METRICS: metrics_message}
+
+
+def _hex_ids(node: object) -> None:
+    """OTLP/JSON writes trace and span ids as hex, not protobuf-JSON's base64."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("traceId", "spanId", "parentSpanId") and isinstance(value, str):
+                node[key] = base64.b64decode(value).hex()
+            else:
+                _hex_ids(value)
+    elif isinstance(node, list):
+        for value in node:
+            _hex_ids(value)
+
+
+def to_json(message: Message) -> bytes:
+    """OTLP/JSON: lowerCamelCase names, enums as integers, 64-bit integers as strings, hex ids."""
+    doc = json_format.MessageToDict(message, use_integers_for_enums=True)
+    _hex_ids(doc)
+    return orjson.dumps(doc)
+
+
+def _stamp_offsets(body: bytes, fmt: Format, signal: Signal) -> tuple[tuple[int, StampKind], ...]:
+    if fmt == "protobuf" and signal is Signal.METRICS:
+        needle, kind = SENTINEL_FIXED64, "fixed64"
+    else:
+        needle, kind = SENTINEL_ASCII, "ascii"
+    offsets, at = [], body.find(needle)
+    while at >= 0:
+        offsets.append((at, kind))
+        at = body.find(needle, at + len(needle))
+    return tuple(offsets)  # type: ignore[return-value]
+
+
+def encode(signal: Signal, shape: Shape, variants: int = 8, fmt: Format = "protobuf",
+           stamp: bool = True) -> list[Encoded]:
+    """`variants` distinct requests (different ids, values and resources) of one shape."""
+    out = []
+    for seed in range(variants):
+        message = MESSAGE_BUILDERS[signal](shape, seed, stamp)
+        body = message.SerializeToString() if fmt == "protobuf" else to_json(message)
+        out.append(Encoded(body, signal.spec.count_items(message), _stamp_offsets(body, fmt, signal) if stamp else ()))
+    return out
 
 
 def build(signal: Signal, shape: Shape, variants: int = 8) -> list[bytes]:
-    return [BUILDERS[signal](shape, seed) for seed in range(variants)]
+    """Unstamped protobuf bodies (for micro-benchmarks and tests that only need bytes)."""
+    return [e.body for e in encode(signal, shape, variants, stamp=False)]

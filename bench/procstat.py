@@ -93,11 +93,18 @@ class TreeMonitor:
                 self._cpu_by_pid[pid] = value
         return sum(self._cpu_by_pid.values())
 
+    def reset_peaks(self) -> None:
+        self.peak_rss = self.peak_pss = 0
+        self._sample_memory()
+
+    def _sample_memory(self) -> None:
+        pids = tree(self.root)
+        self.peak_rss = max(self.peak_rss, sum(rss_bytes(p) for p in pids))
+        self.peak_pss = max(self.peak_pss, sum(pss_bytes(p) for p in pids))
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            pids = tree(self.root)
-            self.peak_rss = max(self.peak_rss, sum(rss_bytes(p) for p in pids))
-            self.peak_pss = max(self.peak_pss, sum(pss_bytes(p) for p in pids))
+            self._sample_memory()
             self.cpu_total()
 
     def start(self) -> TreeMonitor:

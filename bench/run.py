@@ -1,12 +1,19 @@
-"""Scenario runner: `python -m bench.run [--scenario traces-http] [--runs 3] [--workers 1,2]`.
+"""Scenario runner: `python -m bench.run [--scenario traces-http] [--runs 3] [--duration 10]`.
 
-A scenario (bench/scenarios/*.toml) names a configuration template (bench/configs/), a signal, a
-protocol and the load's shape. For each worker count and run: start a counting sink and the collector
-(as subprocesses), drive it as fast as it accepts for `--duration` seconds after a warm-up (the
-collector refuses with a retryable status beyond what it sustains, so the accepted rate IS the
-sustained rate), then wait until the sink has received everything that was accepted. Reported: items/s
-delivered, loss (accepted - delivered), collector CPU-seconds per million items and peak RSS/PSS of the
-whole process tree (from /proc), and the load generator's own CPU. Results go to bench/results/.
+Theory of operation. For each scenario (bench/scenarios/*.toml), each target (our collector, then the
+peers the scenario names, e.g. rotel) and each worker count: start a counting sink and the target as
+subprocesses, warm up, then measure `--runs` runs against the same processes. A run drives the
+scenario's load(s) as fast as they are accepted for `--duration` seconds: a collector refuses with a
+retryable status beyond what it sustains, so the accepted rate is the sustained rate, provided
+nothing accepted is lost. After the load, the runner waits until the sink holds every accepted item;
+a run with loss is repeated at a fixed rate 20% below what was delivered (twice at most), so each
+reported figure is the highest rate measured with zero loss, and says how it was obtained.
+
+Per run: items/s delivered, loss, CPU-seconds per million items of the target's whole process tree
+(utime+stime from /proc, load and drain), peak RSS and PSS of the tree, p99 end-to-end delay (send
+stamp -> sink receipt), the load generator's own CPU, and how busy the rest of the machine was (other
+processes' CPU in cores, so a noisy run can be recognised). Per point: median [min-max] of the runs.
+Results: bench/results/run-<time>.json (with the machine), then bench/results/README.md and charts.
 """
 
 from __future__ import annotations
@@ -19,17 +26,23 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.procstat import TreeMonitor
-from collector.testing.process import CollectorProcess, free_port
+from bench import scenario as scenarios
+from bench.procstat import TreeMonitor, cpu_seconds
+from bench.scenario import LoadSpec, Scenario
+from bench.targets import TARGETS, rotel_binary
+from collector.testing.process import free_port
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
+LIBRARIES = ("grpcio", "protobuf", "aiohttp", "uvloop", "python-snappy", "msgspec", "orjson", "rotel", "matplotlib",
+             "tqdm", "pytest-benchmark")
+DRAIN_TIMEOUT = 30.0
+STEP_DOWN = 0.8
 
 
 def machine() -> dict[str, Any]:
@@ -42,118 +55,250 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for package in ("grpcio", "protobuf", "aiohttp", "uvloop", "python-snappy", "msgspec"):
+    for package in LIBRARIES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "libraries": versions}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "libraries": versions, "loadavg_at_start": os.getloadavg()}
 
 
-def _wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"sink on port {port} did not start")
+def _machine_busy_s() -> float:
+    """Busy CPU-seconds of the whole machine since boot (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _sink_items(port: int, signal: str) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as response:
-        return int(json.load(response)["items"][signal])
+class Sink:
+    """The counting sink as a subprocess (its CPU is not the target's)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(self.port)])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.stats()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.close()
+                    raise RuntimeError("sink did not start")
+                time.sleep(0.05)
+
+    def stats(self, reset_delays: bool = False) -> dict[str, Any]:
+        url = f"{self.url}/stats" + ("?reset_delays=1" if reset_delays else "")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)  # type: ignore[no-any-return]
+
+    def cpu_s(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
-def _load(scenario: dict[str, Any], endpoint: str, duration: float) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.load", "--signal", scenario["signal"], "--protocol", scenario["protocol"],
-               "--endpoint", endpoint, "--duration", str(duration), "--concurrency", str(scenario.get("concurrency", 8)),
-               "--items-per-request", str(scenario.get("items_per_request", 100)), "--quiet"]
-    if scenario.get("rate"):
-        command += ["--rate", str(scenario["rate"])]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output)
+def drive(loads: tuple[LoadSpec, ...], endpoints: dict[str, str], duration: float,
+          rates: dict[int, float] | None = None) -> list[dict[str, Any]]:
+    """Run every load of the scenario at once, each in its own generator process."""
+    procs = []
+    for i, spec in enumerate(loads):
+        command = [sys.executable, "-m", "bench.load", *spec.args(), "--endpoint", endpoints[spec.protocol],
+                   "--duration", str(duration), "--quiet"]
+        rate = (rates or {}).get(i, spec.rate)
+        if rate:
+            command += ["--rate", str(round(rate))]
+        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    outputs = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"load generator failed with {proc.returncode}")
+        outputs.append(json.loads(out))
+    return outputs
 
 
-def run_once(name: str, scenario: dict[str, Any], workers: int, duration: float, warmup: float) -> dict[str, Any]:
-    sink_port, grpc_port, http_port = free_port(), free_port(), free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(sink_port)])
-    try:
-        _wait_port(sink_port)
-        template = (BENCH / "configs" / scenario["config"]).read_text()
-        config = (template.replace("{grpc_port}", str(grpc_port)).replace("{http_port}", str(http_port))
-                  .replace("{sink_url}", f"http://127.0.0.1:{sink_port}"))
-        env = {f"COLLECTOR_{scenario['signal'].upper()}_WORKERS": str(workers)}
-        with CollectorProcess(config, env=env) as collector:
-            assert collector.process is not None
-            endpoint = f"http://127.0.0.1:{http_port}" if scenario["protocol"] == "http" else f"127.0.0.1:{grpc_port}"
-            if warmup:
-                _load(scenario, endpoint, warmup)
-            delivered_before = _sink_items(sink_port, scenario["signal"])
-            monitor = TreeMonitor(collector.process.pid).start()
-            cpu_before = monitor.cpu_total()
-            load = _load(scenario, endpoint, duration)
-            cpu_after = monitor.cpu_total()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                delivered = _sink_items(sink_port, scenario["signal"]) - delivered_before
-                if delivered >= load["items_accepted"]:
-                    break
-                time.sleep(0.2)
-            drain_cpu = monitor.cpu_total() - cpu_after
-            monitor.stop()
-        delivered = _sink_items(sink_port, scenario["signal"]) - delivered_before
-        cpu = (cpu_after - cpu_before) + drain_cpu
-        return {
-            "scenario": name, "workers": workers, "duration_s": load["duration_s"],
-            "items_accepted": load["items_accepted"], "items_delivered": delivered,
-            "loss": max(0, load["items_accepted"] - delivered),
-            "items_per_s": round(delivered / load["duration_s"]),
-            "cpu_s_per_million": round(cpu / max(delivered, 1) * 1e6, 2),
+def _accepted(loads: tuple[LoadSpec, ...], reports: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for spec, report in zip(loads, reports):
+        out[spec.signal] = out.get(spec.signal, 0) + int(report["items_accepted"])
+    return out
+
+
+def _wait_delivered(sink: Sink, before: dict[str, int], accepted: dict[str, int]) -> dict[str, int]:
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while True:
+        items = sink.stats()["items"]
+        delivered = {signal: items[signal] - before[signal] for signal in accepted}
+        if all(delivered[s] >= accepted[s] for s in accepted) or time.monotonic() > deadline:
+            return delivered
+        time.sleep(0.1)
+
+
+def measure(sc: Scenario, sink: Sink, monitor: TreeMonitor, endpoints: dict[str, str], duration: float) -> dict[str, Any]:
+    """One run, stepping the rate down until nothing accepted is lost."""
+    rates: dict[int, float] | None = None
+    for attempt in range(3):
+        before = sink.stats(reset_delays=True)["items"]
+        monitor.reset_peaks()
+        cpu0, busy0, sink0 = monitor.cpu_total(), _machine_busy_s(), sink.cpu_s()
+        reports = drive(sc.loads, endpoints, duration, rates)
+        accepted = _accepted(sc.loads, reports)
+        delivered = _wait_delivered(sink, before, accepted)
+        cpu1, busy1, sink1 = monitor.cpu_total(), _machine_busy_s(), sink.cpu_s()
+        delays = sink.stats()["delays"]
+        wall = max(r["duration_s"] for r in reports)
+        loss = {s: max(0, accepted[s] - delivered[s]) for s in accepted}
+        total = sum(delivered.values())
+        cpu = cpu1 - cpu0
+        generator_cpu = sum(r["generator_cpu_s"] for r in reports)
+        other = (busy1 - busy0) - cpu - generator_cpu - (sink1 - sink0)
+        run = {
+            "mode": "max" if rates is None else "fixed", "attempt": attempt + 1,
+            "rates": None if rates is None else {sc.loads[i].signal: round(r) for i, r in rates.items()},
+            "duration_s": wall, "items_accepted": accepted, "items_delivered": delivered, "loss": sum(loss.values()),
+            "items_per_s": round(total / wall), "items_per_s_by_signal": {s: round(v / wall) for s, v in delivered.items()},
+            "cpu_s": round(cpu, 3), "cpu_s_per_million": round(cpu / max(total, 1) * 1e6, 2),
+            "cores_used": round(cpu / wall, 2),
             "peak_rss_mib": round(monitor.peak_rss / 2**20, 1), "peak_pss_mib": round(monitor.peak_pss / 2**20, 1),
-            "retried_requests": load["retried"], "failed_requests": load["failed"],
-            "latency_p99_ms": load["latency_p99_ms"], "generator_cpu_s": load["generator_cpu_s"],
+            "e2e_delay_ms": delays, "e2e_p99_ms": max((d["p99_ms"] for d in delays.values()), default=None),
+            "generator_cpu_s": round(generator_cpu, 3), "sink_cpu_s": round(sink1 - sink0, 3),
+            "other_cores_busy": round(max(0.0, other) / wall, 2),
+            "load": reports,
         }
+        if run["loss"] == 0:
+            return run
+        print(f"    loss {run['loss']} at {run['items_per_s']:,}/s; retrying {STEP_DOWN:.0%} of the delivered rate",
+              flush=True)
+        rates = {i: STEP_DOWN * delivered[spec.signal] / wall / sum(1 for x in sc.loads if x.signal == spec.signal)
+                 for i, spec in enumerate(sc.loads)}
+    return run
+
+
+def run_point(sc: Scenario, target: str, workers: int, runs: int, duration: float, warmup: float) -> dict[str, Any]:
+    sink = Sink()
+    try:
+        grpc_port, http_port = free_port(), free_port()
+        endpoints = {"http": f"http://127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}
+        with TARGETS[target](sc, grpc_port, http_port, sink.url, workers) as proc:
+            monitor = TreeMonitor(proc.pid).start()
+            try:
+                if warmup:
+                    drive(sc.loads, endpoints, warmup)
+                    time.sleep(0.5)
+                results = []
+                for i in range(runs):
+                    run = measure(sc, sink, monitor, endpoints, duration)
+                    results.append(run)
+                    print(f"    run {i + 1}/{runs}: {run['items_per_s']:>9,} items/s  "
+                          f"{run['cpu_s_per_million']:6.2f} cpu-s/M  loss {run['loss']}  "
+                          f"p99 e2e {run['e2e_p99_ms']} ms  rss {run['peak_rss_mib']} MiB  "
+                          f"others {run['other_cores_busy']} cores", flush=True)
+            finally:
+                monitor.stop()
     finally:
-        sink.terminate()
-        sink.wait()
+        sink.close()
+    return summarise(sc, target, workers, results)
 
 
-def _median_spread(values: list[float]) -> dict[str, float]:
+def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(sc: Scenario, target: str, workers: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    p99 = [r["e2e_p99_ms"] for r in runs if r["e2e_p99_ms"] is not None]
+    return {
+        "scenario": sc.name, "description": sc.description, "target": target, "workers": workers,
+        "loads": [vars(spec) for spec in sc.loads],
+        "items_per_s": spread([r["items_per_s"] for r in runs]),
+        "cpu_s_per_million": spread([r["cpu_s_per_million"] for r in runs]),
+        "peak_rss_mib": spread([r["peak_rss_mib"] for r in runs]),
+        "peak_pss_mib": spread([r["peak_pss_mib"] for r in runs]),
+        "e2e_p99_ms": spread(p99) if p99 else None,
+        "loss": sum(r["loss"] for r in runs), "zero_loss": all(r["loss"] == 0 for r in runs),
+        "modes": sorted({r["mode"] for r in runs}),
+        "other_cores_busy": spread([r["other_cores_busy"] for r in runs]),
+        "runs": runs,
+    }
+
+
+def comparisons(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ours / peer for each scenario a peer ran (same load, sink and machine, same run)."""
+    out = []
+    ours = {(p["scenario"], p["workers"]): p for p in points if p["target"] == "collector"}
+    for peer in (p for p in points if p["target"] != "collector"):
+        mine = ours.get((peer["scenario"], peer["workers"]))
+        if mine is None:
+            continue
+        out.append({
+            "scenario": peer["scenario"], "peer": peer["target"], "workers": peer["workers"],
+            "items_per_s": {"ours": mine["items_per_s"]["median"], "peer": peer["items_per_s"]["median"],
+                            "ratio": round(mine["items_per_s"]["median"] / max(peer["items_per_s"]["median"], 1), 3)},
+            "cpu_s_per_million": {"ours": mine["cpu_s_per_million"]["median"], "peer": peer["cpu_s_per_million"]["median"],
+                                  "ratio": round(mine["cpu_s_per_million"]["median"]
+                                                 / max(peer["cpu_s_per_million"]["median"], 1e-9), 2)},
+        })
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", action="append", help="scenario name (default: all)")
+    parser.add_argument("--scenario", action="append", help="scenario name (default: all); repeatable")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts to sweep")
+    parser.add_argument("--sweep", default=None, help="worker counts for the sweep (default: each scenario's `sweep`)")
+    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--no-peers", action="store_true", help="skip rotel")
+    parser.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/run-<time>.json)")
     args = parser.parse_args(argv)
-    names = args.scenario or sorted(p.stem for p in (BENCH / "scenarios").glob("*.toml"))
-    RESULTS.mkdir(exist_ok=True)
-    summary = []
+    names = args.scenario or scenarios.names()
+    started = time.monotonic()
+    doc: dict[str, Any] = {"machine": machine(), "args": {k: str(v) if isinstance(v, Path) else v
+                                                         for k, v in vars(args).items()},
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "points": []}
+    if not args.no_peers and rotel_binary() is None:
+        print("rotel not installed: peer comparison skipped (pip install rotel)", file=sys.stderr)
     for name in names:
-        scenario = tomllib.loads((BENCH / "scenarios" / f"{name}.toml").read_text())
-        for workers in (int(w) for w in args.workers.split(",")):
-            runs = [run_once(name, scenario, workers, args.duration, args.warmup) for _ in range(args.runs)]
-            row = {"scenario": name, "description": scenario.get("description", ""), "workers": workers,
-                   "items_per_s": _median_spread([r["items_per_s"] for r in runs]),
-                   "cpu_s_per_million": _median_spread([r["cpu_s_per_million"] for r in runs]),
-                   "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-                   "peak_pss_mib": max(r["peak_pss_mib"] for r in runs),
-                   "loss": sum(r["loss"] for r in runs), "runs": runs}
-            summary.append(row)
-            print(f"{name:16} workers={workers} items/s={row['items_per_s']['median']:>9,.0f} "
-                  f"[{row['items_per_s']['min']:,.0f}-{row['items_per_s']['max']:,.0f}] "
-                  f"cpu-s/M={row['cpu_s_per_million']['median']:.2f} loss={row['loss']} "
-                  f"rss={row['peak_rss_mib']}MiB pss={row['peak_pss_mib']}MiB", flush=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out = RESULTS / f"{stamp}.json"
-    out.write_text(json.dumps({"machine": machine(), "args": vars(args), "results": summary}, indent=2))
-    print(f"wrote {out.relative_to(BENCH.parent)}")
+        sc = scenarios.load(name)
+        workers = [sc.workers]
+        sweep = [int(w) for w in args.sweep.split(",")] if args.sweep else list(sc.sweep)
+        if not args.no_sweep:
+            workers += [w for w in sweep if w != sc.workers]
+        plan = [("collector", w) for w in workers]
+        if not args.no_peers and rotel_binary() is not None:
+            plan += [(peer, sc.workers) for peer in sc.peers]
+        for target, count in plan:
+            print(f"{name}: {target} workers={count} ({sc.description})", flush=True)
+            point = run_point(sc, target, count, args.runs, args.duration, args.warmup)
+            point["sweep"] = count != sc.workers
+            doc["points"].append(point)
+            print(f"  => {point['items_per_s']['median']:,.0f} items/s "
+                  f"[{point['items_per_s']['min']:,.0f}-{point['items_per_s']['max']:,.0f}]  "
+                  f"{point['cpu_s_per_million']['median']:.2f} cpu-s/M  loss {point['loss']}", flush=True)
+    doc["comparisons"] = comparisons(doc["points"])
+    for c in doc["comparisons"]:
+        print(f"{c['scenario']}: ours/{c['peer']} items/s {c['items_per_s']['ours']:,.0f}/{c['items_per_s']['peer']:,.0f}"
+              f" = {c['items_per_s']['ratio']:.3f}; cpu-s/M {c['cpu_s_per_million']['ours']:.2f}/"
+              f"{c['cpu_s_per_million']['peer']:.2f} = {c['cpu_s_per_million']['ratio']:.2f}", flush=True)
+    if not args.no_micro:
+        from bench import micro
+
+        doc["micro"] = micro.run_all()
+    doc["elapsed_s"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(exist_ok=True)
+    out = args.out or RESULTS / f"run-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(doc, indent=2))
+    print(f"wrote {out} in {doc['elapsed_s']:.0f}s")
+    from bench import report
+
+    report.write(RESULTS)
     return 0
 
 

@@ -1,0 +1,109 @@
+"""The collectors under test, started the same way for every run: ours and peers (rotel).
+
+A target is a context manager that starts a process tree listening on the given OTLP ports and
+exporting to the sink, and exposes the root pid for /proc accounting.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+
+from bench.scenario import Scenario
+from collector.testing.process import CollectorProcess
+
+
+class Target(Protocol):
+    name: str
+    pid: int
+
+    def __enter__(self) -> Target: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def wait_tcp(port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class Collector:
+    """Our collector (`python -m collector run`) with the scenario's configuration and worker counts."""
+
+    name = "collector"
+
+    def __init__(self, scenario: Scenario, grpc_port: int, http_port: int, sink_url: str, workers: int) -> None:
+        env = scenario.config_env(sink_url)
+        env.update({f"COLLECTOR_{signal.upper()}_WORKERS": str(workers) for signal in scenario.signals})
+        self.process = CollectorProcess(scenario.render_config(grpc_port, http_port, sink_url), env=env)
+        self.pid = 0
+
+    def __enter__(self) -> Collector:
+        self.process.start()
+        assert self.process.process is not None
+        self.pid = self.process.process.pid
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.close()
+
+
+def rotel_binary() -> Path | None:
+    """`rotel-agent` as shipped inside the `rotel` wheel (the package is not imported)."""
+    spec = importlib.util.find_spec("rotel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    binary = Path(list(spec.submodule_search_locations)[0]) / "rotel-agent"
+    return binary if binary.exists() and os.access(binary, os.X_OK) else None
+
+
+class Rotel:
+    """rotel-agent: OTLP in, batching (its defaults: 8192 items / 200 ms), OTLP/HTTP out with gzip."""
+
+    name = "rotel"
+
+    def __init__(self, scenario: Scenario, grpc_port: int, http_port: int, sink_url: str, workers: int) -> None:
+        binary = rotel_binary()
+        if binary is None:
+            raise RuntimeError("rotel is not installed (pip install rotel)")
+        self.http_port, self.grpc_port = http_port, grpc_port
+        self.command = [str(binary), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
+                        "--otlp-http-endpoint", f"127.0.0.1:{http_port}", "--exporter", "otlp",
+                        "--otlp-exporter-protocol", "http", "--otlp-exporter-endpoint", sink_url]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()
+        self.pid = 0
+
+    def __enter__(self) -> Rotel:
+        self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        wait_tcp(self.http_port, process=self.proc)
+        wait_tcp(self.grpc_port, process=self.proc)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+TARGETS: dict[str, type[Collector] | type[Rotel]] = {"collector": Collector, "rotel": Rotel}
