@@ -3,7 +3,8 @@
 An eventfd is a 64-bit counter in the kernel: `ring()` adds one, `drain()` reads and zeroes it,
 and the fd is readable while the counter is non-zero, so a consumer can sleep in its event loop
 (`loop.add_reader(doorbell.fd, ...)`) or in `select`. Both ends use the same open file description
-(the supervisor creates it and passes the fd to both children with `subprocess.Popen(pass_fds=...)`),
+(the supervisor creates it and passes the fd to both children with `subprocess.Popen(pass_fds=...)`,
+or passes the Doorbell itself to a multiprocessing child, which pickles it as an inherited fd),
 which is non-blocking: `ring()` never blocks the producer; when the counter is saturated the
 consumer is due to wake up anyway, so the overflow is ignored.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 
 class Doorbell:
@@ -40,6 +42,12 @@ class Doorbell:
         """Adopt an inherited eventfd; it is made non-blocking so `ring()` can never wait."""
         os.set_blocking(fd, False)
         return cls(fd)
+
+    def __reduce__(self) -> tuple[object, tuple[object]]:
+        """Pass to a multiprocessing child (spawn or forkserver) as an inherited descriptor."""
+        from multiprocessing import reduction
+
+        return (_rebuild, (reduction.DupFd(self.fd),))
 
     def ring(self) -> None:
         try:
@@ -83,3 +91,7 @@ class Doorbell:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rebuild(handle: Any) -> Doorbell:
+    return Doorbell.from_fd(handle.detach())

@@ -68,3 +68,24 @@ def test_ring_never_blocks_on_a_saturated_counter() -> None:
         bell.ring()  # would block (EAGAIN) on a blocking fd; must return quietly
         assert bell.drain() == 2**64 - 2
         assert bell.drain() == 0
+
+
+def _ring_from_child(bell: Doorbell) -> None:
+    bell.ring()
+    bell.close()
+
+
+def test_doorbell_passes_to_a_spawned_multiprocessing_child() -> None:
+    import multiprocessing
+    import select
+
+    with Doorbell.create() as bell:
+        child = multiprocessing.get_context("spawn").Process(target=_ring_from_child, args=(bell,))
+        child.start()
+        try:
+            readable, _, _ = select.select([bell.fd], [], [], 30)
+            assert readable == [bell.fd]
+            assert bell.drain() == 1
+        finally:
+            child.join(30)
+        assert child.exitcode == 0
