@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from collector.selfmetrics.exposition import build_registry, exposition
+from collector.web.observe import Observer
+from collector.web.routes import UiRoutes
 
 if TYPE_CHECKING:
     from collector.runtime.supervisor import Supervisor
@@ -25,16 +28,21 @@ def split_host_port(addr: str) -> tuple[str, int]:
 
 
 class AdminServer:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, *, sample_interval: float = 2.0, rate_window: float = 10.0) -> None:
         self.supervisor = supervisor
         self.registry = build_registry(supervisor, supervisor.metrics_dir)
+        self.observer = Observer(supervisor, self.registry, interval=sample_interval, window=rate_window)
+        self.ui = UiRoutes(supervisor, self.observer)
+        self._sampler: asyncio.Task[None] | None = None
         self.app = web.Application()
         self.app.add_routes([
             web.get("/metrics", self.metrics),
             web.get("/api/v0/component/{component_id}/metrics", self.component_metrics),
             web.get("/-/ready", self.ready),
             web.get("/-/healthy", self.healthy),
+            web.get("/-/reload", self.reload),
             web.post("/-/reload", self.reload),
+            *self.ui.routes(),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -44,9 +52,14 @@ class AdminServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
+        self._sampler = asyncio.ensure_future(self.observer.run())
         log.info("admin HTTP server listening on %s", listen_addr)
 
     async def stop(self) -> None:
+        self.ui.close()  # ends open /api/v0/web/graph streams, so cleanup does not wait for them
+        if self._sampler is not None:
+            self._sampler.cancel()
+            self._sampler = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -1,0 +1,231 @@
+"""JSON documents of the UI API, built from the supervisor's state and the observer's samples.
+
+Component documents are shaped like Alloy's `/api/v0/web/components[/<id>]` (reference C.3), so
+tools written for Alloy read them; fields Alloy does not have (`kind`, `itemsPerSecond`, `counters`,
+`edges`, `recentErrors`, `health.derived`) are additions, never changes of Alloy's fields.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from collector.pipeline.model import Edge, Node, component_kind
+from collector.web.bodies import exports_body, struct_body
+from collector.web.graph_layout import Layout, layout
+from collector.web.rates import COUNTER_STATS
+
+if TYPE_CHECKING:
+    from collector.runtime.supervisor import Supervisor
+    from collector.web.observe import Observer
+
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+# Alloy's live-graph data types (reference C.4), by (edge kind, signal)
+_FLOW_TYPES = {
+    ("otlp", "metrics"): "otel_metric",
+    ("otlp", "logs"): "otel_log",
+    ("otlp", "traces"): "otel_trace",
+    ("samples", "metrics"): "prometheus_metric",
+    ("targets", None): "target",
+}
+
+
+def iso_time(at: float | None) -> str:
+    if not at:
+        return GO_ZERO_TIME
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def edge_signal(edge: Edge) -> str | None:
+    return edge.signal.value if edge.signal is not None else None
+
+
+def flow_type(edge: Edge) -> str:
+    return _FLOW_TYPES.get((edge.kind, edge_signal(edge)), edge.kind)
+
+
+def edge_rate(observer: Observer, edge: Edge) -> float | None:
+    """The source's out rate for the edge's signal (see collector/web/rates.py for why)."""
+    signal = edge_signal(edge)
+    if signal is None:
+        return None
+    return observer.rates.component_rate(edge.source, "out", signal)
+
+
+# --- components ------------------------------------------------------------------------------------
+def component_info(supervisor: Supervisor, observer: Observer, node: Node,
+                   health: dict[str, Any]) -> dict[str, Any]:
+    out_edges = supervisor.pipeline.edges_from(node.id)
+    return {
+        "name": node.name,
+        "type": "block",
+        "localID": node.id,
+        "moduleID": "",
+        "label": node.label,
+        "referencesTo": list(node.references_to),
+        "referencedBy": list(node.referenced_by),
+        "dataFlowEdgesTo": sorted({e.target for e in out_edges}),
+        "health": {
+            "state": health["state"],
+            "message": health["message"],
+            "updatedTime": iso_time(health.get("updated")),
+            "derived": bool(health.get("derived", False)),
+        },
+        "original": "",
+        "liveDebuggingEnabled": supervisor.pipeline.livedebugging_enabled,
+        "kind": component_kind(node.name),
+        "placement": node.info.placement.value,
+        "itemsPerSecond": {
+            "in": observer.rates.component_rate(node.id, "in"),
+            "out": observer.rates.component_rate(node.id, "out"),
+        },
+    }
+
+
+def components(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+    health = observer.health()
+    pipeline = supervisor.pipeline
+    # sources first: the order data flows in, the reverse of the dependency order
+    return [component_info(supervisor, observer, pipeline.nodes[cid], health[cid]) for cid in reversed(pipeline.order)]
+
+
+def component_detail(supervisor: Supervisor, observer: Observer, component_id: str) -> dict[str, Any] | None:
+    node = supervisor.pipeline.nodes.get(component_id)
+    if node is None:
+        return None
+    health = observer.health()[component_id]
+    doc = component_info(supervisor, observer, node, health)
+    doc["arguments"] = struct_body(node.args)
+    exports = exports_body(node.exports)
+    if exports:
+        doc["exports"] = exports
+    counters: dict[str, Any] = {stat: observer.rates.component_total(component_id, stat) for stat in COUNTER_STATS}
+    size = observer.rates.component_total(component_id, "queue_size")
+    capacity = observer.rates.component_total(component_id, "queue_capacity")
+    counters["queue"] = {"size": size, "capacity": capacity,
+                         "fill": (size / capacity) if size is not None and capacity else None}
+    doc["counters"] = counters
+    doc["itemsPerSecondBySignal"] = {
+        direction: {signal: observer.rates.component_rate(component_id, direction, signal)
+                    for signal in _signals(observer, component_id, direction)}
+        for direction in ("in", "out")
+    }
+    doc["edges"] = [edge_doc(observer, e) for e in supervisor.pipeline.edges
+                    if component_id in (e.source, e.target)]
+    doc["recentErrors"] = [{"time": iso_time(e.at), "message": e.message}
+                           for e in reversed(observer.errors.get(component_id, ()))]
+    return doc
+
+
+def _signals(observer: Observer, component_id: str, stat: str) -> list[str]:
+    return sorted({s for (c, st, s) in observer.rates.latest if c == component_id and st == stat and s})
+
+
+def edge_doc(observer: Observer, edge: Edge) -> dict[str, Any]:
+    return {"source": edge.source, "target": edge.target, "signal": edge_signal(edge), "kind": edge.kind,
+            "type": flow_type(edge), "rate": edge_rate(observer, edge)}
+
+
+# --- graph -----------------------------------------------------------------------------------------
+class LayoutCache:
+    """The layout depends only on the graph's shape: recompute it when that changes (a reload)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._layout: Layout | None = None
+
+    def get(self, supervisor: Supervisor) -> Layout:
+        pipeline = supervisor.pipeline
+        pairs = tuple(dict.fromkeys((e.source, e.target) for e in pipeline.edges))
+        key = (tuple(pipeline.order), pairs)
+        if self._layout is None or key != self._key:
+            self._layout = layout(pipeline.order, pairs)
+            self._key = key
+        return self._layout
+
+
+def graph(supervisor: Supervisor, observer: Observer, cache: LayoutCache) -> dict[str, Any]:
+    """Nodes with their boxes, edges with their routed paths, signals and live rates."""
+    shape = cache.get(supervisor)
+    infos = {c["localID"]: c for c in components(supervisor, observer)}
+    nodes = []
+    for cid, box in shape.nodes.items():
+        info = infos[cid]
+        nodes.append({"id": cid, "name": info["name"], "label": info["label"], "kind": info["kind"],
+                      "health": info["health"], "itemsPerSecond": info["itemsPerSecond"],
+                      "x": box.x, "y": box.y, "width": box.width, "height": box.height})
+    edges = []
+    for edge in supervisor.pipeline.edges:
+        path = shape.edges.get((edge.source, edge.target))
+        doc = edge_doc(observer, edge)
+        doc["points"] = [list(p) for p in path.points] if path else []
+        edges.append(doc)
+    return {"width": shape.width, "height": shape.height, "nodes": nodes, "edges": edges,
+            "rateWindowSeconds": observer.rates.span, "updatedTime": iso_time(observer.last_tick)}
+
+
+def live_flows(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+    """One record of Alloy's streaming graph API (reference C.4): rate per (component, data type).
+    Edges without a measurable rate are left out, as Alloy leaves out components without data."""
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    for edge in supervisor.pipeline.edges:
+        rate = edge_rate(observer, edge)
+        if rate is None:
+            continue
+        record = grouped.setdefault((edge.source, flow_type(edge)), {
+            "componentID": edge.source, "type": flow_type(edge), "targetComponentIDs": [], "rate": rate})
+        if edge.target not in record["targetComponentIDs"]:
+            record["targetComponentIDs"].append(edge.target)
+    return list(grouped.values())
+
+
+# --- processes and status --------------------------------------------------------------------------
+def processes(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+    now_mono, now = time.monotonic(), time.time()
+    own = os.getpid()
+    rows: list[dict[str, Any]] = [{
+        "key": "supervisor", "role": "supervisor", "signal": None, "index": 0, "pid": own, "running": True,
+        "ready": supervisor.ready, "uptimeSeconds": now - supervisor.started_at, "restarts": 0,
+        "cpuPercent": observer.cpu.get(own), "rssBytes": observer.rss.get(own), "ringFill": None, "rings": [],
+    }]
+    for key, child in supervisor.children.items():
+        spec = child.spec
+        process = child.process
+        running = process is not None and process.returncode is None
+        pid = process.pid if process is not None else None
+        rings = []
+        for (receiver, signal, worker), ring in supervisor.rings.items():
+            mine = (receiver == spec.index) if spec.role == "receiver" else (
+                signal.value == spec.signal and worker == spec.index)
+            if mine:
+                used = ring.used_bytes()
+                rings.append({"receiver": receiver, "signal": signal.value, "worker": worker,
+                              "usedBytes": used, "capacityBytes": ring.capacity,
+                              "fill": used / ring.capacity if ring.capacity else 0.0})
+        rows.append({
+            "key": key, "role": spec.role, "signal": spec.signal or None, "index": spec.index, "pid": pid,
+            "running": running, "ready": child.ready,
+            "uptimeSeconds": (now_mono - child.started_at) if running and child.started_at else None,
+            "restarts": child.restarts,
+            "cpuPercent": observer.cpu.get(pid) if running and pid else None,
+            "rssBytes": observer.rss.get(pid) if running and pid else None,
+            "ringFill": max((r["fill"] for r in rings), default=None),
+            "rings": rings,
+        })
+    return rows
+
+
+def status(supervisor: Supervisor) -> dict[str, Any]:
+    last = supervisor.last_reload
+    pipeline = supervisor.pipeline
+    return {
+        "ready": supervisor.ready,
+        "startedTime": iso_time(supervisor.started_at),
+        "configHash": pipeline.config_hash,
+        "configFiles": sorted(str(name) for name in pipeline.sources),
+        "components": len(pipeline.nodes),
+        "lastReload": None if last is None else {"ok": last.ok, "message": last.message, "time": iso_time(last.at)},
+    }

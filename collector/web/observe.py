@@ -1,0 +1,143 @@
+"""What the UI knows beyond the supervisor's own state: rates, inferred health, recent errors, CPU.
+
+One `Observer` lives in the admin server; its `tick` runs every few seconds in a background task.
+Everything it computes comes from the merged counters and the children's health reports, so the
+pages show what the processes measured, never an estimate dressed up as a measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import psutil
+
+from collector.web.rates import DerivedHealth, Key, RateTracker, derive_health, read_counters
+
+if TYPE_CHECKING:
+    from collector.runtime.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+RECENT_ERRORS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    at: float
+    message: str
+
+
+class Observer:
+    def __init__(self, supervisor: Supervisor, registry: Any, *, interval: float = 2.0, window: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.supervisor = supervisor
+        self.registry = registry
+        self.interval = interval
+        self.window = window
+        self.clock = clock
+        self.rates = RateTracker(window)
+        self.derived: dict[str, DerivedHealth] = {}
+        self.errors: dict[str, deque[ErrorEntry]] = {}
+        self._last_health: dict[str, tuple[str, str]] = {}
+        self._processes: dict[int, psutil.Process] = {}
+        self.cpu: dict[int, float] = {}
+        self.rss: dict[int, int] = {}
+        self.last_tick: float | None = None
+
+    # --- sampling --------------------------------------------------------------------------------
+    def tick(self) -> None:
+        now = self.clock()
+        self.observe(now, read_counters(self.registry))
+        self._sample_processes()
+
+    def observe(self, now: float, counters: dict[Key, float]) -> None:
+        """Feed one counter sample; update inferred health and the recent-error log."""
+        self.rates.observe(now, counters)
+        self.last_tick = now
+        # only components with a failure counter talk to a backend; a processor's "sent" says nothing
+        for component in {c for (c, stat, _s) in counters if stat == "failed"}:
+            failed = self._window_delta(component, "failed")
+            sent = self._window_delta(component, "sent")
+            derived = derive_health(self.derived.get(component), failed, sent, self.window, now)
+            if derived is not None:
+                self.derived[component] = derived
+        for component, health in self.health().items():
+            seen = (health["state"], health["message"])
+            if health["state"] == "unhealthy" and self._last_health.get(component) != seen:
+                self.errors.setdefault(component, deque(maxlen=RECENT_ERRORS)).append(
+                    ErrorEntry(health.get("updated") or now, health["message"]))
+            self._last_health[component] = seen
+
+    def _window_delta(self, component: str, stat: str) -> float | None:
+        deltas = [self.rates.delta(k) for k in self.rates.latest if k[0] == component and k[1] == stat]
+        known = [d for d in deltas if d is not None]
+        return sum(known) if known else None
+
+    def _sample_processes(self) -> None:
+        pids = {p for p in (_pid(c) for c in self.supervisor.children.values()) if p}
+        pids.add(os.getpid())
+        for pid in list(self._processes):
+            if pid not in pids:
+                del self._processes[pid]
+                self.cpu.pop(pid, None)
+                self.rss.pop(pid, None)
+        for pid in pids:
+            try:
+                proc = self._processes.get(pid)
+                if proc is None:
+                    proc = self._processes[pid] = psutil.Process(pid)
+                    proc.cpu_percent(None)  # the first call only starts the measurement
+                    self.cpu.pop(pid, None)
+                else:
+                    self.cpu[pid] = proc.cpu_percent(None)
+                self.rss[pid] = proc.memory_info().rss
+            except psutil.Error:
+                self._processes.pop(pid, None)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:  # the UI must never take the supervisor down
+                log.exception("sampling self-metrics for the web UI failed")
+            await asyncio.sleep(self.interval)
+
+    # --- views -----------------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each component's displayed health: the worst of what its processes report and what its
+        send counters imply (reference C.3: healthy < unknown < unhealthy < exited)."""
+        rank = {"healthy": 0, "unknown": 1, "unhealthy": 2, "exited": 3}
+        merged: dict[str, dict[str, Any]] = {}
+        reported = self.supervisor.component_health()
+        for cid, node in self.supervisor.pipeline.nodes.items():
+            health = reported.get(cid)
+            if health is None:
+                health = _static_health(node.info.placement.value)
+            health = dict(health)
+            derived = self.derived.get(cid)
+            if derived is not None and rank[derived.state] >= rank.get(health["state"], 1):
+                health = {"state": derived.state, "message": derived.message, "updated": derived.updated,
+                          "derived": True}
+            merged[cid] = health
+        return merged
+
+
+def _static_health(placement: str) -> dict[str, Any]:
+    if placement == "nowhere":
+        return {"state": "healthy", "message": "component evaluated", "updated": None}
+    if placement == "supervisor":
+        return {"state": "healthy", "message": "component evaluated (served by the supervisor)", "updated": None}
+    return {"state": "unknown", "message": "no process has reported this component yet", "updated": None}
+
+
+def _pid(child: Any) -> int | None:
+    process = getattr(child, "process", None)
+    if process is None or process.returncode is not None:
+        return None
+    return int(process.pid)

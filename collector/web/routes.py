@@ -1,0 +1,119 @@
+"""aiohttp handlers of the web UI: the pages (one small single-page app) and the JSON API.
+
+Pages: `/` components, `/component/<id>` detail, `/graph`, `/processes`. All four serve the same
+`index.html`; `static/app.js` reads the path and draws the page from the JSON API. Everything is
+served from the package (no CDN), so the UI works on a machine without internet access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from collector.web import api
+from collector.web.svg import render
+
+if TYPE_CHECKING:
+    from collector.runtime.supervisor import Supervisor
+    from collector.web.observe import Observer
+
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+
+
+def _json(doc: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
+
+
+def _static(name: str) -> bytes | None:
+    try:
+        return (resources.files("collector.web") / "static" / name).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+class UiRoutes:
+    def __init__(self, supervisor: Supervisor, observer: Observer) -> None:
+        self.supervisor = supervisor
+        self.observer = observer
+        self.layouts = api.LayoutCache()
+        self._closing = asyncio.Event()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.page),
+            web.get("/graph", self.page),
+            web.get("/processes", self.page),
+            web.get("/component/{component_id}", self.page),
+            web.get("/static/{name}", self.static),
+            web.get("/api/v0/web/components", self.components),
+            web.get("/api/v0/web/components/{component_id}", self.component),
+            web.get("/api/v0/web/graph", self.graph_stream),
+            web.get("/api/v0/web/graph-layout", self.graph_layout),
+            web.get("/api/v0/web/graph.svg", self.graph_svg),
+            web.get("/api/v0/web/processes", self.processes),
+            web.get("/api/v0/web/status", self.status),
+        ]
+
+    def close(self) -> None:
+        self._closing.set()
+
+    async def page(self, _request: web.Request) -> web.Response:
+        body = _static("index.html")
+        if body is None:
+            raise web.HTTPInternalServerError(text="web UI files are missing from the package\n")
+        return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        suffix = name[name.rfind("."):] if "." in name else ""
+        body = _static(name) if suffix in _STATIC_TYPES and "/" not in name and not name.startswith(".") else None
+        if body is None:
+            raise web.HTTPNotFound(text=f"no static file {name}\n")
+        return web.Response(body=body, content_type=_STATIC_TYPES[suffix], charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def components(self, _request: web.Request) -> web.Response:
+        return _json(api.components(self.supervisor, self.observer))
+
+    async def component(self, request: web.Request) -> web.Response:
+        component_id = request.match_info["component_id"]
+        doc = api.component_detail(self.supervisor, self.observer, component_id)
+        if doc is None:
+            return _json({"error": f"unknown component {component_id}"}, status=404)
+        return _json(doc)
+
+    async def graph_layout(self, _request: web.Request) -> web.Response:
+        return _json(api.graph(self.supervisor, self.observer, self.layouts))
+
+    async def graph_svg(self, _request: web.Request) -> web.Response:
+        doc = api.graph(self.supervisor, self.observer, self.layouts)
+        return web.Response(text=render(doc), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
+
+    async def graph_stream(self, request: web.Request) -> web.StreamResponse:
+        """Alloy's live graph stream: every `window` seconds a JSON array, then the `|;|` delimiter."""
+        raw = request.query.get("window", "5")
+        if not raw.isdigit() or not 1 <= int(raw) <= 60:
+            return web.Response(status=400, text="Invalid window: must be an integer between 1 and 60")
+        window = int(raw)
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        try:
+            while not self._closing.is_set():
+                await response.write(orjson.dumps(api.live_flows(self.supervisor, self.observer)) + b"|;|")
+                try:
+                    await asyncio.wait_for(self._closing.wait(), timeout=window)
+                except asyncio.TimeoutError:
+                    pass
+        except ConnectionResetError:  # the page went away
+            pass
+        return response
+
+    async def processes(self, _request: web.Request) -> web.Response:
+        return _json(api.processes(self.supervisor, self.observer))
+
+    async def status(self, _request: web.Request) -> web.Response:
+        return _json(api.status(self.supervisor))

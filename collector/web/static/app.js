@@ -1,0 +1,174 @@
+// The collector's web UI: four pages drawn from the JSON API (/api/v0/web/...), refreshed every few
+// seconds. No framework: each page is a function that fetches and returns HTML.
+"use strict";
+
+const REFRESH_MS = 3000;
+const main = document.getElementById("main");
+
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+function rate(value) {
+  if (value === null || value === undefined) return "—";
+  if (value >= 1e6) return (value / 1e6).toFixed(1) + "M/s";
+  if (value >= 1e3) return (value / 1e3).toFixed(1) + "k/s";
+  return (value >= 10 || value === 0 ? value.toFixed(0) : value.toFixed(1)) + "/s";
+}
+
+function num(value) { return value === null || value === undefined ? "—" : Number(value).toLocaleString(); }
+
+function bytes(value) {
+  if (value === null || value === undefined) return "—";
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) { value /= 1024; i++; }
+  return value.toFixed(i ? 1 : 0) + " " + units[i];
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.floor(seconds), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  return (d ? d + "d " : "") + (d || h ? h + "h " : "") + (d || h || m ? m + "m " : "") + (s % 60) + "s";
+}
+
+function percent(fill) { return fill === null || fill === undefined ? "—" : (fill * 100).toFixed(1) + " %"; }
+
+function badge(health) {
+  const derived = health.derived ? " (from counters)" : "";
+  return `<span class="badge ${esc(health.state)}">${esc(health.state)}</span> <span class="muted">${esc(health.message)}${derived}</span>`;
+}
+
+function componentLink(id) { return `<a href="/component/${encodeURIComponent(id)}">${esc(id)}</a>`; }
+
+async function getJSON(path) {
+  const response = await fetch(path, {cache: "no-store"});
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// --- Alloy "bodies" as Alloy text ----------------------------------------------------------------
+function value(v, indent) {
+  switch (v.type) {
+    case "null": return "null";
+    case "string": return JSON.stringify(v.value);
+    case "number": case "bool": return String(v.value);
+    case "capsule": case "function": return v.value;
+    case "array": return "[" + v.value.map((x) => value(x, indent)).join(", ") + "]";
+    case "object": {
+      if (!v.value.length) return "{}";
+      const pad = "  ".repeat(indent + 1);
+      return "{\n" + v.value.map((kv) => `${pad}${JSON.stringify(kv.key)} = ${value(kv.value, indent + 1)},`).join("\n") + "\n" + "  ".repeat(indent) + "}";
+    }
+    default: return JSON.stringify(v.value);
+  }
+}
+
+function body(statements, indent = 0) {
+  const pad = "  ".repeat(indent);
+  return statements.map((s) => s.type === "attr"
+    ? `${pad}${s.name} = ${value(s.value, indent)}`
+    : `${pad}${s.name}${s.label ? ` "${s.label}"` : ""} {\n${body(s.body, indent + 1)}${s.body.length ? "\n" : ""}${pad}}`).join("\n");
+}
+
+// --- pages ---------------------------------------------------------------------------------------
+async function componentsPage() {
+  const list = await getJSON("/api/v0/web/components");
+  const rows = list.map((c) => `<tr data-id="${esc(c.localID)}">
+    <td>${componentLink(c.localID)}</td><td>${esc(c.kind)}</td><td>${esc(c.name)}</td><td>${esc(c.label)}</td>
+    <td>${badge(c.health)}</td><td class="num">${rate(c.itemsPerSecond.in)}</td><td class="num">${rate(c.itemsPerSecond.out)}</td></tr>`);
+  return `<h1>Components <span class="muted">(${list.length})</span></h1>
+    <table><thead><tr><th>Component</th><th>Kind</th><th>Name</th><th>Label</th><th>Health</th>
+    <th class="num">In</th><th class="num">Out</th></tr></thead><tbody>${rows.join("")}</tbody></table>
+    <p class="muted">Items per second over the last few seconds, from the components' own counters; "—" means the component keeps no such counter.</p>`;
+}
+
+async function detailPage(id) {
+  const c = await getJSON("/api/v0/web/components/" + encodeURIComponent(id));
+  const counters = c.counters;
+  const bySignal = (dir) => Object.entries(c.itemsPerSecondBySignal[dir]).map(([s, r]) => `${esc(s)} ${rate(r)}`).join(", ") || "—";
+  const links = (ids) => ids.length ? ids.map(componentLink).join("<br>") : '<span class="muted">none</span>';
+  const edges = c.edges.map((e) => `<tr><td>${componentLink(e.source)}</td><td>${componentLink(e.target)}</td>
+    <td>${esc(e.signal ?? e.kind)}</td><td class="num">${e.signal ? rate(e.rate) : ""}</td></tr>`).join("");
+  const errors = c.recentErrors.length
+    ? "<ul>" + c.recentErrors.map((e) => `<li><span class="muted">${esc(e.time)}</span> ${esc(e.message)}</li>`).join("") + "</ul>"
+    : '<p class="muted">No errors reported (health messages and failure counters are the sources).</p>';
+  return `<h1>${esc(c.localID)}</h1>
+    <p>${badge(c.health)} <span class="muted">since ${esc(c.health.updatedTime)}</span></p>
+    <div class="grid">
+    <div><h2>Items per second</h2><table><tbody>
+      <tr><th>In</th><td>${bySignal("in")}</td></tr><tr><th>Out</th><td>${bySignal("out")}</td></tr></tbody></table></div>
+    <div><h2>Counters (totals)</h2><table><tbody>
+      <tr><th>Accepted</th><td class="num">${num(counters.accepted)}</td></tr>
+      <tr><th>Refused</th><td class="num">${num(counters.refused)}</td></tr>
+      <tr><th>Sent</th><td class="num">${num(counters.sent)}</td></tr>
+      <tr><th>Failed</th><td class="num">${num(counters.failed)}</td></tr>
+      <tr><th>Dropped</th><td class="num">${num(counters.dropped)}</td></tr>
+      <tr><th>Queue</th><td class="num">${num(counters.queue.size)} / ${num(counters.queue.capacity)} (${percent(counters.queue.fill)})</td></tr>
+    </tbody></table></div>
+    <div><h2>References to</h2><p>${links(c.referencesTo)}</p><h2>Referenced by</h2><p>${links(c.referencedBy)}</p></div>
+    </div>
+    <h2>Data flow</h2><table><thead><tr><th>From</th><th>To</th><th>Signal</th><th class="num">Rate</th></tr></thead><tbody>${edges}</tbody></table>
+    <h2>Recent errors</h2>${errors}
+    <h2>Arguments</h2><pre class="body">${esc(body(c.arguments)) || '<span class="muted">(all defaults)</span>'}</pre>
+    <h2>Exports</h2><pre class="body">${esc(body(c.exports || [])) || '<span class="muted">(none)</span>'}</pre>`;
+}
+
+async function graphPage() {
+  const response = await fetch("/api/v0/web/graph.svg", {cache: "no-store"});
+  if (!response.ok) throw new Error("graph: HTTP " + response.status);
+  const svg = await response.text();
+  const swatches = [["receiver", "#2563eb"], ["processor", "#7c3aed"], ["connector", "#0d9488"], ["exporter", "#ea580c"],
+    ["prometheus", "#c2410c"], ["discovery", "#4d7c0f"]].map(([k, c]) => `<span><span class="swatch" style="background:${c}"></span>${k}</span>`).join("");
+  return `<h1>Graph</h1>
+    <div class="legend">${swatches}<span>· border: <b style="color:#16a34a">healthy</b> <b style="color:#dc2626">unhealthy</b> <b style="color:#9ca3af">unknown</b></span>
+    <span>· edges: <b style="color:#b45309">metrics</b> <b style="color:#047857">logs</b> <b style="color:#1d4ed8">traces</b> with items/s (the source's output rate)</span></div>
+    <div class="graph-box" id="graph">${svg}</div>`;
+}
+
+async function processesPage() {
+  const list = await getJSON("/api/v0/web/processes");
+  const rows = list.map((p) => `<tr data-key="${esc(p.key)}"><td>${esc(p.key)}</td><td>${esc(p.role)}</td><td>${esc(p.signal ?? "")}</td>
+    <td class="num">${p.pid ?? "—"}</td><td>${p.running ? (p.ready ? "ready" : "starting") : "not running"}</td>
+    <td class="num">${duration(p.uptimeSeconds)}</td><td class="num">${p.restarts}</td>
+    <td class="num">${p.cpuPercent === null || p.cpuPercent === undefined ? "—" : p.cpuPercent.toFixed(1) + " %"}</td>
+    <td class="num">${bytes(p.rssBytes)}</td><td class="num">${percent(p.ringFill)}</td></tr>`);
+  return `<h1>Processes</h1><table><thead><tr><th>Process</th><th>Role</th><th>Signal</th><th class="num">PID</th><th>State</th>
+    <th class="num">Uptime</th><th class="num">Restarts</th><th class="num">CPU</th><th class="num">RSS</th><th class="num">Ring fill</th></tr></thead>
+    <tbody>${rows.join("")}</tbody></table>
+    <p class="muted">Ring fill: the fullest shared-memory ring the process writes (receivers) or reads (workers).</p>`;
+}
+
+async function statusLine() {
+  const s = await getJSON("/api/v0/web/status");
+  const reload = s.lastReload
+    ? `last reload ${esc(s.lastReload.time)}: <span class="${s.lastReload.ok ? "" : "bad"}">${s.lastReload.ok ? "ok" : "failed"} — ${esc(s.lastReload.message)}</span>`
+    : `loaded ${esc(s.startedTime)}, no reload since`;
+  return `${s.ready ? "ready" : '<span class="bad">not ready</span>'} · ${s.components} components · config ${esc(s.configHash.slice(0, 12))} · ${reload}`;
+}
+
+function route() {
+  const path = location.pathname;
+  if (path.startsWith("/component/")) return ["components", () => detailPage(decodeURIComponent(path.slice("/component/".length)))];
+  if (path === "/graph") return ["graph", graphPage];
+  if (path === "/processes") return ["processes", processesPage];
+  return ["components", componentsPage];
+}
+
+async function refresh() {
+  const [nav, page] = route();
+  document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === nav));
+  try {
+    const html = await page();
+    const scroll = document.getElementById("graph")?.scrollLeft;
+    main.innerHTML = html;
+    if (scroll) document.getElementById("graph").scrollLeft = scroll;
+    main.dataset.loaded = "true";
+  } catch (err) {
+    main.innerHTML = `<p class="bad">Could not load this page: ${esc(err.message)}</p>`;
+  }
+  try { document.getElementById("status").innerHTML = await statusLine(); } catch (err) { /* the page shows the error */ }
+}
+
+refresh();
+setInterval(refresh, REFRESH_MS);
