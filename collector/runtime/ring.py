@@ -38,16 +38,16 @@ padding that are never written or read.
    24  u32 length      payload bytes n
    28  u16 component   index of the receiving component
    30  u8  signal      signal code
-   31  u8  flags       reserved, 0
+   31  u8  flags       reserved, written as 0
    32  u32 crc         CRC32 of header bytes 0..31 then the payload, or 0 if the ring has no CRCs
    36  u32 reserved    0
 
 Records wrap around the end of the data area by split copy (no padding marker): header and payload
 are written as one logical run of bytes that continues at offset 0, so the whole capacity is usable
 and a record of `capacity - 40` payload bytes always fits an empty ring. The common contiguous case
-costs one `struct.pack_into` plus one memoryview slice assignment (a memcpy) to put, and one
-`unpack_from` plus one `bytes(view[a:b])` to get; a split payload is joined with one
-`bytes.join` (a single copy).
+costs one `struct.pack_into` plus one slice assignment into the mmap (one memcpy) to put, and one
+`unpack_from` plus one mmap slice (one memcpy straight into a new `bytes`) to get; a split payload
+is written as two slices and read with one `bytes.join` of two memoryviews (still one copy).
 
 Why it is correct (what we rely on, precisely)
 
@@ -70,8 +70,11 @@ Why it is correct (what we rely on, precisely)
    in program order within its process; the GIL orders threads of one process only and plays
    no part here.
 4. Space reuse, producer: the producer overwrites bytes only below read_pos + capacity, for the
-   read_pos it loaded, and the consumer stores read_pos only after it has copied the records out
-   (its payload is a private `bytes` by then).
+   read_pos it loaded (it caches that limit and reloads read_pos only when a record does not fit;
+   read_pos only grows, so a stale value merely understates the free space), and the consumer
+   stores read_pos only after it has copied the records out (its payload is a private `bytes` by
+   then). On x86 a store is never reordered with an older load, so that copy is complete before
+   the release becomes visible.
 5. Weakly ordered CPUs (aarch64, POWER): points 3 and 4 assume store->store and load->load order,
    which these CPUs do not give without barriers, and pure Python cannot emit a barrier. Rings
    created with `checksum=True` (the default on every machine that is not x86) stay correct
@@ -84,6 +87,11 @@ Why it is correct (what we rely on, precisely)
    visible before the branch it is control-dependent on is resolved, so point 4 holds there
    without a barrier. Wake-ups through a Doorbell (eventfd) are ordered by the kernel's lock.
    Cost of the CRC: one zlib.crc32 on each side (a few GB/s), so it is off by default on x86-64.
+   A record that never passes its checks is real corruption; `unsettled_reads` counts the misses
+   so the worker can give up on the ring after a grace period. Without CRCs (x86) the same
+   finding raises RingCorruptError at once.
+6. Waking a sleeping consumer is the Doorbell's job (ring_doorbell.py): drain the doorbell, read
+   until `next_record` returns None, then sleep on it; the producer rings after publishing.
 
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
