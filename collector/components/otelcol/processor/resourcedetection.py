@@ -117,7 +117,7 @@ class ResourceDetectionProcessor(Component):
 
     async def start(self) -> None:
         args = self.args
-        self._next = {sig: self.ctx.next_consumer(args.output.for_signal(sig), sig) for sig in Signal}
+        self._next = {}  # resolved per signal on first use: a worker hosts only its own signals' consumers
         outcome = await self._detect()
         if args.fail_on_missing_metadata and outcome.failed:
             raise RuntimeError("resource detection failed: " + "; ".join(outcome.failed))
@@ -146,7 +146,11 @@ class ResourceDetectionProcessor(Component):
     async def consume(self, payload: Payload) -> None:
         if self.detected:
             payload = self._apply(payload)
-        await self._next[payload.signal].consume(payload)
+        consumer = self._next.get(payload.signal)
+        if consumer is None:
+            consumer = self._next[payload.signal] = self.ctx.next_consumer(
+                self.args.output.for_signal(payload.signal), payload.signal)
+        await consumer.consume(payload)
 
     def _apply(self, payload: Payload) -> Payload:
         """Edit the decoded message in place. (A pure-Python byte-level rewrite that avoids decoding was
