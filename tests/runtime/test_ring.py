@@ -191,15 +191,19 @@ def test_corruption_is_reported_without_checksums() -> None:
             ring.next_record()
 
 
-def test_torn_record_is_not_delivered_with_checksums() -> None:
-    """With CRCs a record whose bytes do not match yet is held back, then delivered once they do."""
+@pytest.mark.parametrize(
+    "at", [0, 8, 24, RECORD_HEADER_SIZE], ids=["stale-position", "seq", "length", "payload"]
+)
+def test_not_yet_visible_record_is_held_back_with_checksums(at: int) -> None:
+    """What a weakly ordered CPU may show: new write_pos, old or half-written record bytes."""
     with Ring.create(256, checksum=True) as ring:
         assert ring.try_put(HEADER, b"abcdef")
-        at = 256 + RECORD_HEADER_SIZE
-        ring._mm[at : at + 1] = b"X"  # as if the payload store were not visible yet
+        at += 256  # the data area follows the control block
+        good = ring._mm[at : at + 1]
+        ring._mm[at : at + 1] = bytes([good[0] ^ 0x40])
         assert ring.next_record() is None
         assert ring.unsettled_reads == 1
-        ring._mm[at : at + 1] = b"a"
+        ring._mm[at : at + 1] = good  # the store becomes visible
         rec = ring.next_record()
         assert rec is not None and rec.data == b"abcdef"
 
