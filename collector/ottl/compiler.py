@@ -78,28 +78,77 @@ class _C:
     name: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ConstantSet:
+    """What a statement `set(attributes["key"], value) [where cond]` reveals to the runner when `value`
+    and `cond` read nothing below the item's parent: evaluated once per resource/scope/parent (the
+    getters read hoisted slots), its effect is the same for every item there, so the runner may apply
+    it without evaluating anything per item (see `collector.ottl.splice`)."""
+
+    key: str
+    value: Fn
+    cond: Callable[[Any], bool] | None
+
+
 class Compiler:
     def __init__(self, context: str, hoister: Hoister | None = None) -> None:
         self.context = context
         self.hoister = hoister
+        self._seen: list[_C] | None = None  # every value compiled while a `where` is being compiled
+        self._editor_args: dict[str, Arg | None] = {}
 
     # --- entry points ---------------------------------------------------------------------
     def statement(self, text: str) -> Callable[[Any], None]:
+        return self.statement_info(text)[0]
+
+    def statement_info(self, text: str) -> tuple[Callable[[Any], None], ConstantSet | None]:
+        """The statement's closure and, when it has that shape, its `ConstantSet`."""
         stmt = parse_statement(text)
         editor = self._call(stmt.editor, EDITORS, "editor")
         run = editor.fn
+        const_set = self._constant_set(stmt.editor, self._editor_args)
         if stmt.where is None:
-            return run
-        cond = self._bool(stmt.where)
+            return run, const_set
+        cond, upper = self._tracked_bool(stmt.where)
 
         def guarded(f: Any) -> None:
             if cond(f):
                 run(f)
 
-        return guarded
+        if const_set is not None:
+            const_set = ConstantSet(const_set.key, const_set.value, cond) if upper else None
+        return guarded, const_set
 
     def condition(self, text: str) -> Callable[[Any], bool]:
-        return self._bool(parse_condition(text))
+        return self.condition_info(text)[0]
+
+    def condition_info(self, text: str) -> tuple[Callable[[Any], bool], bool]:
+        """The condition's closure, and whether it reads nothing at item level (constant per parent)."""
+        return self._tracked_bool(parse_condition(text))
+
+    def _tracked_bool(self, node: ast.BoolExpr) -> tuple[Callable[[Any], bool], bool]:
+        outer, self._seen = self._seen, []
+        try:
+            fn = self._bool(node)
+            upper = all(c.pure and c.level < ITEM for c in self._seen)
+        finally:
+            self._seen = outer
+        return fn, upper
+
+    def _constant_set(self, call: ast.Call, bound: dict[str, Arg | None]) -> ConstantSet | None:
+        if call.name != "set":
+            return None
+        target, value = bound.get("target"), bound.get("value")
+        if target is None or value is None or target.accessor is None or value.level is None:
+            return None
+        node = target.node
+        if (not isinstance(node, ast.Path) or node.fields[-1] != "attributes" or len(node.keys) != 1
+                or target.accessor.level != ITEM or not isinstance(node.keys[0], ast.Literal)
+                or type(node.keys[0].value) is not str):
+            return None
+        if value.level >= ITEM or not value.pure:
+            return None
+        return ConstantSet(node.keys[0].value, value.get, None)
 
     # --- hoisting -------------------------------------------------------------------------
     def _finish(self, c: _C) -> Fn:
@@ -118,10 +167,16 @@ class Compiler:
 
     def _arg(self, c: _C, node: ast.Value, *, hoist: bool) -> Arg:
         get = self._finish(c) if hoist else c.fn
-        return Arg(node, get, c.accessor, c.const if c.is_const else _MISSING, c.name)
+        return Arg(node, get, c.accessor, c.const if c.is_const else _MISSING, c.name, c.level, c.pure)
 
     # --- values ---------------------------------------------------------------------------
     def _value(self, node: ast.Value) -> _C:
+        c = self._compile_value(node)
+        if self._seen is not None:
+            self._seen.append(c)
+        return c
+
+    def _compile_value(self, node: ast.Value) -> _C:
         if isinstance(node, ast.Literal):
             v = node.value
             return _C(lambda f: v, CONST, const=v, is_const=True)
@@ -204,6 +259,8 @@ class Compiler:
         missing = [p for p in func.params[: func.required] if bound[p] is None]
         if missing:
             raise OttlSyntaxError(f"{node.name}: missing argument {missing[0]!r}", node.pos + 1)
+        if kind == "editor":
+            self._editor_args = bound
         try:
             fn = func.factory(bound)
         except OttlSyntaxError as exc:

@@ -38,6 +38,8 @@ class Arg:
     accessor: Accessor | None = None
     const: Any = _MISSING
     name: str | None = None
+    level: int | None = None  # the level of the data it reads (paths.CONST ... ITEM), when known
+    pure: bool = True
 
     @property
     def is_const(self) -> bool:

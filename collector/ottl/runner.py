@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
-from collector.ottl.compiler import Compiler, Hoister, writes_levels
+from collector.ottl.compiler import Compiler, ConstantSet, Hoister, writes_levels
 from collector.ottl.errors import OttlSyntaxError
 from collector.ottl.paths import PARENT, RESOURCE, SCOPE, Frame
 
@@ -46,6 +46,9 @@ class CompiledGroup:
     conditions: list[tuple[str, Callable[[Any], bool]]]
     error_mode: ErrorMode
     hoister: Hoister = field(default_factory=Hoister)
+    # Set when every statement is a `ConstantSet` and every condition reads nothing at item level:
+    # then `collector.ottl.splice` can apply the group to serialized bytes.
+    constant_sets: list[ConstantSet] | None = None
 
 
 def compile_group(context: str, statements: Sequence[str], conditions: Sequence[str] = (),
@@ -60,18 +63,25 @@ def compile_group(context: str, statements: Sequence[str], conditions: Sequence[
     hoister = Hoister(allowed={RESOURCE, SCOPE, PARENT} - writes)
     compiler = Compiler(context, hoister)
     compiled_statements = []
+    constant_sets: list[ConstantSet] | None = []
     for i, text in enumerate(statements):
         try:
-            compiled_statements.append((text, compiler.statement(text)))
+            fn, const_set = compiler.statement_info(text)
         except OttlSyntaxError as exc:
             raise GroupCompileError("statement", i, exc) from exc
+        compiled_statements.append((text, fn))
+        constant_sets = None if const_set is None or constant_sets is None else constant_sets + [const_set]
     compiled_conditions = []
     for i, text in enumerate(conditions):
         try:
-            compiled_conditions.append((text, compiler.condition(text)))
+            cond, upper = compiler.condition_info(text)
         except OttlSyntaxError as exc:
             raise GroupCompileError("condition", i, exc) from exc
-    return CompiledGroup(context, compiled_statements, compiled_conditions, error_mode, hoister)
+        compiled_conditions.append((text, cond))
+        if not upper:
+            constant_sets = None
+    return CompiledGroup(context, compiled_statements, compiled_conditions, error_mode, hoister,
+                         constant_sets if compiled_statements else None)
 
 
 def compile_conditions(context: str, conditions: Sequence[str]) -> CompiledGroup:
@@ -135,8 +145,8 @@ def walk(message: Any, context: str, spec: Any, hoister: Hoister,
                     visit(f)
 
 
-def run_group(message: Any, spec: Any, group: CompiledGroup, on_error: OnError) -> None:
-    """Execute a compiled statement group over every item of its context."""
+def visit_fn(group: CompiledGroup, on_error: OnError) -> Callable[[Frame], None]:
+    """The per-item visitor of a group: guard conditions, statements, error modes."""
     statements = group.statements
     conditions = group.conditions
     mode = group.error_mode
@@ -176,4 +186,9 @@ def run_group(message: Any, spec: Any, group: CompiledGroup, on_error: OnError) 
                 except Exception as exc:  # noqa: BLE001
                     failed(text, exc)
 
-    walk(message, group.context, spec, group.hoister, visit)
+    return visit
+
+
+def run_group(message: Any, spec: Any, group: CompiledGroup, on_error: OnError) -> None:
+    """Execute a compiled statement group over every item of its context."""
+    walk(message, group.context, spec, group.hoister, visit_fn(group, on_error))

@@ -1,22 +1,30 @@
 """`otelcol.processor.transform`: run OTTL statements over the items of each payload.
 
 Statement groups are compiled once (in `validate()` for error positions, and when the component is
-built or updated); `consume` runs the groups of the payload's signal in order on the decoded
-message in place, marks the payload modified, and hands it to the `output` consumers. Under
+built or updated); `consume` runs the groups of the payload's signal in order and hands the payload to
+the `output` consumers. A group whose statements are all constant `set`s of item attributes (e.g.
+copying resource attributes onto data points) runs on the serialized request (`collector.ottl.splice`,
+about ten times cheaper per item than the decoded path); any other group runs on the decoded message
+in place. The payload is marked modified only if something changed. Under
 `error_mode = "propagate"` a failing statement drops the whole payload (counted, settled, logged).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from collector.components.api import ArgumentError, BuildContext, Component, Placement
 from collector.components.registry import register
 from collector.components.types import DebugMetrics, Output
-from collector.ottl.runner import CompiledGroup, GroupCompileError, PropagateError, compile_group, run_group
 from collector.ottl.reporting import ErrorReporter, drop_payload
+from collector.ottl.runner import (
+    CompiledGroup, GroupCompileError, PropagateError, compile_group, visit_fn, walk,
+)
+from collector.ottl.splice import CONTEXTS as SPLICE_CONTEXTS
+from collector.ottl.splice import Splicer, SpliceError
+from collector.selfmetrics.otelcol import PROCESSOR_INCOMING, PROCESSOR_OUTGOING
 from collector.signals import Payload, Signal
 
 ErrorMode = Literal["ignore", "silent", "propagate"]
@@ -93,7 +101,11 @@ class TransformProcessor(Component):
         self._compile(args)
 
     def _compile(self, args: Arguments) -> None:
-        self.groups = {signal: compile_signal(args, signal) for signal in Signal}
+        self.groups = {signal: [(group, _splicer(group)) for group in compile_signal(args, signal)]
+                       for signal in Signal}
+        cid = self.ctx.component_id
+        self._incoming = {s: PROCESSOR_INCOMING.labels(cid, "/", s.value) for s in Signal}
+        self._outgoing = {s: PROCESSOR_OUTGOING.labels(cid, "/", s.value) for s in Signal}
 
     async def update(self, args: msgspec.Struct) -> None:
         assert isinstance(args, Arguments)
@@ -104,15 +116,72 @@ class TransformProcessor(Component):
         signal = payload.signal
         groups = self.groups[signal]
         if groups:
-            message = payload.message
-            spec = signal.spec
             try:
-                for group in groups:
-                    run_group(message, spec, group, self.report)
+                payload = self._transform(payload, groups)
             except PropagateError as exc:
                 self.ctx.logger.error("dropping %s payload: %s", signal.value, exc)
-                drop_payload(payload, self.ctx.component_id, "transform_error")
+                count = payload.item_count
+                self._incoming[signal].inc(count)
+                drop_payload(payload, self.ctx.component_id, "transform_error", count)
                 return
-            payload.modified()
+        count = payload.item_count
+        self._incoming[signal].inc(count)
+        self._outgoing[signal].inc(count)
         args: Arguments = self.args  # type: ignore[assignment]
         await self.ctx.next_consumer(args.output.for_signal(signal), signal).consume(payload)
+
+    def _transform(self, payload: Payload, groups: list[tuple[CompiledGroup, Splicer | None]]) -> Payload:
+        """Run the groups in order, each on bytes or on the decoded message as it allows; returns the
+        payload to forward (a new one taking over the claims when the contents were replaced). Raises
+        PropagateError before any claim has moved, so the caller can drop `payload` itself."""
+        spec = payload.signal.spec
+        data: bytes | None = None  # the current state is a spliced request ...
+        message: Any = None  # ... or a decoded message (`payload.message` unless `own`)
+        own = touched = False
+        count: int | None = None
+        for group, splicer in groups:
+            visit = visit_fn(group, self.report)
+            if splicer is not None:
+                if data is not None:
+                    source = data
+                elif message is not None:
+                    source = message.SerializeToString()
+                else:
+                    source = payload.data
+                try:
+                    spliced, count = splicer.run(source, visit)
+                except SpliceError:
+                    pass  # not a request the walker understands: the decoded path decides
+                else:
+                    if spliced is not None:
+                        data, message, own = spliced, None, False
+                    continue
+            if data is not None:
+                message, data, own = spec.request_class.FromString(data), None, True
+            elif message is None:
+                message = payload.message
+            walk(message, group.context, spec, group.hoister, visit)
+            touched = True
+        if data is not None:
+            return _replace(payload, data=data, message=None, count=count)
+        if own:
+            return _replace(payload, data=None, message=message, count=count)
+        if touched:
+            payload.modified(keep_count=True)
+        elif count is not None and not payload.is_decoded:  # unchanged: keep the count we walked for
+            return _replace(payload, data=payload.data, message=None, count=count)
+        return payload
+
+
+def _splicer(group: CompiledGroup) -> Splicer | None:
+    if group.constant_sets is None or group.context not in SPLICE_CONTEXTS:
+        return None
+    return Splicer(group.context, group.constant_sets, group.conditions, group.hoister)
+
+
+def _replace(payload: Payload, *, data: bytes | None, message: object, count: int | None) -> Payload:
+    """A payload with new contents that takes over `payload`'s claims (as `Payload.merge` does)."""
+    fresh = Payload(payload.signal, data=data, message=message, item_count=count,  # type: ignore[arg-type]
+                    acks=payload.acks, metadata=payload.metadata)
+    payload.acks = []
+    return fresh

@@ -1,0 +1,403 @@
+"""Apply a group of constant `set`s to a serialized Export request, without decoding its items.
+
+Theory of operation. A group qualifies when every statement is `set(attributes["<literal>"], value)
+[where cond]` with `value` and `cond` reading nothing below the item's parent, and every group
+condition reads nothing at item level either (`CompiledGroup.constant_sets`). Then what the group does
+to an item depends only on the hoisted slots of its resource, scope and parent: an ordered set of
+`key -> value` pairs (nil values and false conditions drop out, a later statement on the same key
+overrides an earlier one). Appending the encoded `KeyValue`s to an item's bytes is a valid protobuf
+merge of its repeated `attributes` field and has exactly the effect of `set` on an item that does
+not carry the key yet. So the walk below only reads lengths: per item it writes a new length prefix,
+the item's original bytes and the shared encoded attributes. The message levels above the item
+(resource, scope, metric or span) are decoded with upb only when the group reads them.
+
+Exactness: an item in which the encoded key occurs at all (found with one C-level search per
+container, which may also hit inside a value), and every item of a parent whose slots or conditions
+raised, is decoded and run through the ordinary per-item visitor (`runner.visit_fn`), so duplicate
+keys, in-place updates and per-item error reporting behave exactly as on the decoded path.
+
+Wire format notes: fields are read with their full varint tag; unknown fields are copied through;
+a non-canonical item tag still counts as an item; groups (wire types 3/4) raise `SpliceError`, as do
+truncated inputs, and the caller then falls back to the decoded path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Final
+
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from collector.ottl.compiler import ConstantSet
+from collector.ottl.paths import PARENT, RESOURCE, SCOPE, Frame
+from collector.ottl.values import to_any
+
+CONTEXTS: Final = ("datapoint", "span", "spanevent", "log")
+
+
+class SpliceError(ValueError):
+    """The bytes are not a request this walker understands; use the decoded path instead."""
+
+
+# --- wire format -----------------------------------------------------------------------------
+def encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise SpliceError("varint too long")
+
+
+def _field(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
+    """(field number, wire type, value start, field end) of the field at `pos`."""
+    tag, p = _varint(data, pos)
+    wire = tag & 7
+    if wire == 2:
+        n, p = _varint(data, p)
+        stop = p + n
+    elif wire == 0:
+        stop = _varint(data, p)[1]
+    elif wire == 1:
+        stop = p + 8
+    elif wire == 5:
+        stop = p + 4
+    else:
+        raise SpliceError(f"unsupported wire type {wire}")
+    if stop > end:
+        raise SpliceError("truncated field")
+    return tag >> 3, wire, p, stop
+
+
+def _len_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """Every field in [start, end): (number, field start, value start, field end); value start is -1
+    for fields that are not length-delimited."""
+    fields = []
+    pos = start
+    while pos < end:
+        number, wire, value, stop = _field(data, pos, end)
+        fields.append((number, pos, value if wire == 2 else -1, stop))
+        pos = stop
+    return fields
+
+
+def _attribute_field(cls: type) -> int:
+    return cls.DESCRIPTOR.fields_by_name["attributes"].number  # type: ignore[no-any-return]
+
+
+# Metric.data oneof: field number -> point class
+_POINTS: Final[dict[int, type]] = {
+    metrics_pb2.Metric.DESCRIPTOR.fields_by_name[name].number: cls
+    for name, cls in (("gauge", metrics_pb2.NumberDataPoint), ("sum", metrics_pb2.NumberDataPoint),
+                      ("histogram", metrics_pb2.HistogramDataPoint),
+                      ("exponential_histogram", metrics_pb2.ExponentialHistogramDataPoint),
+                      ("summary", metrics_pb2.SummaryDataPoint))
+}
+_SPAN_EVENTS: Final = trace_pb2.Span.DESCRIPTOR.fields_by_name["events"].number
+
+
+class _Effect:
+    """What the group does to every item under the current slots: encoded attributes to append
+    (per attributes field number) and a search for items that may already carry one of the keys."""
+
+    __slots__ = ("kvs", "needles", "extras")
+
+    def __init__(self, changes: dict[str, Any]) -> None:
+        self.kvs = []
+        for key, value in changes.items():
+            kv = KeyValue()
+            kv.key = key
+            to_any(kv.value, value)
+            self.kvs.append(kv.SerializeToString())
+        self.needles = re.compile(b"|".join(
+            re.escape(b"\x0a" + encode_varint(len(k)) + k) for k in (key.encode() for key in changes)))
+        self.extras: dict[int, bytes] = {}
+
+    def extra(self, attr_field: int) -> bytes:
+        found = self.extras.get(attr_field)
+        if found is None:
+            tag = encode_varint(attr_field << 3 | 2)
+            found = self.extras[attr_field] = b"".join(tag + encode_varint(len(kv)) + kv for kv in self.kvs)
+        return found
+
+
+_SLOW: Final = object()  # the group's evaluation raised under these slots: visit every item
+_EFFECT_CACHE_SIZE: Final = 256
+
+
+class Splicer:
+    """Runs one qualifying group over serialized requests. Not thread-safe (one frame, one cache)."""
+
+    def __init__(self, context: str, constant_sets: list[ConstantSet],
+                 conditions: list[tuple[str, Callable[[Any], bool]]], hoister: Any) -> None:
+        if context not in CONTEXTS:
+            raise ValueError(f"context {context!r} is not spliceable")
+        self.context = context
+        self.sets = constant_sets
+        self.conditions = [cond for _, cond in conditions]
+        self.hoister = hoister
+        self.has = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
+        self._effects: dict[tuple[Any, ...], _Effect] = {}
+        self._headers: dict[int, dict[int, bytes]] = {}  # item tag -> new length -> encoded header
+
+    # --- per-slot evaluation ------------------------------------------------------------------
+    def _effect(self, f: Frame) -> _Effect | object | None:
+        """None when the group changes nothing here, `_SLOW` when evaluating it raised."""
+        try:
+            if self.conditions:
+                for cond in self.conditions:
+                    if cond(f):
+                        break
+                else:
+                    return None
+            changes: dict[str, Any] = {}
+            for cs in self.sets:
+                if cs.cond is None or cs.cond(f):
+                    v = cs.value(f)
+                    if v is not None:
+                        changes[cs.key] = v
+        except Exception:  # noqa: BLE001 - the per-item visitor reports it, item by item
+            return _SLOW
+        if not changes:
+            return None
+        try:
+            cache_key: tuple[Any, ...] | None = tuple((k, type(v), v) for k, v in changes.items())
+            hash(cache_key)
+        except TypeError:  # maps and slices: not cached
+            cache_key = None
+        if cache_key is not None:
+            effect = self._effects.get(cache_key)
+            if effect is not None:
+                return effect
+        effect = _Effect(changes)
+        if cache_key is not None:
+            if len(self._effects) >= _EFFECT_CACHE_SIZE:
+                self._effects.clear()
+            self._effects[cache_key] = effect
+        return effect
+
+    # --- the walk -----------------------------------------------------------------------------
+    def run(self, data: bytes, visit: Callable[[Frame], None]) -> tuple[bytes | None, int]:
+        """The rewritten request (None if nothing changed) and the number of the signal's items.
+        `visit` is the group's per-item visitor, used for the items the fast path cannot decide."""
+        walk = _Walk(self, data, visit)
+        try:
+            walk.request()
+        except (IndexError, SpliceError) as exc:
+            raise SpliceError(str(exc)) from exc
+        return (b"".join(walk.out) if walk.changed else None), walk.count
+
+
+class _Walk:
+    """State of one `Splicer.run`: output pieces, the frame, the current effect."""
+
+    def __init__(self, splicer: Splicer, data: bytes, visit: Callable[[Frame], None]) -> None:
+        self.s = splicer
+        self.data = data
+        self.visit = visit
+        self.out: list[bytes] = []
+        self.count = 0
+        self.changed = False
+        self.f = Frame()
+        self.f.slots = [None] * splicer.hoister.count
+        self.effect: _Effect | object | None = None
+        self.stale = True
+
+    def _enter(self, level: int, message: Any) -> None:
+        setattr(self.f, ("resource", "scope", "parent")[level - 1], message)
+        self.s.hoister.fill(self.f, level)
+        self.stale = True
+
+    def _current_effect(self) -> _Effect | object | None:
+        if self.stale:
+            self.effect = self.s._effect(self.f)
+            self.stale = False
+        return self.effect
+
+    def _open(self, tag_bytes: bytes) -> int:
+        """Reserve the header of a length-delimited field; `_close` fills it in."""
+        self.out.append(tag_bytes)
+        self.out.append(b"")
+        return len(self.out)
+
+    def _close(self, index: int, size: int) -> int:
+        self.out[index - 1] = encode_varint(size)
+        return len(self.out[index - 2]) + len(self.out[index - 1]) + size
+
+    def _copy(self, start: int, stop: int) -> int:
+        self.out.append(self.data[start:stop])
+        return stop - start
+
+    # request -> resource_x -> scope_x -> (parents ->) items; each returns the bytes it wrote
+    def request(self) -> None:
+        data = self.data
+        for number, start, value, stop in _len_fields(data, 0, len(data)):
+            if number == 1 and value >= 0:
+                index = self._open(data[start:_varint(data, start)[1]])
+                self._close(index, self._resource(value, stop))
+            else:
+                self._copy(start, stop)
+
+    def _resource(self, start: int, end: int) -> int:
+        data = self.data
+        fields = _len_fields(data, start, end)
+        if self.s.has[RESOURCE]:
+            raw = b"".join(data[v:e] for n, _, v, e in fields if n == 1 and v >= 0)
+            self._enter(RESOURCE, Resource.FromString(raw))
+        size = 0
+        for number, fstart, value, stop in fields:
+            if number == 2 and value >= 0:
+                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                size += self._close(index, self._scope(value, stop))
+            else:
+                size += self._copy(fstart, stop)
+        return size
+
+    def _scope(self, start: int, end: int) -> int:
+        data = self.data
+        if self.s.has[SCOPE]:
+            raw = b"".join(data[v:e] for n, _, v, e in _len_fields(data, start, end) if n == 1 and v >= 0)
+            self._enter(SCOPE, InstrumentationScope.FromString(raw))
+        context = self.s.context
+        if context == "span":
+            return self._items(start, end, 2, trace_pb2.Span)
+        if context == "log":
+            return self._items(start, end, 2, logs_pb2.LogRecord)
+        size = 0
+        for number, fstart, value, stop in _len_fields(data, start, end):
+            if number == 2 and value >= 0:
+                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                inner = self._metric(value, stop) if context == "datapoint" else self._span(value, stop)
+                size += self._close(index, inner)
+            else:
+                size += self._copy(fstart, stop)
+        return size
+
+    def _metric(self, start: int, end: int) -> int:
+        data = self.data
+        fields = _len_fields(data, start, end)
+        if self.s.has[PARENT]:
+            self._enter(PARENT, metrics_pb2.Metric.FromString(self._without_points(fields)))
+        size = 0
+        for number, fstart, value, stop in fields:
+            cls = _POINTS.get(number)
+            if cls is not None and value >= 0:
+                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                size += self._close(index, self._items(value, stop, 1, cls))
+            else:
+                size += self._copy(fstart, stop)
+        return size
+
+    def _without_points(self, fields: list[tuple[int, int, int, int]]) -> bytes:
+        """The metric without its data points: what metric-level paths may read."""
+        data = self.data
+        parts = []
+        for number, fstart, value, stop in fields:
+            if number in _POINTS and value >= 0:
+                inner = b"".join(data[s:e] for n, s, _, e in _len_fields(data, value, stop) if n != 1)
+                parts.append(data[fstart:_varint(data, fstart)[1]] + encode_varint(len(inner)) + inner)
+            else:
+                parts.append(data[fstart:stop])
+        return b"".join(parts)
+
+    def _span(self, start: int, end: int) -> int:
+        data = self.data
+        self.count += 1
+        if self.s.has[PARENT]:
+            raw = b"".join(data[s:e] for n, s, _, e in _len_fields(data, start, end) if n != _SPAN_EVENTS)
+            self._enter(PARENT, trace_pb2.Span.FromString(raw))
+        return self._items(start, end, _SPAN_EVENTS, trace_pb2.Span.Event, counted=False)
+
+    def _items(self, start: int, end: int, item_field: int, cls: type, counted: bool = True) -> int:
+        """Copy the message in [start, end), appending the effect's attributes to each item in
+        `item_field` (the hot loop: per item, one length read and three list entries)."""
+        data = self.data
+        effect = self._current_effect()
+        out = self.out
+        item_tag = item_field << 3 | 2
+        size = 0
+        items = 0
+        if effect is None or effect is _SLOW:
+            extra = b""
+            hit = end if effect is None else start  # _SLOW: every item is "hit"
+            needles = None
+        else:
+            assert isinstance(effect, _Effect)
+            extra = effect.extra(_attribute_field(cls))
+            needles = effect.needles
+            found = needles.search(data, start, end)
+            hit = end if found is None else found.start()
+        grow = len(extra)
+        headers = self._headers_for(item_tag)
+        tag_byte = bytes([item_tag])
+        pos = start
+        while pos < end:
+            if data[pos] == item_tag:
+                n = data[pos + 1]
+                if n < 0x80:
+                    body = pos + 2
+                else:
+                    n, body = _varint(data, pos + 1)
+                stop = body + n
+                if stop > end:
+                    raise SpliceError("truncated item")
+                items += 1
+                if stop <= hit:
+                    if grow:
+                        header = headers.get(n + grow)
+                        if header is None:
+                            header = headers[n + grow] = tag_byte + encode_varint(n + grow)
+                        out += (header, data[body:stop], extra)
+                        size += len(header) + n + grow
+                    else:
+                        out.append(data[pos:stop])
+                        size += stop - pos
+                else:
+                    item = self._slow_item(cls, data[body:stop])
+                    header = tag_byte + encode_varint(len(item))
+                    out += (header, item)
+                    size += len(header) + len(item)
+                    if needles is not None:
+                        found = needles.search(data, stop, end)
+                        hit = end if found is None else found.start()
+                pos = stop
+                continue
+            number, wire, value, stop = _field(data, pos, end)
+            if number == item_field and wire == 2:  # an item behind a non-canonical tag
+                raise SpliceError("non-canonical item tag")
+            out.append(data[pos:stop])
+            size += stop - pos
+            pos = stop
+        if counted:
+            self.count += items
+        if grow and items:
+            self.changed = True
+        return size
+
+    def _headers_for(self, tag: int) -> dict[int, bytes]:
+        return self.s._headers.setdefault(tag, {})
+
+    def _slow_item(self, cls: type, raw: bytes) -> bytes:
+        item = cls.FromString(raw)
+        f = self.f
+        f.item = item
+        self.visit(f)
+        self.changed = True  # conservatively: the visitor may have edited the item
+        return item.SerializeToString()  # type: ignore[no-any-return]
