@@ -60,11 +60,11 @@ class Observer:
         """Feed one counter sample; update inferred health and the recent-error log."""
         self.rates.observe(now, counters)
         self.last_tick = now
-        # only components with a failure counter talk to a backend; a processor's "sent" says nothing
-        for component in {c for (c, stat, _s) in counters if stat == "failed"}:
+        for component in self._senders(counters):
             failed = self._window_delta(component, "failed")
             sent = self._window_delta(component, "sent")
-            derived = derive_health(self.derived.get(component), failed, sent, self.window, now)
+            derived = derive_health(self.derived.get(component), failed, sent, self.window, now,
+                                    self._waiting(component))
             if derived is not None:
                 self.derived[component] = derived
         for component, health in self.health().items():
@@ -73,6 +73,28 @@ class Observer:
                 self.errors.setdefault(component, deque(maxlen=RECENT_ERRORS)).append(
                     ErrorEntry(health.get("updated") or now, health["message"]))
             self._last_health[component] = seen
+
+    def _senders(self, counters: dict[Key, float]) -> set[str]:
+        """Components that talk to a backend: a failure counter, or nothing downstream in the graph.
+        (A processor's "sent" says nothing about a backend.)"""
+        pipeline = self.supervisor.pipeline
+        sinks = {cid for cid in pipeline.nodes if not pipeline.edges_from(cid) and pipeline.edges_to(cid)}
+        return sinks | {c for (c, stat, _s) in counters if stat == "failed" and c in pipeline.nodes}
+
+    def _waiting(self, component: str) -> float | None:
+        """Items handed to `component` and not yet settled, once a full window has been measured:
+        its own queue gauge, or what its upstreams sent it minus what it sent, failed or dropped."""
+        if self.rates.span < self.window:
+            return None
+        queued = self.rates.component_total(component, "queue_size") or 0.0
+        handed = 0.0
+        for edge in self.supervisor.pipeline.edges_to(component):
+            if edge.signal is not None:
+                handed += sum(v for (c, stat, sig), v in self.rates.latest.items()
+                              if c == edge.source and stat == "out" and sig == edge.signal.value)
+        settled = sum(self.rates.component_total(component, stat) or 0.0 for stat in ("sent", "failed", "dropped",
+                                                                                   "refused"))
+        return max(queued, handed - settled)
 
     def _window_delta(self, component: str, stat: str) -> float | None:
         deltas = [self.rates.delta(k) for k in self.rates.latest if k[0] == component and k[1] == stat]

@@ -142,11 +142,13 @@ class RateTracker:
 
 @dataclass
 class DerivedHealth:
-    """Health inferred from send counters, for exporters that report only start/stop health.
+    """Health inferred from counters, for exporters that report only start/stop health.
 
-    Over the window: items failed and none were sent -> unhealthy; items were sent -> healthy. With
-    no traffic nothing is learned and the last inferred state stays (a backend that was down is
-    still assumed down until a send succeeds).
+    Over the window: items failed and none were sent -> unhealthy; items are waiting for the
+    exporter and none were sent -> unhealthy (a backend that is down keeps batches in retry for
+    minutes before they count as failed); items were sent -> healthy. With no traffic nothing is
+    learned and the last inferred state stays (a backend that was down is still assumed down until
+    a send succeeds).
     """
 
     state: str
@@ -155,7 +157,7 @@ class DerivedHealth:
 
 
 def derive_health(previous: DerivedHealth | None, failed: float | None, sent: float | None, window: float,
-                  now: float) -> DerivedHealth | None:
+                  now: float, waiting: float | None = None) -> DerivedHealth | None:
     failed = failed or 0.0
     sent = sent or 0.0
     if failed > 0 and sent == 0:
@@ -166,6 +168,10 @@ def derive_health(previous: DerivedHealth | None, failed: float | None, sent: fl
         if failed > 0:
             message += f", {failed:.0f} failed"
         state = "healthy"
+    elif waiting:
+        message = (f"derived from counters: {waiting:.0f} items waiting to be sent and none sent in the last "
+                   f"{window:.0f}s (backend down or slow?)")
+        state = "unhealthy"
     else:
         return previous
     if previous is not None and previous.state == state:

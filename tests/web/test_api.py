@@ -115,3 +115,20 @@ def test_rates_and_derived_health_reach_the_documents() -> None:
     health = api.component_detail(sup, observer, exporter)["health"]  # type: ignore[index]
     assert health["state"] == "healthy"
     assert api.component_detail(sup, observer, "nope.nope") is None  # type: ignore[arg-type]
+
+
+def test_exporter_with_items_waiting_and_nothing_sent_is_unhealthy() -> None:
+    """A backend that is down keeps batches in retry for minutes before they count as failed."""
+    sup = example("opentelemetry.alloy")
+    exporter = "otelcol.exporter.otlphttp.logs"
+    sup.health = {exporter: {"state": "healthy", "message": "started component", "updated": 1.0}}
+    observer = Observer(sup, registry=None, window=10.0)  # type: ignore[arg-type]
+    batch = "otelcol.processor.batch.default"
+    observer.observe(100.0, {(batch, "out", "logs"): 0.0})
+    observer.observe(105.0, {(batch, "out", "logs"): 30.0})
+    assert observer.health()[exporter]["state"] == "healthy"  # not a full window yet
+    observer.observe(110.0, {(batch, "out", "logs"): 30.0})
+    health = observer.health()[exporter]
+    assert health["state"] == "unhealthy" and "30 items waiting" in health["message"]
+    observer.observe(115.0, {(batch, "out", "logs"): 30.0, (exporter, "sent", "logs"): 30.0})
+    assert observer.health()[exporter]["state"] == "healthy"
