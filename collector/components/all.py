@@ -1,18 +1,33 @@
-"""Imports every component module so that its `@register` runs. One line per component."""
-import collector.components.otelcol.processor.transform  # noqa: F401
-import collector.components.otelcol.processor.filter  # noqa: F401
-import collector.components.otelcol.processor.batch  # noqa: F401
-import collector.components.otelcol.exporter.otlphttp  # noqa: F401
-import collector.components.otelcol.exporter.otlp  # noqa: F401
-import collector.components.otelcol.exporter.debug  # noqa: F401
-import collector.components.discovery.relabel  # noqa: F401
-import collector.components.otelcol.exporter.prometheus  # noqa: F401
-import collector.components.prometheus.exporter.self  # noqa: F401
-import collector.components.prometheus.relabel  # noqa: F401
-import collector.components.prometheus.remote_write  # noqa: F401
-import collector.components.prometheus.scrape  # noqa: F401
-import collector.components.otelcol.processor.resourcedetection  # noqa: F401
-import collector.components.otelcol.connector.host_info  # noqa: F401
-import collector.components.otelcol.processor.attributes  # noqa: F401
-import collector.components.otelcol.processor.memory_limiter  # noqa: F401
-import collector.components.otelcol.receiver.otlp  # noqa: F401
+"""Every component this collector knows: one line per component, its Alloy name.
+
+The module is the name as a path under `collector.components` (`otelcol.processor.batch` ->
+`collector/components/otelcol/processor/batch.py`) and is imported the first time a configuration
+uses the component, so a process pays in memory only for the components (and their libraries, such as
+grpc or aiohttp) that its configuration runs.
+"""
+
+from __future__ import annotations
+
+COMPONENTS: tuple[str, ...] = (
+    "discovery.relabel",
+    "otelcol.connector.host_info",
+    "otelcol.exporter.debug",
+    "otelcol.exporter.otlp",
+    "otelcol.exporter.otlphttp",
+    "otelcol.exporter.prometheus",
+    "otelcol.processor.attributes",
+    "otelcol.processor.batch",
+    "otelcol.processor.filter",
+    "otelcol.processor.memory_limiter",
+    "otelcol.processor.resourcedetection",
+    "otelcol.processor.transform",
+    "otelcol.receiver.otlp",
+    "prometheus.exporter.self",
+    "prometheus.relabel",
+    "prometheus.remote_write",
+    "prometheus.scrape",
+)
+
+
+def module_of(name: str) -> str:
+    return f"collector.components.{name}"

@@ -1,8 +1,10 @@
 """The component table: Alloy name -> declaration. Adding a component is one module with one
-`@register(...)` plus one import line in `collector/components/all.py`."""
+`@register(...)` plus its name in `collector/components/all.py`. Modules are imported on first lookup."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
 
@@ -62,14 +64,35 @@ def register(
 
 
 def lookup(name: str) -> ComponentInfo | None:
-    _load_all()
-    return _REGISTRY.get(name)
+    from collector.components.all import COMPONENTS, module_of
+
+    info = _REGISTRY.get(name)
+    if info is None and name in COMPONENTS:
+        importlib.import_module(module_of(name))  # its @register fills the table
+        info = _REGISTRY.get(name)
+    return info
 
 
-def all_components() -> dict[str, ComponentInfo]:
-    _load_all()
-    return dict(_REGISTRY)
+class _LazyRegistry(Mapping[str, ComponentInfo]):
+    """The registry as a mapping that imports a component's module when it is first asked for."""
+
+    def __getitem__(self, name: str) -> ComponentInfo:
+        info = lookup(name)
+        if info is None:
+            raise KeyError(name)
+        return info
+
+    def __iter__(self) -> Iterator[str]:
+        from collector.components.all import COMPONENTS
+
+        return iter(COMPONENTS)
+
+    def __len__(self) -> int:
+        from collector.components.all import COMPONENTS
+
+        return len(COMPONENTS)
 
 
-def _load_all() -> None:
-    import collector.components.all  # noqa: F401  (registers every component on import)
+def all_components() -> Mapping[str, ComponentInfo]:
+    """Every known component; modules load lazily (iterate to load them all)."""
+    return _LazyRegistry()

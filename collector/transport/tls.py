@@ -8,8 +8,10 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:
+    import grpc
 
 __all__ = ["ServerTls", "ssl_context", "grpc_credentials"]
 
@@ -66,6 +68,8 @@ def ssl_context(tls: ServerTls) -> ssl.SSLContext:
 
 
 def grpc_credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    import grpc
+
     return grpc.ssl_server_credentials(
         [(tls.key_pem, tls.cert_pem)],
         root_certificates=tls.client_ca_pem,

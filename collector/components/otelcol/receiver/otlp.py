@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import msgspec
 
@@ -25,15 +25,13 @@ from collector.components.api import (
 )
 from collector.components.registry import register
 from collector.components.types import ByteSize, DebugMetrics, Duration, Output, Secret
-from collector.protocols import otlp_compression
-from collector.protocols.otlp_cors import CorsPolicy
-from collector.protocols.otlp_http import OtlpHttpProtocol
 from collector.signals import Signal
 from collector.transport.admission import Admission
-from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
-from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
-from collector.transport.ingest import Ingest
 from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context
+
+if TYPE_CHECKING:
+    from collector.transport.grpc_server import OtlpGrpcServer
+    from collector.transport.http_server import OtlpHttpServer
 
 MIB = 1024 * 1024
 
@@ -242,6 +240,15 @@ class OtlpReceiver(Component):
         return admission  # type: ignore[no-any-return]
 
     def _build(self, args: Arguments) -> list[OtlpGrpcServer | OtlpHttpServer]:
+        # The servers' libraries (grpc, aiohttp, codecs) load only where the receiver runs: workers
+        # evaluate this component's arguments too, and should not pay for them in memory.
+        from collector.protocols import otlp_compression
+        from collector.protocols.otlp_cors import CorsPolicy
+        from collector.protocols.otlp_http import OtlpHttpProtocol
+        from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
+        from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
+        from collector.transport.ingest import Ingest
+
         admission = self._admission()
         reuse_port = bool(self.ctx.extras.get("reuse_port", False))
         log = self.ctx.logger
