@@ -1,14 +1,18 @@
 """A Prometheus remote-write backend double for end-to-end tests: records every series it is sent.
 
 It checks what a real receiver checks (snappy block body, protobuf WriteRequest, the remote-write
-1.0 headers, label names sorted and unique, a `__name__` on every series) and records a violation
-instead of crashing, so a test can assert `errors == []` next to the data it expects. Requests that
-violate the protocol are answered 400, as Prometheus does, which the sender must treat as permanent.
+1.0 headers, label names sorted and unique, a `__name__` on every series, and per series no sample
+older than one already stored nor a different value for a stored timestamp, which Prometheus's TSDB
+rejects) and records a violation instead of crashing, so a test can assert `errors == []` next to the
+data it expects. Requests that violate the protocol are answered 400, as Prometheus does, which the
+sender must treat as permanent. One rule is stricter than the spec: empty label values are reported,
+because Alloy never sends them (its label builder deletes a label set to "").
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -66,6 +70,22 @@ def check_series(labels: Labels) -> str | None:
     return None
 
 
+def check_order(last: tuple[int, float] | None, timestamp_ms: int, value: float) -> str | None:
+    """TSDB append rules for one series, given its newest stored (timestamp, value)."""
+    if last is None:
+        return None
+    last_ts, last_value = last
+    if timestamp_ms < last_ts:
+        return f"out of order sample: {timestamp_ms} after {last_ts}"
+    if timestamp_ms == last_ts and not _same_value(value, last_value):
+        return f"duplicate sample for timestamp {timestamp_ms}: {value} after {last_value}"
+    return None
+
+
+def _same_value(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def check_headers(headers: Mapping[str, str]) -> list[str]:
     return [f"header {name}: expected {want!r}, got {headers.get(name)!r}"
             for name, want in _REQUIRED_HEADERS.items() if headers.get(name) != want]
@@ -83,6 +103,7 @@ class RemoteWriteSink:
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
         self._metadata: list[MetadataEntry] = []
+        self._newest: dict[Labels, tuple[int, float]] = {}
         self.requests = 0
         self.errors: list[str] = []
         self.app = web.Application(client_max_size=256 << 20)
@@ -108,9 +129,17 @@ class RemoteWriteSink:
             metadata = [MetadataEntry(m.metric_family_name, m.type, m.help, m.unit) for m in message.metadata]
         with self._lock:
             self.requests += 1
+            newest = dict(self._newest)  # a rejected request stores nothing
+            for sample in samples:
+                problem = check_order(newest.get(sample.labels), sample.timestamp_ms, sample.value)
+                if problem is not None:
+                    problems.append(f"{problem} in {dict(sample.labels)}")
+                else:
+                    newest[sample.labels] = (sample.timestamp_ms, sample.value)
             if problems:
                 self.errors.extend(problems)
                 return web.Response(status=400, text="; ".join(problems))
+            self._newest = newest
             self._samples.extend(samples)
             self._metadata.extend(metadata)
         return web.Response(status=204)

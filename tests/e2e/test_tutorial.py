@@ -202,7 +202,9 @@ def test_metrics_carry_promoted_resource_attributes_and_target_info(tutorial: Tu
     promoted = {"deployment_environment": "prod", "service_version": "1.2.3"}
     scope = {"otel_scope_name": "collector.tests", "otel_scope_version": "1.0"}
     api = {"job": "shop/api", "instance": "api-1", **promoted, **scope, "route": "/a"}
-    worker = {"job": "worker", **scope, "route": "/b"}
+    # The SDK gives a resource without one a per-process service.instance.id of its own.
+    worker_instance = str(_sdk_resource(bare)["service.instance.id"])
+    worker = {"job": "worker", "instance": worker_instance, **scope, "route": "/b"}
 
     def only(name: str, **labels: str) -> tuple[dict[str, str], float]:
         series = sink.series(name, **labels)
@@ -222,7 +224,7 @@ def test_metrics_carry_promoted_resource_attributes_and_target_info(tutorial: Tu
     assert only("latency_milliseconds_bucket", job="shop/api", le="+Inf")[0] == {
         "__name__": "latency_milliseconds_bucket", **api, "le": "+Inf"}
 
-    # No deployment.environment / service.version on the resource: no such labels, no instance.
+    # No deployment.environment / service.version on the resource: no such labels.
     assert only("requests_total", job="worker") == ({"__name__": "requests_total", **worker}, 9.0)
     assert only("queue_depth", job="worker") == ({"__name__": "queue_depth", **worker}, 7.0)
     assert only("temperature_celsius", job="worker") == ({"__name__": "temperature_celsius", **worker}, -4.0)
@@ -240,7 +242,8 @@ def test_metrics_carry_promoted_resource_attributes_and_target_info(tutorial: Tu
 
     assert only("target_info", job="shop/api") == (
         target_info(full, {"job": "shop/api", "instance": "api-1"}), 1.0)
-    assert only("target_info", job="worker") == (target_info(bare, {"job": "worker"}), 1.0)
+    assert only("target_info", job="worker") == (
+        target_info(bare, {"job": "worker", "instance": worker_instance}), 1.0)
 
     names = sink.names()
     assert names == {"requests_total", "queue_depth", "temperature_celsius", "latency_milliseconds_bucket",
