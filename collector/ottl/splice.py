@@ -153,7 +153,10 @@ class Splicer:
         self.sets = constant_sets
         self.conditions = [cond for _, cond in conditions]
         self.hoister = hoister
-        self.has = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
+        # which levels to decode: a slot of level L may read any level up to L
+        deepest = max((lvl for lvl in (RESOURCE, SCOPE, PARENT) if hoister.by_level[lvl]), default=0)
+        self.has = {lvl: lvl <= deepest for lvl in (RESOURCE, SCOPE, PARENT)}
+        self.fills = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
         self._effects: dict[tuple[Any, ...], _Effect] = {}
         self._headers: dict[int, dict[int, bytes]] = {}  # item tag -> new length -> encoded header
 
@@ -222,8 +225,9 @@ class _Walk:
 
     def _enter(self, level: int, message: Any) -> None:
         setattr(self.f, ("resource", "scope", "parent")[level - 1], message)
-        self.s.hoister.fill(self.f, level)
-        self.stale = True
+        if self.s.fills[level]:
+            self.s.hoister.fill(self.f, level)
+            self.stale = True
 
     def _current_effect(self) -> _Effect | object | None:
         if self.stale:

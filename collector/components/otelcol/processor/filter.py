@@ -17,7 +17,7 @@ from collector.components.types import DebugMetrics, Output
 from collector.ottl.filtering import Matcher, filter_request
 from collector.ottl.reporting import ErrorReporter, drop_payload
 from collector.ottl.runner import CompiledGroup, GroupCompileError, PropagateError, compile_conditions
-from collector.selfmetrics.otelcol import PROCESSOR_DROPPED
+from collector.selfmetrics.otelcol import PROCESSOR_DROPPED, PROCESSOR_INCOMING, PROCESSOR_OUTGOING
 from collector.signals import Payload, Signal
 
 ErrorMode = Literal["ignore", "silent", "propagate"]
@@ -93,6 +93,9 @@ class FilterProcessor(Component):
         super().__init__(ctx, args)
         self.report = ErrorReporter(ctx.logger)
         self.compiled = compile_all(args)
+        cid = ctx.component_id
+        self._incoming = {s: PROCESSOR_INCOMING.labels(cid, "/", s.value) for s in Signal}
+        self._outgoing = {s: PROCESSOR_OUTGOING.labels(cid, "/", s.value) for s in Signal}
 
     async def update(self, args: msgspec.Struct) -> None:
         assert isinstance(args, Arguments)
@@ -103,22 +106,23 @@ class FilterProcessor(Component):
         signal = payload.signal
         args: Arguments = self.args  # type: ignore[assignment]
         item, sub = self.compiled[signal]
+        before = payload.item_count
+        self._incoming[signal].inc(before)
         if item is not None or sub is not None:
             mode = args.error_mode
             item_m = Matcher(item, mode, self.report) if item is not None else None
             sub_m = Matcher(sub, mode, self.report) if sub is not None else None
-            before = payload.item_count
             try:
-                filter_request(payload.message, signal.spec, item_m, sub_m, _LAYOUT[signal][1][1])
+                removed = filter_request(payload.message, signal.spec, item_m, sub_m, _LAYOUT[signal][1][1])
             except PropagateError as exc:
                 self.ctx.logger.error("dropping %s payload: %s", signal.value, exc)
                 drop_payload(payload, self.ctx.component_id, "filter_error")
                 return
-            payload.modified()
-            removed = before - payload.item_count
+            payload.modified(before - removed)  # empty scopes/resources may go even when no item did
             if removed:
                 PROCESSOR_DROPPED.labels(self.ctx.component_id, "/", signal.value, "filtered").inc(removed)
             if payload.item_count == 0:
                 payload.settle()
                 return
+        self._outgoing[signal].inc(payload.item_count)
         await self.ctx.next_consumer(args.output.for_signal(signal), signal).consume(payload)
