@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs (real backends). Idempotent; needs root (as CI and dev boxes here are).
 set -euo pipefail
-packages=()
-for pkg in "$@"; do packages+=("$pkg"); done
-if [ ${#packages[@]} -eq 0 ]; then
+# With no arguments: everything the test suite uses.
+#   prometheus, prometheus-node-exporter: a real remote-write backend and scrape target
+#   chromium: headless browser for the web UI tests (driven by Playwright with executable_path)
+if [ $# -gt 0 ]; then
+  packages=("$@")
+else
+  packages=(prometheus prometheus-node-exporter chromium)
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-system-deps: not root; skipping apt-get (tests that need ${packages[*]} will skip)" >&2
   exit 0
 fi
 missing=()
