@@ -22,6 +22,7 @@ remote-write sink. Expected values follow the upstream semantics of each compone
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -178,12 +179,21 @@ def test_traces_reach_tempo_with_detected_host_and_host_info_is_flushed_at_shutd
         assert attributes == {**_sdk_resource({"service.name": "checkout"}),
                               "host.name": HOST, "os.type": OS_TYPE, "collector.site": "lab"}
 
-    # The shipped flush interval is 60s: nothing before it, the final flush at shutdown.
-    assert tutorial.host_info() == []
+    delivered_ms = int(time.time() * 1000)
+
+    # The shipped flush interval is 60s, aligned to the wall clock, so a periodic flush may or may not
+    # fall inside this test; SIGTERM flushes whatever was seen since. Either way the hosts of the
+    # spans above are reported after they were delivered, and before the collector exits.
+    before_stop = [s for s in tutorial.host_info() if s.timestamp_ms >= delivered_ms]
     assert tutorial.collector.stop() == 0
     samples = tutorial.host_info()
-    assert [(s.label_map, s.value) for s in samples] == [
-        ({"__name__": "traces_host_info", "grafana_host_id": HOST, "otel_scope_name": "hostinfoconnector"}, 1.0)]
+    host_info = {"__name__": "traces_host_info", "grafana_host_id": HOST, "otel_scope_name": "hostinfoconnector"}
+    assert {(tuple(sorted(s.label_map.items())), s.value) for s in samples} == {(tuple(sorted(host_info.items())), 1.0)}
+    late = [s for s in samples if s.timestamp_ms >= delivered_ms]
+    assert late, "host_info never reported the hosts of the delivered spans"
+    if not before_stop:  # the usual case: no periodic flush since delivery, so this is the shutdown flush
+        assert len(late) == 1
+    assert len(samples) <= 2  # at most one wall-clock boundary within the test, plus shutdown
     assert tutorial.prometheus.sink.errors == []
 
 
@@ -342,3 +352,25 @@ def test_two_workers_deliver_everything_and_report_each_host_once_per_interval(
         per_interval[index] = per_interval.get(index, 0) + 1
     assert set(per_interval.values()) == {1}, per_interval
     assert sink.errors == []
+
+
+@pytest.fixture
+def tutorial_two_workers_no_override() -> Iterator[Tutorial]:
+    """Shipped 60s flush interval; hosts kept as sent, so each worker sees different ones."""
+    yield from _tutorial_fixture(override=False, workers=2)
+
+
+def test_two_workers_report_every_host_once_at_shutdown(tutorial_two_workers_no_override: Tutorial) -> None:
+    tut = tutorial_two_workers_no_override
+    for i in range(8):  # one request per host; the receiver rotates them over both traces workers
+        send_spans("http", tut.http_url, 3, resource={"service.name": "svc", "host.name": f"h{i}"}, name=f"h{i}")
+    assert wait_until(lambda: tut.tempo.sink.items(Signal.TRACES) >= 24)
+    assert {str(attributes["host.name"]) for attributes, _ in tut.resource_spans()} == {f"h{i}" for i in range(8)}
+    assert tut.collector.stop() == 0
+
+    # Every host exactly once, whichever worker saw it (a wall-clock boundary inside the test may
+    # split the hosts over two flushes, but never report one twice: hosts are taken when flushed).
+    samples = tut.host_info()
+    assert sorted(s.label_map["grafana_host_id"] for s in samples) == [f"h{i}" for i in range(8)]
+    assert {s.value for s in samples} == {1.0}
+    assert tut.prometheus.sink.errors == []
