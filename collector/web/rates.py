@@ -10,7 +10,7 @@ Per component and signal:
         prometheus_relabel_metrics_processed (prometheus.relabel);
 * out = otelcol_receiver_accepted_* (a receiver pushes on what it accepted),
         otelcol_processor_outgoing_items, otelcol_exporter_sent_*, prometheus_forwarded_samples,
-        prometheus_remote_storage_samples.
+        prometheus_remote_storage_samples (attempts) minus its failed and retried samples.
 A component with none of these counters has no rate (the UI shows "—"), never a made-up zero.
 
 Per edge: the source's `out` rate for the edge's signal. With fan-out every target receives what the
@@ -55,9 +55,10 @@ SAMPLE_RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "otelcol_exporter_queue_capacity": (("queue_capacity",), ""),
     "prometheus_forwarded_samples_total": (("sent", "out"), "metrics"),
     "prometheus_relabel_metrics_processed_total": (("accepted", "in"), "metrics"),
-    "prometheus_remote_storage_samples_total": (("sent", "out"), "metrics"),
-    "prometheus_remote_storage_samples_failed_total": (("failed",), "metrics"),
-    "prometheus_remote_storage_samples_retried_total": (("failed",), "metrics"),
+    # remote write counts every attempt in samples_total (as Prometheus does): sent = attempts - failed ones
+    "prometheus_remote_storage_samples_total": (("attempted",), "metrics"),
+    "prometheus_remote_storage_samples_failed_total": (("failed", "unsuccessful"), "metrics"),
+    "prometheus_remote_storage_samples_retried_total": (("failed", "unsuccessful"), "metrics"),
     "prometheus_remote_storage_samples_dropped_total": (("dropped",), "metrics"),
     "prometheus_remote_storage_samples_pending": (("queue_size",), ""),
     "collector_exporter_prometheus_dropped_metric_points_total": (("dropped",), "metrics"),
@@ -80,6 +81,11 @@ def counters_from_samples(samples: Iterable[tuple[str, Mapping[str, str], float]
         for stat in stats:
             key = (component, stat, signal)
             values[key] = values.get(key, 0.0) + value
+    for (component, stat, signal), attempted in list(values.items()):
+        if stat == "attempted":
+            sent = max(attempted - values.get((component, "unsuccessful", signal), 0.0), 0.0)
+            for target in ("sent", "out"):
+                values[(component, target, signal)] = values.get((component, target, signal), 0.0) + sent
     return values
 
 

@@ -15,6 +15,7 @@ def test_samples_fold_into_component_stats() -> None:
         ("otelcol_exporter_sent_metric_points_total", {"component_id": "e"}, 6.0),
         ("otelcol_exporter_send_failed_metric_points_total", {"component_id": "e"}, 2.0),
         ("prometheus_remote_storage_samples_total", {"component_id": "rw", "url": "u"}, 9.0),
+        ("prometheus_remote_storage_samples_retried_total", {"component_id": "rw", "url": "u"}, 4.0),
         ("process_cpu_seconds_total", {}, 1.0),
         ("otelcol_exporter_sent_spans_total", {}, 1.0),  # no component: ignored
     ])
@@ -23,9 +24,11 @@ def test_samples_fold_into_component_stats() -> None:
     assert values[("p", "in", "logs")] == 5.0
     assert values[("e", "sent", "metrics")] == 6.0
     assert values[("e", "failed", "metrics")] == 2.0
-    assert values[("rw", "out", "metrics")] == 9.0
+    assert values[("rw", "out", "metrics")] == 5.0  # 9 attempts, 4 of them retried
+    assert values[("rw", "failed", "metrics")] == 4.0
     assert not any(key[0] == "" for key in values)
-    assert len(values) == 10  # r: accepted, in, out; p: accepted, in; e: sent, out, failed; rw: sent, out
+    # r: accepted, in, out; p: accepted, in; e: sent, out, failed; rw: attempted, failed, unsuccessful, sent, out
+    assert len(values) == 13
 
 
 def test_rates_need_two_samples_and_cover_the_window() -> None:
