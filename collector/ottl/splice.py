@@ -23,7 +23,6 @@ truncated inputs, and the caller then falls back to the decoded path.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Final
 
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
@@ -117,7 +116,7 @@ class _Effect:
     """What the group does to every item under the current slots: encoded attributes to append
     (per attributes field number) and a search for items that may already carry one of the keys."""
 
-    __slots__ = ("kvs", "needles", "extras")
+    __slots__ = ("kvs", "needles", "extras", "_headers")
 
     def __init__(self, changes: dict[str, Any]) -> None:
         self.kvs = []
@@ -126,9 +125,15 @@ class _Effect:
             kv.key = key
             to_any(kv.value, value)
             self.kvs.append(kv.SerializeToString())
-        self.needles = re.compile(b"|".join(
-            re.escape(b"\x0a" + encode_varint(len(k)) + k) for k in (key.encode() for key in changes)))
+        # An item that already has the key contains its encoding (KeyValue.key is field 1)
+        self.needles = [b"\x0a" + encode_varint(len(k)) + k for k in (key.encode() for key in changes)]
         self.extras: dict[int, bytes] = {}
+        self._headers: dict[tuple[int, int], list[bytes]] = {}
+
+    def headers(self, item_tag: int, grow: int) -> list[bytes]:
+        """`headers[n]`: the item tag and the length prefix of an `n`-byte item grown by `grow`
+        (filled on demand by `_grow_headers`)."""
+        return self._headers.setdefault((item_tag, grow), [])
 
     def extra(self, attr_field: int) -> bytes:
         found = self.extras.get(attr_field)
@@ -136,6 +141,40 @@ class _Effect:
             tag = encode_varint(attr_field << 3 | 2)
             found = self.extras[attr_field] = b"".join(tag + encode_varint(len(kv)) + kv for kv in self.kvs)
         return found
+
+
+def _grow_headers(headers: list[bytes], item_tag: int, grow: int, n: int) -> None:
+    tag = bytes([item_tag])
+    headers.extend(tag + encode_varint(i + grow) for i in range(len(headers), max(n + 1, 2 * len(headers))))
+
+
+def _first_hit(data: bytes, needles: list[bytes], start: int, end: int) -> int:
+    """Where the first needle occurs in [start, end), or `end`."""
+    hit = end
+    for needle in needles:
+        at = data.find(needle, start, hit)
+        if at >= 0:
+            hit = at
+    return hit
+
+
+def _count_items(data: bytes, start: int, end: int, item_tag: int) -> int:
+    items = 0
+    pos = start
+    while pos < end:
+        if data[pos] == item_tag:
+            n = data[pos + 1]
+            if n < 0x80:
+                pos += 2 + n
+            else:
+                n, body = _varint(data, pos + 1)
+                pos = body + n
+            items += 1
+        else:
+            pos = _field(data, pos, end)[3]
+    if pos != end:
+        raise SpliceError("truncated item")
+    return items
 
 
 _SLOW: Final = object()  # the group's evaluation raised under these slots: visit every item
@@ -158,7 +197,6 @@ class Splicer:
         self.has = {lvl: lvl <= deepest for lvl in (RESOURCE, SCOPE, PARENT)}
         self.fills = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
         self._effects: dict[tuple[Any, ...], _Effect] = {}
-        self._headers: dict[int, dict[int, bytes]] = {}  # item tag -> new length -> encoded header
 
     # --- per-slot evaluation ------------------------------------------------------------------
     def _effect(self, f: Frame) -> _Effect | object | None:
@@ -331,26 +369,27 @@ class _Walk:
 
     def _items(self, start: int, end: int, item_field: int, cls: type, counted: bool = True) -> int:
         """Copy the message in [start, end), appending the effect's attributes to each item in
-        `item_field` (the hot loop: per item, one length read and three list entries)."""
+        `item_field`. The hot loop: per item, one length read and three list entries; lengths and the
+        item count are summed afterwards in C."""
         data = self.data
         effect = self._current_effect()
         out = self.out
+        first = len(out)
         item_tag = item_field << 3 | 2
-        size = 0
-        items = 0
-        if effect is None or effect is _SLOW:
-            extra = b""
-            hit = end if effect is None else start  # _SLOW: every item is "hit"
-            needles = None
+        if effect is None:
+            out.append(data[start:end])
+            if counted:
+                self.count += _count_items(data, start, end, item_tag)
+            return end - start
+        if effect is _SLOW:
+            extra, needles, hit = b"", None, start  # every item is "hit"
         else:
             assert isinstance(effect, _Effect)
             extra = effect.extra(_attribute_field(cls))
             needles = effect.needles
-            found = needles.search(data, start, end)
-            hit = end if found is None else found.start()
-        grow = len(extra)
-        headers = self._headers_for(item_tag)
-        tag_byte = bytes([item_tag])
+            hit = _first_hit(data, needles, start, end)
+        headers = effect.headers(item_tag, len(extra)) if isinstance(effect, _Effect) else []
+        slow = other = 0
         pos = start
         while pos < end:
             if data[pos] == item_tag:
@@ -360,43 +399,36 @@ class _Walk:
                 else:
                     n, body = _varint(data, pos + 1)
                 stop = body + n
-                if stop > end:
-                    raise SpliceError("truncated item")
-                items += 1
                 if stop <= hit:
-                    if grow:
-                        header = headers.get(n + grow)
-                        if header is None:
-                            header = headers[n + grow] = tag_byte + encode_varint(n + grow)
-                        out += (header, data[body:stop], extra)
-                        size += len(header) + n + grow
-                    else:
-                        out.append(data[pos:stop])
-                        size += stop - pos
+                    try:
+                        out += (headers[n], data[body:stop], extra)
+                    except IndexError:
+                        _grow_headers(headers, item_tag, len(extra), n)
+                        out += (headers[n], data[body:stop], extra)
                 else:
+                    if stop > end:
+                        break
                     item = self._slow_item(cls, data[body:stop])
-                    header = tag_byte + encode_varint(len(item))
-                    out += (header, item)
-                    size += len(header) + len(item)
+                    out += (bytes([item_tag]) + encode_varint(len(item)), item)
+                    slow += 1
                     if needles is not None:
-                        found = needles.search(data, stop, end)
-                        hit = end if found is None else found.start()
+                        hit = _first_hit(data, needles, stop, end)
                 pos = stop
                 continue
             number, wire, value, stop = _field(data, pos, end)
             if number == item_field and wire == 2:  # an item behind a non-canonical tag
                 raise SpliceError("non-canonical item tag")
             out.append(data[pos:stop])
-            size += stop - pos
+            other += 1
             pos = stop
+        if pos != end:
+            raise SpliceError("truncated item")
+        items = (len(out) - first - 2 * slow - other) // 3 + slow
         if counted:
             self.count += items
-        if grow and items:
+        if items:
             self.changed = True
-        return size
-
-    def _headers_for(self, tag: int) -> dict[int, bytes]:
-        return self.s._headers.setdefault(tag, {})
+        return sum(map(len, out[first:]))
 
     def _slow_item(self, cls: type, raw: bytes) -> bytes:
         item = cls.FromString(raw)
