@@ -208,14 +208,20 @@ class Ring:
         self.name: str = shm.name
         buf = shm.buf
         assert buf is not None
-        self._idx = buf[:CONTROL_SIZE].cast("Q")
-        if self._idx[_W_MAGIC] != MAGIC:
-            self._idx.release()
+        if len(buf) < CONTROL_SIZE:
+            shm.close()
             raise ValueError(f"shared memory {self.name!r} is not a ring")
+        self._idx = buf[:CONTROL_SIZE].cast("Q")
         self.capacity: int = self._idx[_W_CAPACITY]
-        if CONTROL_SIZE + self.capacity > len(buf):
+        problem = None
+        if self._idx[_W_MAGIC] != MAGIC:
+            problem = "is not a ring"
+        elif CONTROL_SIZE + self.capacity > len(buf):
+            problem = "is a truncated ring"
+        if problem is not None:
             self._idx.release()
-            raise ValueError(f"ring {self.name!r} is truncated")
+            shm.close()
+            raise ValueError(f"shared memory {self.name!r} {problem}")
         self.checksum: bool = bool(self._idx[_W_FLAGS] & _FLAG_CHECKSUM)
         self._data = buf[CONTROL_SIZE : CONTROL_SIZE + self.capacity]
         # The mmap itself for the hot paths: slicing it copies straight into a new bytes object.

@@ -148,10 +148,11 @@ def test_attach_by_name_sees_the_same_ring(ring: Ring) -> None:
         consumer.close()
 
 
-def test_attach_refuses_foreign_segment() -> None:
+@pytest.mark.parametrize("size", [4096, 100])
+def test_attach_refuses_foreign_segment(size: int) -> None:
     from multiprocessing.shared_memory import SharedMemory
 
-    shm = SharedMemory(create=True, size=4096)
+    shm = SharedMemory(create=True, size=size)
     try:
         with pytest.raises(ValueError, match="not a ring"):
             Ring.attach(shm.name)
