@@ -8,11 +8,7 @@ transpose the result, so layers become columns. Parallel edges between the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
-
-from grandalf.graphs import Edge as GEdge
-from grandalf.graphs import Graph, Vertex
-from grandalf.layouts import SugiyamaLayout
+from typing import Any, Iterable
 
 NODE_WIDTH = 262.0
 NODE_HEIGHT = 64.0
@@ -64,11 +60,16 @@ class _EdgeView:
 
 def layout(node_ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> Layout:
     """Positions for every node and a routed path for every distinct (source, target) pair."""
+    # imported here: without grandalf only the graph page fails, not the supervisor
+    from grandalf.graphs import Edge as GEdge
+    from grandalf.graphs import Graph, Vertex
+    from grandalf.layouts import SugiyamaLayout
+
     ids = list(dict.fromkeys(node_ids))
     vertices = {nid: Vertex(nid) for nid in ids}
     for vertex in vertices.values():
         vertex.view = _View(NODE_HEIGHT + NODE_GAP, NODE_WIDTH)  # swapped: grandalf's x is our y
-    edges: dict[tuple[str, str], GEdge] = {}
+    edges: dict[tuple[str, str], Any] = {}
     for source, target in pairs:
         if source == target or (source, target) in edges or source not in vertices or target not in vertices:
             continue

@@ -86,11 +86,18 @@ class UiRoutes:
             return _json({"error": f"unknown component {component_id}"}, status=404)
         return _json(doc)
 
+    def _graph(self) -> dict[str, Any]:
+        try:
+            return api.graph(self.supervisor, self.observer, self.layouts)
+        except ImportError as err:
+            raise web.HTTPInternalServerError(
+                text=f"the graph layout needs the Python package grandalf ({err}); run make install\n") from err
+
     async def graph_layout(self, _request: web.Request) -> web.Response:
-        return _json(api.graph(self.supervisor, self.observer, self.layouts))
+        return _json(self._graph())
 
     async def graph_svg(self, _request: web.Request) -> web.Response:
-        doc = api.graph(self.supervisor, self.observer, self.layouts)
+        doc = self._graph()
         return web.Response(text=render(doc), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
     async def graph_stream(self, request: web.Request) -> web.StreamResponse:

@@ -40,7 +40,6 @@ class AdminServer:
             web.get("/api/v0/component/{component_id}/metrics", self.component_metrics),
             web.get("/-/ready", self.ready),
             web.get("/-/healthy", self.healthy),
-            web.get("/-/reload", self.reload),
             web.post("/-/reload", self.reload),
             *self.ui.routes(),
         ])
