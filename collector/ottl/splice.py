@@ -116,7 +116,7 @@ class _Effect:
     """What the group does to every item under the current slots: encoded attributes to append
     (per attributes field number) and a search for items that may already carry one of the keys."""
 
-    __slots__ = ("kvs", "needles", "extras", "_headers")
+    __slots__ = ("kvs", "needles", "extras")
 
     def __init__(self, changes: dict[str, Any]) -> None:
         self.kvs = []
@@ -128,12 +128,6 @@ class _Effect:
         # An item that already has the key contains its encoding (KeyValue.key is field 1)
         self.needles = [b"\x0a" + encode_varint(len(k)) + k for k in (key.encode() for key in changes)]
         self.extras: dict[int, bytes] = {}
-        self._headers: dict[tuple[int, int], list[bytes]] = {}
-
-    def headers(self, item_tag: int, grow: int) -> list[bytes]:
-        """`headers[n]`: the item tag and the length prefix of an `n`-byte item grown by `grow`
-        (filled on demand by `_grow_headers`)."""
-        return self._headers.setdefault((item_tag, grow), [])
 
     def extra(self, attr_field: int) -> bytes:
         found = self.extras.get(attr_field)
@@ -143,9 +137,17 @@ class _Effect:
         return found
 
 
-def _grow_headers(headers: list[bytes], item_tag: int, grow: int, n: int) -> None:
+_HEADER_TABLE: Final = 1024  # items up to this size get a cached header (larger ones are rare)
+_HEADER_TABLES: Final = 64
+
+
+def _header(headers: list[bytes], item_tag: int, grow: int, n: int) -> bytes:
+    """The header of an `n`-byte item grown by `grow`; extends the table when `n` is small enough."""
     tag = bytes([item_tag])
-    headers.extend(tag + encode_varint(i + grow) for i in range(len(headers), max(n + 1, 2 * len(headers))))
+    if n < _HEADER_TABLE:
+        headers.extend(tag + encode_varint(i + grow) for i in range(len(headers), min(_HEADER_TABLE, 2 * n + 2)))
+        return headers[n]
+    return tag + encode_varint(n + grow)
 
 
 def _first_hit(data: bytes, needles: list[bytes], start: int, end: int) -> int:
@@ -197,6 +199,17 @@ class Splicer:
         self.has = {lvl: lvl <= deepest for lvl in (RESOURCE, SCOPE, PARENT)}
         self.fills = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
         self._effects: dict[tuple[Any, ...], _Effect] = {}
+        self._headers: dict[tuple[int, int], list[bytes]] = {}
+
+    def headers(self, item_tag: int, grow: int) -> list[bytes]:
+        """`headers[n]`: the item tag and length prefix of an `n`-byte item grown by `grow` bytes
+        (extended on demand by `_header`)."""
+        table = self._headers.get((item_tag, grow))
+        if table is None:
+            if len(self._headers) >= _HEADER_TABLES:
+                self._headers.clear()
+            table = self._headers[(item_tag, grow)] = []
+        return table
 
     # --- per-slot evaluation ------------------------------------------------------------------
     def _effect(self, f: Frame) -> _Effect | object | None:
@@ -388,7 +401,8 @@ class _Walk:
             extra = effect.extra(_attribute_field(cls))
             needles = effect.needles
             hit = _first_hit(data, needles, start, end)
-        headers = effect.headers(item_tag, len(extra)) if isinstance(effect, _Effect) else []
+        grow = len(extra)
+        headers = self.s.headers(item_tag, grow)
         slow = other = 0
         pos = start
         while pos < end:
@@ -403,8 +417,7 @@ class _Walk:
                     try:
                         out += (headers[n], data[body:stop], extra)
                     except IndexError:
-                        _grow_headers(headers, item_tag, len(extra), n)
-                        out += (headers[n], data[body:stop], extra)
+                        out += (_header(headers, item_tag, grow, n), data[body:stop], extra)
                 else:
                     if stop > end:
                         break

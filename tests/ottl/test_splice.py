@@ -252,3 +252,10 @@ _attr_maps = st.dictionaries(_keys, _values, max_size=3)
 def test_property_byte_path_equals_decoded_path(resources: Any, sets: Any) -> None:
     statements = [f'set(attributes["{k}"], {v}){w}' for k, v, w in sets]
     both_ways("datapoint", statements, metrics(resources), ExportMetricsServiceRequest, Signal.METRICS)
+
+
+def test_items_with_long_length_prefixes() -> None:
+    # 1- and 2-byte length prefixes, items past the header table, and growth across 127 -> 128
+    data = metrics([({"service.version": "v" * 20}, [("m", "gauge", [{"a": "x" * size} for size in (5, 60, 95, 200, 3000, 20000)])])])
+    result, _ = both_ways("datapoint", TUTORIAL, data, ExportMetricsServiceRequest, Signal.METRICS)
+    assert all(attrs[-1] == ("service.version", "v" * 20) for attrs in _point_attrs(result))
