@@ -69,7 +69,7 @@ class ComponentHost:
             key = (owner, signal, ids)
             fanout = self._fanouts.get(key)
             if fanout is None:
-                fanout = Fanout(owner, signal, [self._instance(cid, owner) for cid in ids])  # type: ignore[misc]
+                fanout = Fanout(owner, signal, self._hosted(ids))  # type: ignore[arg-type]
                 self._fanouts[key] = fanout
             return fanout
 
@@ -80,25 +80,28 @@ class ComponentHost:
             ids = tuple(ref.component_id for ref in refs)
             receivers = self._receiver_lists.get((owner, ids))
             if receivers is None:
-                receivers = [self._instance(cid, owner) for cid in ids]
+                receivers = self._hosted(ids)
                 self._receiver_lists[(owner, ids)] = receivers
             return receivers
 
         return resolve
 
-    def _instance(self, component_id: str, owner: str) -> Component:
+    def _hosted(self, ids: tuple[str, ...]) -> list[Component]:
+        """The instances this process runs among `ids`.
+
+        A component may name consumers of signals that never reach this process (resource detection
+        in a logs worker also lists the traces consumers); the plan guarantees data of a signal only
+        flows where its consumers run, so the others are simply not wired here.
+        """
         table = self._staged if self._staged is not None else self.instances
-        instance = table.get(component_id)
-        if instance is None:
-            raise RuntimeError(f"{owner} sends to {component_id}, which does not run in {self.process_role}")
-        return instance
+        return [table[cid] for cid in ids if cid in table]
 
     def _rewire(self) -> None:
         """Point every fan-out and receiver list at the current instances (after a reload)."""
         for (_owner, _signal, ids), fanout in self._fanouts.items():
-            fanout.retarget([self.instances[cid] for cid in ids if cid in self.instances])  # type: ignore[misc]
+            fanout.retarget(self._hosted(ids))  # type: ignore[arg-type]
         for (_owner, ids), receivers in self._receiver_lists.items():
-            receivers[:] = [self.instances[cid] for cid in ids if cid in self.instances]
+            receivers[:] = self._hosted(ids)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def _build_one(self, cid: str) -> Component:
