@@ -24,8 +24,12 @@ system-deps:
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# `make bench` (all scenarios, ~10 min) or `make bench SCENARIO=traces-grpc`; BENCH_ARGS="--runs 1 --duration 3".
+# The bench tools come with the `bench` extra; the guard covers an environment installed before they were added.
 bench: $(STAMP)
-	$(PY) -m bench.run $(if $(SCENARIO),--scenario $(SCENARIO),)
+	@$(PY) -c "import matplotlib, tqdm, pytest_benchmark, rotel" 2>/dev/null || \
+		$(PY) -m pip install --quiet matplotlib tqdm pytest-benchmark rotel
+	$(PY) -m bench.run $(if $(SCENARIO),--scenario $(SCENARIO),) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,11 +1,12 @@
 """Pre-encoded OTLP requests of a chosen shape, so a load generator spends no CPU building them.
 
-End-to-end delay without per-item work: every request carries one *stamp*, a fixed-width placeholder
-(`SENTINEL`) that the generator overwrites with `time.time_ns()` just before sending (one slice-join
-per request). Traces and logs carry it as the string attribute `bench.send_ns` of their first item;
-metrics as the `time_unix_nano` of one `bench.probe` gauge point, because attributes would become
-remote-write labels (a new series per request) while the point time survives as the sample's
-timestamp. The sink finds stamps in what it receives and computes receipt - send.
+End-to-end delay without per-item work: requests carry *stamps*, fixed-width placeholders
+(`SENTINEL`) that the generator overwrites with `time.time_ns()` just before sending (one C-level
+join per request). Traces and logs carry one, as the string attribute `bench.send_ns` of their first
+item; metrics carry it as every point's `time_unix_nano` (attributes would become remote-write labels,
+a new series per request, while the point time survives as the sample's timestamp; and fresh times
+keep a repeated body from being a duplicate sample), with one `bench.probe` gauge per request for the
+sink to read it from. The sink finds stamps in what it receives and computes receipt - send.
 """
 
 from __future__ import annotations
@@ -50,22 +51,28 @@ class Shape:
 
 @dataclass(frozen=True)
 class Encoded:
-    """One pre-encoded request body, where its stamps sit, and how many items it carries."""
+    """One pre-encoded request body, where its stamps sit, and how many items it carries.
+
+    All stamps of a body have one kind, so stamping is one C-level `join` of the pieces between them."""
 
     body: bytes
     items: int
     stamps: tuple[tuple[int, StampKind], ...] = ()
 
+    def __post_init__(self) -> None:
+        pieces, last = [], 0
+        for offset, kind in self.stamps:
+            pieces.append(self.body[last:offset])
+            last = offset + (19 if kind == "ascii" else 8)
+        pieces.append(self.body[last:])
+        object.__setattr__(self, "_pieces", pieces)
+        object.__setattr__(self, "_ascii", bool(self.stamps) and self.stamps[0][1] == "ascii")
+
     def stamped(self, now_ns: int) -> bytes:
         if not self.stamps:
             return self.body
-        parts, last = [], 0
-        for offset, kind in self.stamps:
-            parts.append(self.body[last:offset])
-            parts.append(str(now_ns).encode() if kind == "ascii" else struct.pack("<Q", now_ns))
-            last = offset + 19 if kind == "ascii" else offset + 8
-        parts.append(self.body[last:])
-        return b"".join(parts)
+        value = str(now_ns).encode() if self._ascii else struct.pack("<Q", now_ns)  # type: ignore[attr-defined]
+        return value.join(self._pieces)  # type: ignore[attr-defined]
 
 
 def _attrs(target: object, count: int, value_size: int, rng: random.Random, prefix: str) -> None:
@@ -141,7 +148,9 @@ def metrics_message(shape: Shape, seed: int = 0, stamp: bool = True,
                     timestamp_ns: int | None = None) -> ExportMetricsServiceRequest:
     """Gauges, cumulative counters and 10-bucket histograms in equal parts; each point one series.
 
-    With `stamp`, one of the request's points is the `bench.probe` gauge whose time is the stamp."""
+    With `stamp`, every point's time is a stamp (each request then carries fresh samples, as a real
+    client's would, rather than repeating the same series and timestamp) and one of the points is the
+    `bench.probe` gauge by which the sink finds a sample per request."""
     rng = random.Random(seed)
     now = timestamp_ns or time.time_ns()
     request = ExportMetricsServiceRequest()
@@ -164,11 +173,13 @@ def metrics_message(shape: Shape, seed: int = 0, stamp: bool = True,
             metric.unit = "ms" if kind == "histogram" else "1"
             if kind == "sum":
                 metric.sum.is_monotonic = True
-                metric.sum.aggregation_temporality = 2
+                metric.sum.aggregation_temporality = 2  # cumulative, as Prometheus requires
+            elif kind == "histogram":
+                metric.histogram.aggregation_temporality = 2
             container = getattr(metric, kind)
             for i in range(per_kind):
                 point = container.data_points.add()
-                point.time_unix_nano = now
+                point.time_unix_nano = SENTINEL if stamp else now
                 point.start_time_unix_nano = now - 60_000_000_000
                 attr = point.attributes.add()
                 attr.key, attr.value.string_value = "series", f"s{(seed * 1000 + r * 100 + i) % shape.distinct_series}"

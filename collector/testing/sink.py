@@ -110,10 +110,12 @@ class SinkStats:
     bytes: int = 0
     first_ns: int | None = None
     last_ns: int | None = None
+    per_second: dict[int, int] = field(default_factory=dict)  # items received per wall-clock second
 
     def as_dict(self) -> dict[str, Any]:
         return {"items": dict(self.items), "requests": dict(self.requests), "refused_requests": self.refused_requests,
-                "samples": self.samples, "bytes": self.bytes, "first_ns": self.first_ns, "last_ns": self.last_ns}
+                "samples": self.samples, "bytes": self.bytes, "first_ns": self.first_ns, "last_ns": self.last_ns,
+                "per_second": sorted(self.per_second.items())}
 
 
 def decompress(body: bytes, encoding: str) -> bytes:
@@ -226,6 +228,8 @@ class OtlpSink:
             stats.bytes += size
             stats.first_ns = stats.first_ns or now
             stats.last_ns = now
+            second = now // 1_000_000_000
+            stats.per_second[second] = stats.per_second.get(second, 0) + count
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -288,8 +292,10 @@ class OtlpSink:
             doc = self.stats.as_dict()
             if self.delays is not None:
                 doc["delays"] = self.delays.summary()
-                if request.query.get("reset_delays"):
+            if request.query.get("reset_delays"):
+                if self.delays is not None:
                     self.delays.reset()
+                self.stats.per_second.clear()
             return web.json_response(doc)
 
 
