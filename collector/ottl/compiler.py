@@ -194,18 +194,18 @@ class Compiler:
                 return _C(lambda f: list(consts), CONST, const=consts, is_const=True)
             return self._combine(items, lambda *vs: list(vs))
         if isinstance(node, ast.MapLit):
-            keys = [k for k, _ in node.items]
-            items = [self._value(x) for _, x in node.items]
-            if all(c.is_const for c in items):
-                consts = dict(zip(keys, (c.const for c in items)))
-                return _C(lambda f: dict(consts), CONST, const=consts, is_const=True)
-            return self._combine(items, lambda *vs: dict(zip(keys, vs)))
+            names = [k for k, _ in node.items]
+            entries = [self._value(x) for _, x in node.items]
+            if all(c.is_const for c in entries):
+                map_consts = dict(zip(names, (c.const for c in entries)))
+                return _C(lambda f: dict(map_consts), CONST, const=map_consts, is_const=True)
+            return self._combine(entries, lambda *vs: dict(zip(names, vs)))
         if isinstance(node, ast.Path):
-            keys = [self._value(k) for k in node.keys]
-            key_fns = [self._finish(k) for k in keys]
+            path_keys = [self._value(k) for k in node.keys]
+            key_fns = [self._finish(k) for k in path_keys]
             acc = resolve(self.context, node.fields, key_fns, print_value(node), node.pos)
-            level = max([acc.level] + [k.level for k in keys])
-            return _C(acc.get, level, all(k.pure for k in keys), accessor=acc)
+            level = max([acc.level] + [k.level for k in path_keys])
+            return _C(acc.get, level, all(k.pure for k in path_keys), accessor=acc)
         if isinstance(node, ast.Call):
             if not node.is_converter:
                 raise OttlSyntaxError(f"editor {node.name!r} cannot be used as a value", node.pos + 1)

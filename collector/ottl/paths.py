@@ -384,7 +384,7 @@ def _metric_field(msg: Callable[[Any], Any], name: str, level: int, text: str) -
 def _datapoint_field(msg: Callable[[Any], Any], name: str, level: int, text: str) -> Accessor | None:
     if name in ("value_double", "value_int"):
         oneof = "as_double" if name == "value_double" else "as_int"
-        py = float if name == "value_double" else int
+        py: type = float if name == "value_double" else int
 
         def get_v(f: Any) -> Any:
             dp = msg(f)

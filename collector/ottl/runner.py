@@ -4,7 +4,8 @@ Iteration is resources -> scopes -> items; the frame is reused and only its fiel
 hoisted resource/scope/parent values are refreshed when the walk enters a new one. Error modes:
 `ignore` reports (through `on_error`, which the component rate-limits) and continues with the next
 statement, `silent` continues quietly, `propagate` raises `PropagateError` so the caller drops the
-whole payload.
+whole payload. A group whose `constant_sets` is set may instead run on the serialized request
+(`collector.ottl.splice`), with the same result and the same errors.
 """
 
 from __future__ import annotations

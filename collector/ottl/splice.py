@@ -16,9 +16,11 @@ container, which may also hit inside a value), and every item of a parent whose 
 raised, is decoded and run through the ordinary per-item visitor (`runner.visit_fn`), so duplicate
 keys, in-place updates and per-item error reporting behave exactly as on the decoded path.
 
-Wire format notes: fields are read with their full varint tag; unknown fields are copied through;
-a non-canonical item tag still counts as an item; groups (wire types 3/4) raise `SpliceError`, as do
-truncated inputs, and the caller then falls back to the decoded path.
+Wire format notes: unknown fields are copied through; tags of rewritten containers are re-encoded
+canonically; an item behind a non-canonical (overlong) tag, groups (wire types 3/4) and truncated
+input raise `SpliceError`, and the caller falls back to the decoded path. One encoding is trusted
+rather than checked: a key whose length prefix is overlong (valid protobuf that no encoder emits)
+is not found by the search, so such an item would get a second entry instead of an in-place update.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ class SpliceError(ValueError):
 
 
 # --- wire format -----------------------------------------------------------------------------
+_SMALL: Final = [bytes((i,)) for i in range(0x80)]
+
+
 def encode_varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -67,10 +74,18 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def _field(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     """(field number, wire type, value start, field end) of the field at `pos`."""
-    tag, p = _varint(data, pos)
+    tag = data[pos]
+    if tag < 0x80:
+        p = pos + 1
+    else:
+        tag, p = _varint(data, pos)
     wire = tag & 7
     if wire == 2:
-        n, p = _varint(data, p)
+        n = data[p]
+        if n < 0x80:
+            p += 1
+        else:
+            n, p = _varint(data, p)
         stop = p + n
     elif wire == 0:
         stop = _varint(data, p)[1]
@@ -97,7 +112,7 @@ def _len_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int, 
     return fields
 
 
-def _attribute_field(cls: type) -> int:
+def _attribute_field(cls: Any) -> int:
     return cls.DESCRIPTOR.fields_by_name["attributes"].number  # type: ignore[no-any-return]
 
 
@@ -305,7 +320,7 @@ class _Walk:
         data = self.data
         for number, start, value, stop in _len_fields(data, 0, len(data)):
             if number == 1 and value >= 0:
-                index = self._open(data[start:_varint(data, start)[1]])
+                index = self._open(encode_varint(number << 3 | 2))
                 self._close(index, self._resource(value, stop))
             else:
                 self._copy(start, stop)
@@ -319,7 +334,7 @@ class _Walk:
         size = 0
         for number, fstart, value, stop in fields:
             if number == 2 and value >= 0:
-                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                index = self._open(encode_varint(number << 3 | 2))
                 size += self._close(index, self._scope(value, stop))
             else:
                 size += self._copy(fstart, stop)
@@ -338,7 +353,7 @@ class _Walk:
         size = 0
         for number, fstart, value, stop in _len_fields(data, start, end):
             if number == 2 and value >= 0:
-                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                index = self._open(encode_varint(number << 3 | 2))
                 inner = self._metric(value, stop) if context == "datapoint" else self._span(value, stop)
                 size += self._close(index, inner)
             else:
@@ -354,7 +369,7 @@ class _Walk:
         for number, fstart, value, stop in fields:
             cls = _POINTS.get(number)
             if cls is not None and value >= 0:
-                index = self._open(data[fstart:_varint(data, fstart)[1]])
+                index = self._open(encode_varint(number << 3 | 2))
                 size += self._close(index, self._items(value, stop, 1, cls))
             else:
                 size += self._copy(fstart, stop)
@@ -367,7 +382,7 @@ class _Walk:
         for number, fstart, value, stop in fields:
             if number in _POINTS and value >= 0:
                 inner = b"".join(data[s:e] for n, s, _, e in _len_fields(data, value, stop) if n != 1)
-                parts.append(data[fstart:_varint(data, fstart)[1]] + encode_varint(len(inner)) + inner)
+                parts.append(encode_varint(number << 3 | 2) + encode_varint(len(inner)) + inner)
             else:
                 parts.append(data[fstart:stop])
         return b"".join(parts)
@@ -443,7 +458,7 @@ class _Walk:
             self.changed = True
         return sum(map(len, out[first:]))
 
-    def _slow_item(self, cls: type, raw: bytes) -> bytes:
+    def _slow_item(self, cls: Any, raw: bytes) -> bytes:
         item = cls.FromString(raw)
         f = self.f
         f.item = item
