@@ -59,3 +59,18 @@ SCRAPE_TARGETS: Final = Gauge("prometheus_scrape_targets_gauge", "Number of targ
 OTLP_DROPPED: Final = Counter("collector_exporter_prometheus_dropped_metric_points",
                               "OTLP metric points otelcol.exporter.prometheus could not convert, by reason.",
                               _COMPONENT + ("reason",))
+
+WAL_APPENDED: Final = Counter("prometheus_remote_write_wal_samples_appended",
+                              "Total number of samples appended to the WAL.", _COMPONENT)
+WAL_SIZE: Final = Gauge("prometheus_remote_write_wal_storage_size_bytes",
+                        "Bytes on disk of the WAL's segments (summed over worker processes).", _COMPONENT,
+                        multiprocess_mode="livesum")
+WAL_SEGMENTS: Final = Gauge("prometheus_remote_write_wal_segments",
+                            "Number of WAL segment files (summed over worker processes).", _COMPONENT,
+                            multiprocess_mode="livesum")
+WAL_DROPPED: Final = Counter("prometheus_remote_write_wal_samples_dropped",
+                             "Unsent samples removed from the WAL by truncation, by reason "
+                             "(max_keepalive_time, size_limit), counted once per endpoint that had not sent them.",
+                             _COMPONENT + ("reason",))
+WAL_REPLAYED: Final = Counter("prometheus_remote_write_wal_samples_replayed",
+                              "Samples read back from the WAL after a start or reload, per endpoint.", _QUEUE)

@@ -9,14 +9,18 @@ and retries. A shard sends when it holds `max_samples_per_send` samples or `batc
 passed since its oldest unsent sample. `append` waits while a shard holds more than `capacity`
 samples: backpressure reaches the worker instead of memory growing without bound.
 
-WAL: `append` is where a write-ahead-log record will be written before samples are queued; shards
-will then read from the WAL instead of from memory. Until then, what `append` accepted is lost if the
-process dies before it is sent (the caller's ring records are already settled).
+WAL: `prometheus.remote_write` writes every batch to its WAL first and passes the record's end
+position to `append`. The queue tracks, per record, how many (shard, record) runs are still unsent
+(`_Mark`); when a shard finishes a send (2xx, or dropped for good and counted), the runs it covered
+are done, and once every record up to some position is done, `on_ack(position)` tells the WAL that
+this endpoint need not replay anything before it. Without a WAL (`on_ack` None), unsent samples are
+dropped and counted at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import time
@@ -38,6 +42,7 @@ from collector.protocols.prometheus.remote_write import (
     request_headers,
 )
 from collector.protocols.prometheus.series import Exemplar, Metadata, SampleBatch, Series, encode_labels
+from collector.storage.wal import Position
 
 USER_AGENT = f"collector/{collector.__version__}"
 DEFAULT_SHARDS = 4
@@ -51,9 +56,30 @@ def endpoint_name(endpoint: Any) -> str:
     return hashlib.sha256(endpoint.url.encode()).hexdigest()[:6]
 
 
+async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for `event` at most `timeout` seconds. `asyncio.timeout`, unlike `wait_for` in 3.11, never
+    turns a cancellation that races with the timeout into a TimeoutError (which made shutdown hang)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+        return True
+    except TimeoutError:
+        return False
+
+
+class _Mark:
+    """A WAL record's unsent (shard, record) runs; the record is done when `runs` reaches 0."""
+
+    __slots__ = ("position", "runs")
+
+    def __init__(self, position: Position | None) -> None:
+        self.position = position
+        self.runs = 0
+
+
 class _Shard:
     __slots__ = ("labels", "values", "timestamps", "exemplars", "base", "first_at", "wake", "space", "task",
-                 "encoder")
+                 "encoder", "marks")
 
     def __init__(self) -> None:
         self.labels: list[bytes] = []
@@ -67,11 +93,13 @@ class _Shard:
         self.space.set()
         self.task: asyncio.Task[None] | None = None
         self.encoder = WriteRequestEncoder()
+        self.marks: collections.deque[list[Any]] = collections.deque()  # [_Mark, samples of it queued here]
 
 
 class EndpointQueue:
     def __init__(self, component_id: str, endpoint: Any, external_labels: dict[str, str], logger: logging.Logger,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+                 *, clock: Callable[[], float] = time.monotonic,
+                 on_ack: Callable[[Position], None] | None = None) -> None:
         self.endpoint = endpoint
         self.queue = endpoint.queue_config
         self.name = endpoint_name(endpoint)
@@ -87,6 +115,9 @@ class EndpointQueue:
         self._metadata_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._stop = asyncio.Event()
+        self._on_ack = on_ack
+        self._records: collections.deque[_Mark] = collections.deque()
+        self.live = True  # False while the owner replays this endpoint's WAL backlog
         labels = (component_id, "/", self.name, endpoint.url)
         self._m_samples = m.RW_SAMPLES.labels(*labels)
         self._m_failed = m.RW_SAMPLES_FAILED.labels(*labels)
@@ -125,7 +156,8 @@ class EndpointQueue:
         return encoded
 
     # --- appending ---------------------------------------------------------------------------------
-    async def append(self, batch: SampleBatch) -> None:
+    async def append(self, batch: SampleBatch, position: Position | None = None) -> None:
+        """Queue `batch` (the WAL record ending at `position`); waits while a shard is full."""
         cache = self._cache
         shards = self._shards
         nshards = len(shards)
@@ -139,6 +171,7 @@ class EndpointQueue:
             if not shard.values:
                 shard.first_at = now
         single = shards[0] if nshards == 1 else None
+        counts = [len(shard.values) for shard in shards]
         for i, (series, value, ts) in enumerate(zip(batch.series, batch.values, batch.timestamps_ms)):
             labels = cache.get(series, False)
             if labels is False:
@@ -158,15 +191,22 @@ class EndpointQueue:
             self._m_dropped.inc(dropped)
         for meta in batch.metadata:
             self._metadata[meta.family] = meta
+        mark = _Mark(position)
         pending = 0
-        for shard in shards:
+        for shard, before in zip(shards, counts):
             n = len(shard.values)
+            if n > before:
+                mark.runs += 1
+                shard.marks.append([mark, n - before])
             pending += n
             if n:
                 shard.wake.set()
             if n >= self.queue.capacity:
                 shard.space.clear()
         self._m_pending.set(pending)
+        if self._on_ack is not None:
+            self._records.append(mark)
+            self._advance()
         for shard in shards:
             if not shard.space.is_set():
                 shard.wake.set()
@@ -197,7 +237,9 @@ class EndpointQueue:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         unsent = sum(len(s.values) for s in self._shards)
-        if unsent:
+        if unsent and self._on_ack is not None:
+            self.log.info("%d unsent samples stay in the WAL for the next start", unsent)
+        elif unsent:
             self._m_dropped.inc(unsent)
             self.log.warning("dropping %d unsent samples at shutdown", unsent)
         if self._metadata_task is not None:
@@ -221,10 +263,7 @@ class EndpointQueue:
                 remaining = shard.first_at + deadline - self.clock()
                 if remaining > 0:
                     shard.wake.clear()
-                    try:
-                        await asyncio.wait_for(shard.wake.wait(), remaining)
-                    except asyncio.TimeoutError:
-                        pass
+                    await _wait(shard.wake, remaining)
                     continue
             n = min(max_n, len(shard.values))
             labels, values, timestamps = shard.labels[:n], shard.values[:n], shard.timestamps[:n]
@@ -240,16 +279,37 @@ class EndpointQueue:
                 shard.space.set()
             body = compress(shard.encoder.encode(labels, values, timestamps, exemplars))
             await self._send(body, n, len(exemplars), max(timestamps))
+            self._settled(shard, n)
+
+    def _settled(self, shard: _Shard, n: int) -> None:
+        """The shard's oldest `n` samples were sent or dropped for good: finish their WAL runs."""
+        marks = shard.marks
+        while n > 0 and marks:
+            run = marks[0]
+            if run[1] <= n:
+                n -= run[1]
+                marks.popleft()
+                run[0].runs -= 1
+            else:
+                run[1] -= n
+                n = 0
+        if self._on_ack is not None:
+            self._advance()
+
+    def _advance(self) -> None:
+        records = self._records
+        done: Position | None = None
+        while records and records[0].runs == 0:
+            done = records.popleft().position or done
+        if done is not None and self._on_ack is not None:
+            self._on_ack(done)
 
     async def _run_metadata(self) -> None:
         interval = self.endpoint.metadata_config.send_interval
         per_send = self.endpoint.metadata_config.max_samples_per_send
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._stop.wait(), interval)
+            if await _wait(self._stop, interval):
                 return
-            except asyncio.TimeoutError:
-                pass
             entries = list(self._metadata.values())
             for start in range(0, len(entries), per_send):
                 chunk = entries[start:start + per_send]
@@ -298,10 +358,10 @@ class EndpointQueue:
                 # keep retrying until shutdown's deadline cancels us
                 await asyncio.sleep(delay)
                 continue
-            try:
-                await asyncio.wait_for(self._stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            await _wait(self._stop, delay)
+
+    def count_dropped(self, samples: int) -> None:
+        self._m_dropped.inc(samples)
 
     @property
     def pending(self) -> int:

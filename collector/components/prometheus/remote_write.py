@@ -1,15 +1,33 @@
 """`prometheus.remote_write`: send appended samples to remote-write endpoints.
 
-Differences from Alloy (for now): no WAL (samples are queued in memory; see `queue.py` for where the
-WAL goes), a fixed number of shards per endpoint (no auto-scaling), remote write 1.0 only, no
-oauth2/sigv4/azuread token flows (the blocks are accepted and validated).
+Theory of operation: `append()` writes the batch to this worker's WAL
+(`<storage.path>/prometheus.remote_write.<label>/wal-<worker index>`, see `collector.storage.wal`)
+and returns only then, so the caller settles its ring records once the samples are on disk (page
+cache: they survive the process). Every endpoint has a reader position in the WAL that its queue
+advances when a batch was accepted (2xx) or dropped for good (counted). At start (and after a
+reload) an endpoint whose position is behind the WAL's head replays the records from there, reading
+the WAL until it catches up; only then does it take batches from `append()` directly, so samples of
+one series are sent in order (Prometheus rejects out-of-order samples).
+
+Truncation: on segment rotation and every `wal.truncate_frequency`, segments every endpoint has
+passed are deleted; every `truncate_frequency`, closed segments last written more than
+`max_keepalive_time` ago are deleted even if unsent; and when the WAL is larger than `WAL_MAX_BYTES`
+closed segments older than `min_keepalive_time` are deleted, oldest first. Unsent samples removed
+this way are counted (`prometheus_remote_storage_samples_dropped_total` of the endpoint,
+`prometheus_remote_write_wal_samples_dropped_total{reason}`) and logged.
+
+Differences from Alloy: our WAL holds whole encoded samples (not series + sample references), and
+data unsent at a restart *is* resent (Alloy skips samples older than its start); a fixed number of
+shards per endpoint (no auto-scaling), remote write 1.0 only, no oauth2/sigv4/azuread token flows
+(the blocks are accepted and validated).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import Any, Mapping
+from typing import Any, Final, Mapping
 
 import msgspec
 
@@ -18,11 +36,17 @@ from collector.components.discovery.relabel import validate_rules
 from collector.components.prometheus.client import OAuth2, Authorization, BasicAuth, TLSConfig, validate_client
 from collector.components.registry import register
 from collector.components.types import Duration, Secret
-from collector.components.prometheus.queue import EndpointQueue
+from collector.components.prometheus import metrics as m
+from collector.components.prometheus.queue import EndpointQueue, endpoint_name
+from collector.protocols.prometheus import walrecord
 from collector.protocols.prometheus.relabel import Rule
+from collector.protocols.prometheus.remote_write import WriteRequestEncoder
 from collector.protocols.prometheus.series import SampleBatch
+from collector.storage.wal import WAL, Position
 
 _RELOAD_FLUSH_SECONDS = 5.0
+WAL_SEGMENT_BYTES: Final = 32 << 20
+WAL_MAX_BYTES: Final = 1 << 30  # per worker process; data younger than min_keepalive_time is kept beyond it
 
 
 class QueueConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,51 +170,189 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 
 @register("prometheus.remote_write", arguments=Arguments, placement=Placement.WORKER)
 class RemoteWrite(Component):
-    """A `MetricsReceiver`: `append()` queues a batch on every endpoint (see `queue.EndpointQueue`)."""
+    """A `MetricsReceiver`: `append()` logs a batch to the WAL, then queues it on every live endpoint."""
+
+    segment_bytes: int = WAL_SEGMENT_BYTES
+    max_bytes: int = WAL_MAX_BYTES
 
     def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
         super().__init__(ctx, args)
         self._queues: list[EndpointQueue] = []
+        self._replays: list[asyncio.Task[None]] = []
+        self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
+        self._wal: WAL | None = None
+        self._encoder = WriteRequestEncoder()
+        self._housekeeping: asyncio.Task[None] | None = None
         self._started = False
+        cid = ctx.component_id
+        self._m_appended = m.WAL_APPENDED.labels(cid, "/")
+        self._m_size = m.WAL_SIZE.labels(cid, "/")
+        self._m_segments = m.WAL_SEGMENTS.labels(cid, "/")
 
     @classmethod
     def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
         return {"receiver": MetricsReceiverRef(ctx.component_id)}
 
-    def _build_queues(self, args: Arguments) -> list[EndpointQueue]:
-        return [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger)
-                for endpoint in args.endpoint]
+    @property
+    def wal(self) -> WAL | None:
+        return self._wal
 
+    # --- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         assert isinstance(self.args, Arguments)
-        self._queues = self._build_queues(self.args)
-        for queue in self._queues:
-            await queue.start()
+        directory = self.ctx.component_storage / f"wal-{self.ctx.worker_index}"
+        self._wal = WAL(directory, segment_bytes=self.segment_bytes).open()
+        if self._wal.torn_bytes:
+            self.ctx.logger.warning("WAL %s: cut %d bytes of a torn record at its end (crash while writing)",
+                                    directory, self._wal.torn_bytes)
+        await self._start_queues(self.args)
+        self._housekeeping = asyncio.create_task(self._run_housekeeping(), name=f"{self.ctx.component_id} wal")
         self._started = True
         await super().start()
 
+    async def _start_queues(self, args: Arguments) -> None:
+        wal = self._wal
+        assert wal is not None
+        wal.set_readers([endpoint_name(endpoint) for endpoint in args.endpoint])
+        queues = [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger,
+                                on_ack=functools.partial(wal.ack, endpoint_name(endpoint)))
+                  for endpoint in args.endpoint]
+        for queue in queues:
+            await queue.start()
+            if wal.positions[queue.name] < wal.head:
+                queue.live = False
+                self._cursors[queue.name] = wal.positions[queue.name]
+                self._replays.append(asyncio.create_task(self._replay(queue), name=f"{queue.name} replay"))
+        self._queues = queues
+
+    async def _stop_queues(self, deadline: float | None) -> None:
+        replays, self._replays = self._replays, []
+        for task in replays:
+            task.cancel()
+        await asyncio.gather(*replays, return_exceptions=True)
+        queues, self._queues = self._queues, []
+        await asyncio.gather(*(queue.stop(deadline) for queue in queues))
+        self._cursors.clear()
+        if self._wal is not None:
+            self._wal.save_positions()
+
+    async def _replay(self, queue: EndpointQueue) -> None:
+        """Feed `queue` from the WAL until it has caught up with the head, then make it live. The
+        WAL generator checks for the head without awaiting, so no `append()` can slip in between."""
+        wal = self._wal
+        assert wal is not None
+        decoder = walrecord.Decoder()
+        replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
+        start = self._cursors[queue.name]
+        self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
+        total = 0
+        for record in wal.read(start):
+            batch = decoder.decode(record.body)
+            await queue.append(batch, record.end)
+            self._cursors[queue.name] = record.end
+            total += len(batch)
+            replayed.inc(len(batch))
+        queue.live = True
+        self._cursors.pop(queue.name, None)
+        self.ctx.logger.info("endpoint %s: WAL replay done (%d samples), sending live", queue.name, total)
+
+    # --- the receiver --------------------------------------------------------------------------------
     async def append(self, batch: SampleBatch) -> None:
-        """Queue `batch` on every endpoint; returns once it is queued (later: written to the WAL)."""
-        if not self._queues:
+        """Write `batch` to the WAL, then queue it on every live endpoint (waiting while they are full)."""
+        assert isinstance(self.args, Arguments)
+        if not self.args.endpoint or self._wal is None:
             self.ctx.logger.debug("no endpoint configured: %d samples dropped", len(batch))
             return
+        if not len(batch):
+            for queue in self._queues:
+                await queue.append(batch)  # metadata only
+            return
+        wal = self._wal
+        segment = wal.head.segment
+        position = wal.append(walrecord.encode(batch, self._encoder), len(batch))
+        self._m_appended.inc(len(batch))
+        if wal.head.segment != segment:
+            self._truncate(full=False)
+        live = [queue for queue in self._queues if queue.live]  # decided before any await
+        for queue in live:
+            await queue.append(batch, position)
+
+    # --- WAL housekeeping ----------------------------------------------------------------------------
+    async def _run_housekeeping(self) -> None:
+        """fsync and save positions at the batch deadline; truncate every `truncate_frequency`."""
+        last_truncate = time.monotonic()
+        while True:
+            assert isinstance(self.args, Arguments)
+            deadlines = [e.queue_config.batch_send_deadline for e in self.args.endpoint]
+            await asyncio.sleep(min(deadlines, default=5.0))
+            wal = self._wal
+            if wal is None:
+                return
+            wal.sync()
+            wal.save_positions()
+            if time.monotonic() - last_truncate >= self.args.wal.truncate_frequency:
+                last_truncate = time.monotonic()
+                self._truncate(full=True)
+            else:
+                self._report_size()
+
+    def _truncate(self, *, full: bool) -> None:
+        wal = self._wal
+        assert wal is not None and isinstance(self.args, Arguments)
+        wal.remove_consumed()
+        now = time.time()
+        for segment in sorted(wal.segments())[:-1]:
+            age = now - wal.segment_written(segment)
+            if full and age > self.args.wal.max_keepalive_time:
+                reason = "max_keepalive_time"
+            elif wal.size_bytes > self.max_bytes and age > self.args.wal.min_keepalive_time:
+                reason = "size_limit"
+            else:
+                break
+            self._drop_segment(segment, reason)
+        self._report_size()
+
+    def _drop_segment(self, segment: int, reason: str) -> None:
+        wal = self._wal
+        assert wal is not None
         for queue in self._queues:
-            await queue.append(batch)
+            cursor = self._cursors.get(queue.name)
+            if cursor is None:
+                continue  # live: everything it has not sent is in memory and will still be sent
+            lost = wal.samples_after(cursor, segment)
+            if lost:
+                queue.count_dropped(lost)
+                m.WAL_DROPPED.labels(self.ctx.component_id, "/", reason).inc(lost)
+                self.ctx.logger.warning("WAL truncation (%s) dropped %d unsent samples of endpoint %s",
+                                        reason, lost, queue.name)
+        wal.remove_segment(segment)
+        for name, cursor in list(self._cursors.items()):
+            if cursor.segment <= segment:
+                self._cursors[name] = wal.positions[name]
+
+    def _report_size(self) -> None:
+        if self._wal is not None:
+            self._m_size.set(self._wal.size_bytes)
+            self._m_segments.set(len(self._wal.segments()))
 
     async def update(self, args: msgspec.Struct) -> None:
         if args == self.args:
             return
         assert isinstance(args, Arguments)
-        old, self.args = self._queues, args
+        self.args = args
         if self._started:
-            self._queues = self._build_queues(args)
-            for queue in self._queues:
-                await queue.start()
-            deadline = time.monotonic() + _RELOAD_FLUSH_SECONDS
-            await asyncio.gather(*(queue.stop(deadline) for queue in old))
+            # appends meanwhile go to the WAL only; the new queues replay them
+            await self._stop_queues(time.monotonic() + _RELOAD_FLUSH_SECONDS)
+            await self._start_queues(args)
 
     async def shutdown(self, deadline: float | None = None) -> None:
-        queues, self._queues = self._queues, []
         self._started = False
-        await asyncio.gather(*(queue.stop(deadline) for queue in queues))
+        task, self._housekeeping = self._housekeeping, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._stop_queues(deadline)
+        wal, self._wal = self._wal, None
+        if wal is not None:
+            wal.close()
         await super().shutdown(deadline)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,18 @@ from collector.testing.context import build_context
 from tests.components.prometheus.rwsink import RemoteWriteSink
 
 T = 1_700_000_000_000
+STORAGE: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def storage(tmp_path: Path) -> Path:
+    """Every component of a test keeps its WAL under the test's own directory."""
+    STORAGE[:] = [tmp_path]
+    return tmp_path
+
+
+def context(cid: str) -> Any:
+    return build_context(RemoteWrite, cid, storage_path=STORAGE[0])
 
 
 def fast_queue(**kw: Any) -> QueueConfig:
@@ -26,7 +39,7 @@ def fast_queue(**kw: Any) -> QueueConfig:
 
 async def run(sink: RemoteWriteSink, args: Arguments, batches: list[SampleBatch], cid: str,
               until: Any) -> RemoteWrite:
-    component = RemoteWrite(build_context(RemoteWrite, cid), args)
+    component = RemoteWrite(context(cid), args)
     await component.start()
     try:
         for batch in batches:
@@ -152,7 +165,7 @@ def test_two_endpoints_each_get_everything() -> None:
             batch.append(Series({"__name__": "x"}), 1.0, T)
             args = Arguments(endpoint=[Endpoint(url=a.url, name="a", queue_config=fast_queue()),
                                        Endpoint(url=b.url, name="b", queue_config=fast_queue())])
-            component = RemoteWrite(build_context(RemoteWrite, "prometheus.remote_write.two"), args)
+            component = RemoteWrite(context("prometheus.remote_write.two"), args)
             await component.start()
             await component.append(batch)
             await a.wait_for(lambda s: s.sample_count() == 1)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncio
 import time
 
@@ -69,11 +71,11 @@ def test_consume_translates_forwards_to_every_receiver_and_settles() -> None:
     ]
 
 
-def test_end_to_end_to_remote_write_sink() -> None:
+def test_end_to_end_to_remote_write_sink(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with RemoteWriteSink() as sink:
             rw_args = RWArguments(endpoint=[Endpoint(url=sink.url, queue_config=QueueConfig(batch_send_deadline=0.05))])
-            rw = RemoteWrite(build_context(RemoteWrite, "prometheus.remote_write.e2e"), rw_args)
+            rw = RemoteWrite(build_context(RemoteWrite, "prometheus.remote_write.e2e", storage_path=tmp_path), rw_args)
             ctx = build_context(PrometheusExporter, "otelcol.exporter.prometheus.e2e", consumers={"rw": rw})
             exporter = PrometheusExporter(ctx, Arguments(forward_to=[MetricsReceiverRef("rw")]))
             await rw.start()

@@ -1,0 +1,1 @@
+"""Durable local storage (write-ahead logs) of components that must not lose accepted data."""
