@@ -223,3 +223,62 @@ def test_concurrent_clients_on_both_protocols_lose_nothing(gateway: Gateway) -> 
         t.join()
     assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) >= 800)
     assert gateway.sink.sink.items(Signal.TRACES) == 800
+
+
+DEBUG_METRICS = """
+otelcol.receiver.otlp "in" {{
+  http {{
+    endpoint = "127.0.0.1:{http_port}"
+  }}
+  output {{
+    metrics = [otelcol.exporter.debug.d.input]
+  }}
+}}
+
+otelcol.exporter.debug "d" {{
+  verbosity = "detailed"
+  sampling_initial = 100000
+}}
+"""
+
+
+def test_metrics_of_one_resource_always_reach_the_same_worker() -> None:
+    import re
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from collector.testing.process import CollectorProcess, free_port
+
+    http_port = free_port()
+    services = [f"svc-{i}" for i in range(8)]
+    with CollectorProcess(DEBUG_METRICS.format(http_port=http_port),
+                          env={"COLLECTOR_METRICS_WORKERS": "2"}) as collector:
+        for round_ in range(3):
+            request = ExportMetricsServiceRequest()
+            for name in services:  # every request mixes all resources
+                rm = request.resource_metrics.add()
+                attr = rm.resource.attributes.add()
+                attr.key, attr.value.string_value = "service.name", name
+                point = rm.scope_metrics.add().metrics.add()
+                point.name = "m"
+                point.gauge.data_points.add().as_int = round_
+            assert _post(f"http://127.0.0.1:{http_port}/v1/metrics", request.SerializeToString())[0] == 200
+
+        def seen() -> dict[str, set[str]]:
+            owners: dict[str, set[str]] = {}
+            for line in collector.logs().splitlines():
+                proc = re.search(r'proc="(worker metrics/\d)"', line)
+                if proc:
+                    for name in re.findall(r"service\.name: Str\((svc-\d)\)", line):
+                        owners.setdefault(name, set()).add(proc.group(1))
+            return owners
+
+        def all_rounds_logged() -> bool:
+            text = collector.logs()
+            return all(text.count(f"service.name: Str({name})") >= 3 for name in services)
+
+        assert wait_until(all_rounds_logged)
+        owners = seen()
+        assert set(owners) == set(services)
+        assert all(len(procs) == 1 for procs in owners.values()), owners
+        assert {p for procs in owners.values() for p in procs} == {"worker metrics/0", "worker metrics/1"}
