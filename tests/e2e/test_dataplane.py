@@ -282,3 +282,17 @@ def test_metrics_of_one_resource_always_reach_the_same_worker() -> None:
         assert set(owners) == set(services)
         assert all(len(procs) == 1 for procs in owners.values()), owners
         assert {p for procs in owners.values() for p in procs} == {"worker metrics/0", "worker metrics/1"}
+
+
+def test_two_receiver_processes_share_the_ports() -> None:
+    gw = start_gateway(env={"COLLECTOR_RECEIVER_PROCESSES": "2", "COLLECTOR_TRACES_WORKERS": "2"})
+    try:
+        assert {"receiver/0", "receiver/1"} <= set(gw.collector.children())
+        for batch in range(30):  # a new connection per request: the kernel spreads them over both
+            assert _post(gw.http_url + "/v1/traces", _span_request(10, f"rp{batch}"))[0] == 200
+        send_spans("grpc", gw.grpc_endpoint, 100)
+        assert wait_until(lambda: gw.sink.sink.items(Signal.TRACES) >= 400)
+        assert gw.sink.sink.items(Signal.TRACES) == 400
+    finally:
+        gw.collector.close()
+        gw.sink.stop()
