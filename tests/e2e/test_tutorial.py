@@ -374,3 +374,48 @@ def test_two_workers_report_every_host_once_at_shutdown(tutorial_two_workers_no_
     assert sorted(s.label_map["grafana_host_id"] for s in samples) == [f"h{i}" for i in range(8)]
     assert {s.value for s in samples} == {1.0}
     assert tut.prometheus.sink.errors == []
+
+
+# --- a processor of the user's in front of signal-specific components ------------------------------
+# The tutorial with another processor in front of the same downstream components as resourcedetection.
+# That processor runs in every worker, but host_info runs only in traces workers and transform only
+# in metrics workers: each worker must start and wire just the outputs it hosts (this crash-looped
+# every worker while processors resolved all their outputs at start()).
+_IN_FRONT = {
+    "attributes": 'action {\n    key    = "gateway"\n    value  = "tutorial"\n    action = "insert"\n  }',
+    "memory_limiter": 'check_interval = "1s"\n  limit          = "4GiB"',
+}
+_IN_FRONT_OUTPUT = """
+  output {
+    metrics = [otelcol.processor.transform.promote_resource_attributes.input]
+    logs    = [otelcol.processor.batch.default.input]
+    traces  = [otelcol.processor.batch.default.input, otelcol.connector.host_info.default.input]
+  }
+"""
+
+
+@pytest.mark.parametrize("processor", sorted(_IN_FRONT))
+def test_processor_in_front_of_signal_specific_components_starts_in_every_worker(processor: str) -> None:
+    loki = SinkThread(OtlpSink(keep_requests=True)).start()
+    tempo = SinkThread(OtlpSink(keep_requests=True)).start()
+    prometheus = RemoteWriteSinkThread().start()
+    http_port = free_port()
+    config = tutorial_config(free_port(), http_port).replace(
+        "otelcol.processor.resourcedetection.default.input", f"otelcol.processor.{processor}.front.input")
+    config += f'\notelcol.processor.{processor} "front" {{\n  {_IN_FRONT[processor]}\n{_IN_FRONT_OUTPUT}}}\n'
+    env = {"LOKI_OTLP_URL": f"{loki.url}/otlp", "TEMPO_OTLP_URL": tempo.url, "PROMETHEUS_URL": prometheus.url,
+           "COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1", "COLLECTOR_LOGS_WORKERS": "1"}
+    collector = CollectorProcess(config, env=env)
+    try:
+        collector.start(timeout=30)
+        url = f"http://127.0.0.1:{http_port}"
+        send_spans("http", url, 5, resource={"service.name": "checkout", "host.name": "h1"})
+        send_metrics("http", url, resource={"service.name": "api", "deployment.environment": "prod"})
+        assert wait_until(lambda: tempo.sink.items(Signal.TRACES) >= 5)
+        assert wait_until(lambda: bool(prometheus.sink.samples("requests_total", deployment_environment="prod")))
+        assert collector.stop() == 0
+        assert [s.label_map["grafana_host_id"] for s in prometheus.sink.samples("traces_host_info")] == ["h1"]
+    finally:
+        collector.close()
+        for sink in (loki, tempo, prometheus):
+            sink.stop()
