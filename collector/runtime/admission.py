@@ -52,9 +52,11 @@ class RingAdmission:
         rings = self._rings.get(signal)
         if not rings:
             return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
-        header = RecordHeader(SIGNAL_CODES[signal], receiver_code(receiver_id), time.time_ns())
+        code, now = receiver_code(receiver_id), time.time_ns()
         if signal is Signal.METRICS and len(rings) > 1:
-            return self._admit_split(signal, data, header)
+            # parts of a split request carry no count (0): their worker counts them if it must
+            return self._admit_split(signal, data, RecordHeader(SIGNAL_CODES[signal], code, now, 0))
+        header = RecordHeader(SIGNAL_CODES[signal], code, now, min(item_count, 0xFFFFFFFF))
         for worker in self._rotation[signal].order():
             if self._put(signal, worker, header, data):
                 return AdmitResult(AdmitOutcome.ACCEPTED)

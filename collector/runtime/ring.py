@@ -13,7 +13,7 @@ all offsets in bytes from the start of the segment)
 
     control block, 256 bytes, one 64-byte cache line per writer so the two processes never write
     the same line:
-      0  u64 magic          b"CRING\\x00\\x01\\x00" (format version 1)      written once by the owner
+      0  u64 magic          b"CRING\\x00\\x02\\x00" (format version 2)      written once by the owner
       8  u64 capacity       size of the data area, a multiple of 8       written once by the owner
      16  u64 flags          bit 0: records carry a CRC32 (see below)       written once by the owner
      64  u64 write_pos      producer: bytes ever published               single writer: producer
@@ -36,11 +36,12 @@ padding that are never written or read.
     8  u64 seq         per-ring sequence number assigned by the producer
    16  u64 arrival_ns  receiver's clock when the request arrived
    24  u32 length      payload bytes n
-   28  u16 component   index of the receiving component
+   28  u16 component   code of the receiving component
    30  u8  signal      signal code
    31  u8  flags       reserved, written as 0
-   32  u32 crc         CRC32 of header bytes 0..31 then the payload, or 0 if the ring has no CRCs
-   36  u32 reserved    0
+   32  u32 items       items (spans, points, log records) in the payload, as the receiver counted
+                       them, so a worker that only batches and forwards never has to decode
+   36  u32 crc         CRC32 of header bytes 0..35 then the payload, or 0 if the ring has no CRCs
 
 Records wrap around the end of the data area by split copy (no padding marker): header and payload
 are written as one logical run of bytes that continues at offset 0, so the whole capacity is usable
@@ -123,7 +124,7 @@ __all__ = [
     "record_size",
 ]
 
-MAGIC: Final = int.from_bytes(b"CRING\x00\x01\x00", "little")
+MAGIC: Final = int.from_bytes(b"CRING\x00\x02\x00", "little")
 CONTROL_SIZE: Final = 256
 _FLAG_CHECKSUM: Final = 1
 
@@ -137,8 +138,8 @@ _W_READ: Final = 16
 _W_READ_SEQ: Final = 17
 
 # pos, seq, arrival_ns, length, component, signal, [flags: written as 0], crc, [reserved]
-_HEADER: Final = struct.Struct("=QQQIHBxI4x")
-_HEADER_PREFIX: Final = struct.Struct("=QQQIHBx")  # the 32 bytes the CRC covers before the payload
+_HEADER: Final = struct.Struct("=QQQIHBxII")
+_HEADER_PREFIX: Final = struct.Struct("=QQQIHBxI")  # the 36 bytes the CRC covers before the payload
 RECORD_HEADER_SIZE: Final = _HEADER.size  # 40
 _MIN_CAPACITY: Final = 64
 _MAX_CAPACITY: Final = 1 << 32  # so that a payload length always fits the u32 length field
@@ -159,8 +160,9 @@ class RingCorruptError(RuntimeError):
 
 class RecordHeader(NamedTuple):
     signal: int  # u8
-    component: int  # u16: index of the receiving component
+    component: int  # u16: code of the receiving component
     arrival_ns: int  # u64
+    items: int = 0  # u32: items in the payload (0 if unknown)
 
 
 class Record(NamedTuple):
@@ -297,19 +299,19 @@ class Ring:
             if w + size > self._put_limit:
                 return False
         seq = idx[_W_SEQ]
-        signal, component, arrival_ns = header
+        signal, component, arrival_ns, items = header
         crc = 0
         if self.checksum:
-            crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal)))
+            crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal, items)))
         off = w % cap
         if off + size <= cap:
             mm = self._mm
             at = CONTROL_SIZE + off
-            _HEADER.pack_into(mm, at, w, seq, arrival_ns, n, component, signal, crc)
+            _HEADER.pack_into(mm, at, w, seq, arrival_ns, n, component, signal, items, crc)
             at += RECORD_HEADER_SIZE
             mm[at : at + n] = data
         else:
-            self._write_wrapped(off, _HEADER.pack(w, seq, arrival_ns, n, component, signal, crc))
+            self._write_wrapped(off, _HEADER.pack(w, seq, arrival_ns, n, component, signal, items, crc))
             self._write_wrapped((off + RECORD_HEADER_SIZE) % cap, data)
         idx[_W_SEQ] = seq + 1
         idx[_W_WRITE] = w + size  # publish: everything above is now visible to the consumer
@@ -340,9 +342,9 @@ class Ring:
         mm = self._mm
         off = c % cap
         if off + RECORD_HEADER_SIZE <= cap:
-            pos, seq, arrival_ns, n, component, signal, crc = _HEADER.unpack_from(mm, CONTROL_SIZE + off)
+            pos, seq, arrival_ns, n, component, signal, items, crc = _HEADER.unpack_from(mm, CONTROL_SIZE + off)
         else:
-            pos, seq, arrival_ns, n, component, signal, crc = _HEADER.unpack(
+            pos, seq, arrival_ns, n, component, signal, items, crc = _HEADER.unpack(
                 self._read_wrapped(off, RECORD_HEADER_SIZE)
             )
         end = c + ((RECORD_HEADER_SIZE + n + 7) & -8)
@@ -355,12 +357,12 @@ class Ring:
         else:
             data = self._read_wrapped(start % cap, n)
         if self.checksum and zlib.crc32(
-            data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal))
+            data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal, items))
         ) != crc:
             return self._unsettled(c, w)
         self._cursor = end
         self._cursor_seq = seq + 1
-        return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns)), data, end))
+        return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns, items)), data, end))
 
     def _read_wrapped(self, off: int, n: int) -> bytes:
         d = self._data

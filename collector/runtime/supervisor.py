@@ -97,11 +97,14 @@ class Supervisor:
 
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
+        remove_stale_rings()
+        pid = os.getpid()
         for signal, count in self.topology.workers.items():
             for worker in range(count):
                 self.doorbells[(signal, worker)] = Doorbell.create()
                 for receiver in range(self.topology.receiver_processes):
-                    self.rings[(receiver, signal, worker)] = Ring.create(self.topology.ring_bytes)
+                    name = f"{RING_PREFIX}{pid}-{receiver}-{signal.value}-{worker}"
+                    self.rings[(receiver, signal, worker)] = Ring.create(self.topology.ring_bytes, name)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -331,6 +334,28 @@ class Supervisor:
             doorbell.close()
         log.info("collector stopped")
         return 0
+
+
+RING_PREFIX = "collector-ring-"
+_SHM_DIR = Path("/dev/shm")
+
+
+def remove_stale_rings() -> None:
+    """Unlink rings left by supervisors that died without cleaning up (SIGKILL): their names carry
+    the owner's pid, and shared memory otherwise outlives every process until reboot."""
+    if not _SHM_DIR.is_dir():
+        return
+    for path in _SHM_DIR.glob(f"{RING_PREFIX}*-*"):
+        owner = path.name[len(RING_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            log.info("removing ring %s left by a collector that is gone (pid %s)", path.name, owner)
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # someone else's live process
 
 
 def _with_status_fd(spec: ChildSpec, fd: int) -> ChildSpec:

@@ -174,7 +174,7 @@ class Worker:
                       seq, header.signal, header.component)
             token.release()
             return
-        await entry.consume(Payload(signal, data=data, acks=[token]))
+        await entry.consume(Payload(signal, data=data, item_count=header.items or None, acks=[token]))
 
 
 async def run_worker(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:

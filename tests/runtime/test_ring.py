@@ -214,3 +214,10 @@ def test_capacity_is_rounded_and_bounded() -> None:
         assert ring.capacity == 1008
     with pytest.raises(ValueError):
         Ring.create(8)
+
+
+def test_item_count_travels_in_the_header() -> None:
+    with Ring.create(4096) as ring:
+        assert ring.try_put(RecordHeader(1, 2, 3, items=4_000_000_000), b"payload")
+        record = ring.next_record()
+        assert record is not None and record.header.items == 4_000_000_000
