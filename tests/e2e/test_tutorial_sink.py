@@ -21,8 +21,8 @@ def _raw(*series: tuple[list[tuple[str, str]], list[tuple[float, int]]]) -> byte
     request = prompb.WriteRequest()
     for labels, samples in series:
         ts = request.timeseries.add()
-        for name, value in labels:
-            ts.labels.add(name=name, value=value)
+        for name, text in labels:
+            ts.labels.add(name=name, value=text)
         for value, timestamp in samples:
             ts.samples.add(value=value, timestamp=timestamp)
     return bytes(request.SerializeToString())
