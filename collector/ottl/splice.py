@@ -112,12 +112,8 @@ def _len_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int, 
     return fields
 
 
-def _attribute_field(cls: Any) -> int:
-    return cls.DESCRIPTOR.fields_by_name["attributes"].number  # type: ignore[no-any-return]
-
-
 # Metric.data oneof: field number -> point class
-_POINTS: Final[dict[int, type]] = {
+_POINTS: Final[dict[int, Any]] = {
     metrics_pb2.Metric.DESCRIPTOR.fields_by_name[name].number: cls
     for name, cls in (("gauge", metrics_pb2.NumberDataPoint), ("sum", metrics_pb2.NumberDataPoint),
                       ("histogram", metrics_pb2.HistogramDataPoint),
@@ -125,6 +121,12 @@ _POINTS: Final[dict[int, type]] = {
                       ("summary", metrics_pb2.SummaryDataPoint))
 }
 _SPAN_EVENTS: Final = trace_pb2.Span.DESCRIPTOR.fields_by_name["events"].number
+_ATTRIBUTES: Final[dict[Any, int]] = {
+    cls: cls.DESCRIPTOR.fields_by_name["attributes"].number
+    for cls in (*_POINTS.values(), trace_pb2.Span, trace_pb2.Span.Event, logs_pb2.LogRecord)
+}
+# Metric.data field tag byte -> (point class, its attributes field)
+_POINT_TAGS: Final[dict[int, tuple[Any, int]]] = {number << 3 | 2: (cls, _ATTRIBUTES[cls]) for number, cls in _POINTS.items()}
 
 
 class _Effect:
@@ -192,6 +194,17 @@ def _count_items(data: bytes, start: int, end: int, item_tag: int) -> int:
     if pos != end:
         raise SpliceError("truncated item")
     return items
+
+
+def _count_scope_points(data: bytes, start: int, end: int) -> int:
+    """Data points in a ScopeMetrics region."""
+    points = 0
+    for number, _, value, stop in _len_fields(data, start, end):
+        if number == 2 and value >= 0:
+            for data_number, _, c_start, c_end in _len_fields(data, value, stop):
+                if data_number in _POINTS and c_start >= 0:
+                    points += _count_items(data, c_start, c_end, 0x0A)
+    return points
 
 
 _SLOW: Final = object()  # the group's evaluation raised under these slots: visit every item
@@ -350,6 +363,10 @@ class _Walk:
             return self._items(start, end, 2, trace_pb2.Span)
         if context == "log":
             return self._items(start, end, 2, logs_pb2.LogRecord)
+        if context == "datapoint" and not self.s.has[PARENT]:
+            effect = self._current_effect()
+            if effect is not _SLOW:
+                return self._metrics(start, end, effect)  # type: ignore[arg-type]
         size = 0
         for number, fstart, value, stop in _len_fields(data, start, end):
             if number == 2 and value >= 0:
@@ -395,10 +412,9 @@ class _Walk:
             self._enter(PARENT, trace_pb2.Span.FromString(raw))
         return self._items(start, end, _SPAN_EVENTS, trace_pb2.Span.Event, counted=False)
 
-    def _items(self, start: int, end: int, item_field: int, cls: type, counted: bool = True) -> int:
+    def _items(self, start: int, end: int, item_field: int, cls: Any, counted: bool = True) -> int:
         """Copy the message in [start, end), appending the effect's attributes to each item in
-        `item_field`. The hot loop: per item, one length read and three list entries; lengths and the
-        item count are summed afterwards in C."""
+        `item_field`."""
         data = self.data
         effect = self._current_effect()
         out = self.out
@@ -410,14 +426,94 @@ class _Walk:
                 self.count += _count_items(data, start, end, item_tag)
             return end - start
         if effect is _SLOW:
-            extra, needles, hit = b"", None, start  # every item is "hit"
+            items = self._splice(start, end, item_tag, cls, b"", [], start, None, end)[0]
         else:
             assert isinstance(effect, _Effect)
-            extra = effect.extra(_attribute_field(cls))
+            extra = effect.extra(_ATTRIBUTES[cls])
             needles = effect.needles
             hit = _first_hit(data, needles, start, end)
+            headers = self.s.headers(item_tag, len(extra))
+            items = self._splice(start, end, item_tag, cls, extra, headers, hit, needles, end)[0]
+        if counted:
+            self.count += items
+        if items:
+            self.changed = True
+        return sum(map(len, out[first:]))
+
+    def _metrics(self, start: int, end: int, effect: _Effect | None) -> int:
+        """A ScopeMetrics whose effect is the same for all its metrics: one key search for the whole
+        scope and the metric/data levels walked inline (many metrics with few points each are common)."""
+        data = self.data
+        out = self.out
+        first = len(out)
+        if effect is None:
+            out.append(data[start:end])
+            self.count += _count_scope_points(data, start, end)
+            return end - start
+        needles = effect.needles
+        hit = _first_hit(data, needles, start, end)
+        plans = {tag: (cls, effect.extra(attr)) for tag, (cls, attr) in _POINT_TAGS.items()}
+        points = 0
+        pos = start
+        while pos < end:
+            if data[pos] != 0x12:  # not a metric (scope, schema_url, unknown)
+                stop = _field(data, pos, end)[3]
+                out.append(data[pos:stop])
+                pos = stop
+                continue
+            n = data[pos + 1]
+            if n < 0x80:
+                m_start = pos + 2
+            else:
+                n, m_start = _varint(data, pos + 1)
+            m_end = m_start + n
+            out += (b"\x12", b"")
+            m_first = len(out)
+            p = m_start
+            while p < m_end:
+                plan = plans.get(data[p])
+                if plan is None:  # name, description, unit, metadata
+                    stop = _field(data, p, m_end)[3]
+                    out.append(data[p:stop])
+                    p = stop
+                    continue
+                cls, extra = plan
+                n = data[p + 1]
+                if n < 0x80:
+                    c_start = p + 2
+                else:
+                    n, c_start = _varint(data, p + 1)
+                c_end = c_start + n
+                if hit < c_start:
+                    hit = _first_hit(data, needles, c_start, end)
+                out += (data[p:p + 1], b"")
+                c_first = len(out)
+                found, hit = self._splice(c_start, c_end, 0x0A, cls, extra,
+                                          self.s.headers(0x0A, len(extra)), hit, needles, end)
+                points += found
+                out[c_first - 1] = encode_varint(sum(map(len, out[c_first:])))
+                p = c_end
+            if p != m_end:
+                raise SpliceError("truncated metric")
+            out[m_first - 1] = encode_varint(sum(map(len, out[m_first:])))
+            pos = m_end
+        if pos != end:
+            raise SpliceError("truncated scope")
+        self.count += points
+        if points:
+            self.changed = True
+        return sum(map(len, out[first:]))
+
+    def _splice(self, start: int, end: int, item_tag: int, cls: Any, extra: bytes, headers: list[bytes],
+                hit: int, needles: list[bytes] | None, limit: int) -> tuple[int, int]:
+        """The hot loop: copy [start, end) to `out`, each `item_tag` item with a new length prefix
+        and `extra` appended; items reaching past `hit` (a key occurrence) go through the visitor,
+        and the next occurrence is searched up to `limit`. Per item: one length read and three list
+        entries. Returns (items, next hit)."""
+        data = self.data
+        out = self.out
+        first = len(out)
         grow = len(extra)
-        headers = self.s.headers(item_tag, grow)
         slow = other = 0
         pos = start
         while pos < end:
@@ -440,23 +536,18 @@ class _Walk:
                     out += (bytes([item_tag]) + encode_varint(len(item)), item)
                     slow += 1
                     if needles is not None:
-                        hit = _first_hit(data, needles, stop, end)
+                        hit = _first_hit(data, needles, stop, limit)
                 pos = stop
                 continue
             number, wire, value, stop = _field(data, pos, end)
-            if number == item_field and wire == 2:  # an item behind a non-canonical tag
+            if number == item_tag >> 3 and wire == 2:  # an item behind a non-canonical tag
                 raise SpliceError("non-canonical item tag")
             out.append(data[pos:stop])
             other += 1
             pos = stop
         if pos != end:
             raise SpliceError("truncated item")
-        items = (len(out) - first - 2 * slow - other) // 3 + slow
-        if counted:
-            self.count += items
-        if items:
-            self.changed = True
-        return sum(map(len, out[first:]))
+        return (len(out) - first - 2 * slow - other) // 3 + slow, hit
 
     def _slow_item(self, cls: Any, raw: bytes) -> bytes:
         item = cls.FromString(raw)

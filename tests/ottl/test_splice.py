@@ -110,6 +110,8 @@ def _point_attrs(result: Message) -> list[list[tuple[str, str]]]:
     for rm in result.resource_metrics:  # type: ignore[attr-defined]
         for sm in rm.scope_metrics:
             for m in sm.metrics:
+                if m.WhichOneof("data") is None:
+                    continue
                 for dp in getattr(m, m.WhichOneof("data")).data_points:
                     out.append([(kv.key, kv.value.string_value) for kv in dp.attributes])
     return out
@@ -259,3 +261,19 @@ def test_items_with_long_length_prefixes() -> None:
     data = metrics([({"service.version": "v" * 20}, [("m", "gauge", [{"a": "x" * size} for size in (5, 60, 95, 200, 3000, 20000)])])])
     result, _ = both_ways("datapoint", TUTORIAL, data, ExportMetricsServiceRequest, Signal.METRICS)
     assert all(attrs[-1] == ("service.version", "v" * 20) for attrs in _point_attrs(result))
+
+
+def test_metric_level_bytes_that_look_like_keys_and_many_scopes() -> None:
+    # The metric's name and metadata encode like the key; a second scope and unknown fields ride along.
+    request = ExportMetricsServiceRequest.FromString(metrics([({"service.version": "3"}, [
+        ("service.version", "gauge", [{}, {"b": "c"}]), ("d", "summary", [{}])])]))
+    metric = request.resource_metrics[0].scope_metrics[0].metrics[0]
+    metric.description = "service.version"
+    metric.metadata.add(key="service.version").value.string_value = "meta"
+    extra_scope = request.resource_metrics[0].scope_metrics.add()
+    extra_scope.scope.name = "second"
+    extra_scope.metrics.add(name="e").sum.data_points.add(as_int=4)
+    extra_scope.metrics.add(name="empty")
+    data = request.SerializeToString() + b"\x98\x06\x01"  # unknown field 99 (varint) at request level
+    result, _ = both_ways("datapoint", TUTORIAL, data, ExportMetricsServiceRequest, Signal.METRICS)
+    assert _point_attrs(result)[-1] == [("service.version", "3")]
