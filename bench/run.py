@@ -44,7 +44,8 @@ LIBRARIES = ("grpcio", "protobuf", "aiohttp", "uvloop", "python-snappy", "msgspe
 DRAIN_STALL = 10.0  # give up waiting when nothing more arrived for this long ...
 DRAIN_CAP = 90.0  # ... or after this long in all
 STEP_DOWN = 0.8
-BUFFERING = 1.5  # accepted/forwarded ratio above which a load is paced (see `calibrate`)
+BUFFERING = 2.0  # accepted/forwarded ratio above which a load is paced (see `calibrate`) ...
+PACE_HEADROOM = 1.25  # ... at this multiple of the forwarded rate
 
 
 def machine() -> dict[str, Any]:
@@ -159,18 +160,20 @@ def steady_rate(per_second: list[list[int]], start_ns: int, sent_for: float) -> 
 
 def calibrate(sc: Scenario, sink: Sink, endpoints: dict[str, str], warmup: float) -> dict[int, float] | None:
     """Warm up as fast as accepted; pace the loads whose signal the target accepts much faster than it
-    forwards (it buffers: an unpaced run would mostly measure its queue) at the rate it forwarded."""
-    before = sink.stats()["items"]
-    start_ns = time.time_ns()
+    forwards (it buffers: an unpaced run would mostly measure the drain of its queue). The pace has
+    headroom above the forwarded rate, so the sink-side rate of a run still shows the capacity."""
+    before = sink.stats(reset_delays=True)["items"]
     reports = drive(sc.loads, endpoints, warmup)
     accepted = _accepted(sc.loads, reports)
     delivered, last_ns = _wait_delivered(sink, before, accepted)
+    first_ns = sink.stats()["window_first_ns"] or last_ns
     sent_for = max(r["duration_s"] for r in reports)
-    wall = max(sent_for, (last_ns - start_ns) / 1e9)
+    forwarding_s = max(sent_for, (last_ns - first_ns) / 1e9)
     rates = {}
     for i, spec in enumerate(sc.loads):
-        if accepted[spec.signal] / sent_for > BUFFERING * delivered[spec.signal] / wall:
-            rates[i] = delivered[spec.signal] / wall / sum(1 for x in sc.loads if x.signal == spec.signal)
+        forwarded = delivered[spec.signal] / forwarding_s
+        if accepted[spec.signal] / sent_for > BUFFERING * forwarded:
+            rates[i] = PACE_HEADROOM * forwarded / sum(1 for x in sc.loads if x.signal == spec.signal)
     return rates or None
 
 
@@ -234,7 +237,7 @@ def run_point(sc: Scenario, target: str, workers: int, runs: int, duration: floa
             try:
                 paced = calibrate(sc, sink, endpoints, warmup) if warmup else None
                 if paced:
-                    print(f"    paced at the forwarded rate: "
+                    print(f"    paced at {PACE_HEADROOM:.2f}x the forwarded rate: "
                           f"{ {sc.loads[i].signal: round(r) for i, r in paced.items()} } items/s", flush=True)
                 results = []
                 for i in range(runs):
@@ -321,7 +324,13 @@ def main(argv: list[str] | None = None) -> int:
             plan += [(peer, sc.workers) for peer in sc.peers]
         for target, count in plan:
             print(f"{name}: {target} workers={count} ({sc.description})", flush=True)
-            point = run_point(sc, target, count, args.runs, args.duration, args.warmup)
+            try:
+                point = run_point(sc, target, count, args.runs, args.duration, args.warmup)
+            except Exception as exc:  # one broken point must not cost the whole run; it is recorded
+                print(f"  !! {name} {target} workers={count} failed: {exc!s:.2000}", flush=True)
+                doc.setdefault("failures", []).append({"scenario": name, "target": target, "workers": count,
+                                                       "error": f"{exc!s:.4000}"})
+                continue
             point["sweep"] = count != sc.workers
             doc["points"].append(point)
             print(f"  => {point['items_per_s']['median']:,.0f} items/s "

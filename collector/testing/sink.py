@@ -111,11 +111,12 @@ class SinkStats:
     first_ns: int | None = None
     last_ns: int | None = None
     per_second: dict[int, int] = field(default_factory=dict)  # items received per wall-clock second
+    window_first_ns: int | None = None  # first receipt since the last `reset_delays`
 
     def as_dict(self) -> dict[str, Any]:
         return {"items": dict(self.items), "requests": dict(self.requests), "refused_requests": self.refused_requests,
                 "samples": self.samples, "bytes": self.bytes, "first_ns": self.first_ns, "last_ns": self.last_ns,
-                "per_second": sorted(self.per_second.items())}
+                "per_second": sorted(self.per_second.items()), "window_first_ns": self.window_first_ns}
 
 
 def decompress(body: bytes, encoding: str) -> bytes:
@@ -227,6 +228,7 @@ class OtlpSink:
             stats.samples += samples
             stats.bytes += size
             stats.first_ns = stats.first_ns or now
+            stats.window_first_ns = stats.window_first_ns or now
             stats.last_ns = now
             second = now // 1_000_000_000
             stats.per_second[second] = stats.per_second.get(second, 0) + count
@@ -296,6 +298,7 @@ class OtlpSink:
                 if self.delays is not None:
                     self.delays.reset()
                 self.stats.per_second.clear()
+                self.stats.window_first_ns = None
             return web.json_response(doc)
 
 
