@@ -167,8 +167,28 @@ def validate_compression(value: str, attribute: str) -> None:
 # 7 % fewer bytes for 2.7x the CPU, i.e. ~2.7 µs more per span on a path whose whole budget is a few
 # µs per span; on a LAN or loopback to Loki/Tempo the bytes are cheaper than the CPU. A configured
 # `compression_params { level = N }` wins.
+#
+# Levels 1-3 use ISA-L (python-isal), whose deflate is 4-5x faster than zlib's at the same level and
+# compresses slightly better. Measured on a batch of 2,000 bench spans (748 KB of high-entropy
+# attributes): zlib level 1 11 ms (69 MB/s, 331 KB out), ISA-L level 1 2.1 ms (359 MB/s, 318 KB
+# out). The output is ordinary gzip/zlib. Higher levels (4-9) use zlib: whoever asks for them wants
+# bytes more than CPU, and ISA-L stops at level 3.
 DEFAULT_GZIP_LEVEL: Final = 1
 DEFAULT_ZSTD_LEVEL: Final = 1
+_ISAL_MAX_LEVEL: Final = 3
+
+
+def _deflate_module(level: int) -> Any:
+    if level <= _ISAL_MAX_LEVEL:
+        try:
+            from isal import isal_zlib
+
+            return isal_zlib
+        except ImportError:  # a platform without a python-isal wheel
+            pass
+    import zlib
+
+    return zlib
 
 
 def compressor(compression: str, level: int = 0) -> tuple[str | None, Any]:
@@ -177,22 +197,22 @@ def compressor(compression: str, level: int = 0) -> tuple[str | None, Any]:
     zlib/gzip/zstd/snappy all run in C; the body is compressed in one call (no streaming: a batch is
     already a single bytes object).
     """
-    import zlib
-
     if compression in ("", "none"):
         return None, None
     if compression == "gzip":
         gzip_level = level if level else DEFAULT_GZIP_LEVEL
+        deflate = _deflate_module(gzip_level)
 
         def gzip(data: bytes) -> bytes:
-            c = zlib.compressobj(gzip_level, zlib.DEFLATED, 31)
-            return c.compress(data) + c.flush()
+            c = deflate.compressobj(gzip_level, deflate.DEFLATED, 31)
+            return c.compress(data) + c.flush()  # type: ignore[no-any-return]
 
         return "gzip", gzip
     if compression in ("zlib", "deflate"):
         # Go's confighttp writes the zlib format (RFC 1950) for both names
         zlib_level = level if level else DEFAULT_GZIP_LEVEL
-        return compression, lambda data: zlib.compress(data, zlib_level)
+        deflate = _deflate_module(zlib_level)
+        return compression, lambda data: deflate.compress(data, zlib_level)
     if compression == "zstd":
         import zstandard
 
