@@ -14,8 +14,9 @@ HOST_ATTRIBUTE = "grafana.host.id"
 class HostSet:
     """Distinct host identifier values seen since the last `take()`.
 
-    Every listed identifier present on a resource counts (string values only), as B.10 describes;
-    list order picks no winner.
+    Per resource, the FIRST identifier of `host_identifiers` that the resource carries names the host
+    (as current Alloy's connector does, and as billing by this metric needs: one resource, one host);
+    a later identifier counts only when the earlier ones are absent. Non-string values are skipped.
     """
 
     __slots__ = ("identifiers", "_hosts")
@@ -26,11 +27,16 @@ class HostSet:
 
     def record(self, resource_spans: Iterable[Any]) -> None:
         wanted = self.identifiers
+        rank = {key: i for i, key in enumerate(wanted)}
         hosts = self._hosts
         for rs in resource_spans:
+            best_rank, best = len(wanted), None
             for kv in rs.resource.attributes:
-                if kv.key in wanted and kv.value.WhichOneof("value") == "string_value":
-                    hosts.add(kv.value.string_value)
+                position = rank.get(kv.key)
+                if position is not None and position < best_rank and kv.value.WhichOneof("value") == "string_value":
+                    best_rank, best = position, kv.value.string_value
+            if best is not None:
+                hosts.add(best)
 
     def take(self) -> set[str]:
         hosts, self._hosts = self._hosts, set()
