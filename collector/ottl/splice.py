@@ -452,7 +452,9 @@ class _Walk:
             return end - start
         needles = effect.needles
         hit = _first_hit(data, needles, start, end)
+        # the attributes fields of all point classes have one-byte tags: one header table serves all
         plans = {tag: (cls, effect.extra(attr)) for tag, (cls, attr) in _POINT_TAGS.items()}
+        headers = self.s.headers(0x0A, len(plans[0x2A][1]))
         points = 0
         pos = start
         while pos < end:
@@ -471,9 +473,13 @@ class _Walk:
             m_first = len(out)
             p = m_start
             while p < m_end:
-                plan = plans.get(data[p])
+                tag = data[p]
+                plan = plans.get(tag)
                 if plan is None:  # name, description, unit, metadata
-                    stop = _field(data, p, m_end)[3]
+                    if (tag & 7) == 2 and tag < 0x80 and data[p + 1] < 0x80:
+                        stop = p + 2 + data[p + 1]
+                    else:
+                        stop = _field(data, p, m_end)[3]
                     out.append(data[p:stop])
                     p = stop
                     continue
@@ -488,8 +494,7 @@ class _Walk:
                     hit = _first_hit(data, needles, c_start, end)
                 out += (data[p:p + 1], b"")
                 c_first = len(out)
-                found, hit = self._splice(c_start, c_end, 0x0A, cls, extra,
-                                          self.s.headers(0x0A, len(extra)), hit, needles, end)
+                found, hit = self._splice(c_start, c_end, 0x0A, cls, extra, headers, hit, needles, end)
                 points += found
                 out[c_first - 1] = encode_varint(sum(map(len, out[c_first:])))
                 p = c_end
