@@ -96,7 +96,7 @@ def test_single_instance_unique_hosts_absorbs_and_flushes_on_shutdown() -> None:
         await connector.consume(Payload(Signal.TRACES, message=_traces({"host.id": "d"})))
         await connector.shutdown()
         await connector.shutdown()
-        assert _hosts(out) == [["a", "b", "c"], ["d"]]
+        assert _hosts(out) == [["a", "c"], ["d"]]
 
     asyncio.run(run())
 
