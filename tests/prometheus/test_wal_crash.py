@@ -1,0 +1,75 @@
+"""The remote-write WAL end to end: Prometheus down, 60 s of load, SIGKILL, restart: nothing is lost."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from collector.testing.process import CollectorProcess
+from collector.testing.prometheus import PrometheusServer, wait_until
+from collector.testing.sdk import send_metrics
+from tests.prometheus.otel_config import opentelemetry_config
+
+LOAD_SECONDS = 60.0
+RESOURCE = {"service.name": "walcheck", "service.instance.id": "one"}
+
+
+def kill_collector(collector: CollectorProcess) -> None:
+    """SIGKILL the supervisor; its children die with it (PDEATHSIG). Wait until they are gone."""
+    assert collector.process is not None
+    family = [psutil.Process(collector.process.pid), *psutil.Process(collector.process.pid).children(recursive=True)]
+    collector.process.send_signal(signal.SIGKILL)
+    collector.process.wait()
+    psutil.wait_procs(family, timeout=30)
+    collector.process = None
+
+
+@pytest.mark.slow
+def test_samples_accepted_while_prometheus_is_down_survive_a_sigkill(prometheus: PrometheusServer,
+                                                                     tmp_path: Path) -> None:
+    prometheus.stop()
+    config, grpc = opentelemetry_config()
+    env = {"PROMETHEUS_URL": prometheus.write_url}
+    workdir = tmp_path / "collector"
+    workdir.mkdir()
+    collector = CollectorProcess(config, env=env, workdir=workdir)
+    try:
+        collector.start()
+        sent = 0
+        deadline = time.monotonic() + LOAD_SECONDS
+        while time.monotonic() < deadline:
+            # one new series per round: "batch" tells exactly which rounds arrived
+            send_metrics("grpc", f"127.0.0.1:{grpc}", resource=RESOURCE, counter_value=sent + 1,
+                         attributes={"batch": str(sent)})
+            sent += 1
+            time.sleep(0.5)
+        time.sleep(2)  # the load stopped; 2 s later the collector is killed
+        kill_collector(collector)
+        wal = list((workdir / "data").glob("prometheus.remote_write.*/wal-*/0*"))
+        assert wal and sum(p.stat().st_size for p in wal) > 0
+
+        prometheus.start()
+        collector.start()
+
+        def arrived() -> set[str] | None:
+            batches = {s["metric"]["batch"] for s in prometheus.query('requests_total{job="walcheck"}[1h]')}
+            return batches if len(batches) >= sent else None
+
+        try:
+            batches = wait_until(arrived, 120, f"{sent} rounds of samples", interval=1.0)
+        except TimeoutError:
+            got = {s["metric"]["batch"] for s in prometheus.query('requests_total{job="walcheck"}[1h]')}
+            missing = sorted(set(map(str, range(sent))) - got, key=int)
+            raise AssertionError(f"lost {len(missing)} of {sent} rounds: {missing[:20]}...\n"
+                                 f"{collector.logs()[-4000:]}") from None
+        assert batches == set(map(str, range(sent)))
+        for name in ("queue_depth", "latency_milliseconds_count", "temperature_celsius"):
+            assert len(prometheus.query(f'{name}{{job="walcheck"}}[1h]')) == sent, name
+        samples = prometheus.samples('requests_total{job="walcheck"}')
+        assert sorted(values[0][1] for values in samples.values()) == [float(i + 1) for i in range(sent)]
+    finally:
+        collector.close()
