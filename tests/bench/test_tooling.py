@@ -180,3 +180,21 @@ def test_report_renders_table_comparison_and_charts(tmp_path: Path) -> None:
     assert (tmp_path / "traces-http.png").stat().st_size > 0 and (tmp_path / "traces-http-workers.png").exists()
     top = readme.read_text()
     assert "old" not in top and "intro" in top and "outro" in top and "**0.25×**" in top
+
+
+def test_steady_rate_uses_whole_seconds_of_sending() -> None:
+    from bench.run import steady_rate
+
+    start_ns = 1_000 * 10**9 + 300_000_000  # sending from second 1000.3 for 6 s
+    per_second = [[1000, 5], [1001, 50], [1002, 100], [1003, 100], [1004, 120], [1005, 80], [1006, 900]]
+    assert steady_rate(per_second, start_ns, 6.0) == pytest.approx((100 + 100 + 120 + 80) / 4)
+    assert steady_rate(per_second, start_ns, 1.5) is None  # too short for a whole steady second
+
+
+def test_comparisons_divide_ours_by_the_peer() -> None:
+    from bench.run import comparisons
+
+    points = [_point("logs-http", "collector", 1, 3000, 6), _point("logs-http", "rotel", 1, 6000, 3),
+              _point("logs-http", "collector", 2, 5000, 7, True)]
+    [row] = comparisons(points)  # type: ignore[arg-type]
+    assert row["peer"] == "rotel" and row["items_per_s"]["ratio"] == 0.5 and row["cpu_s_per_million"]["ratio"] == 2.0
