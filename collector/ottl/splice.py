@@ -51,6 +51,8 @@ _SMALL: Final = [bytes((i,)) for i in range(0x80)]
 def encode_varint(n: int) -> bytes:
     if n < 0x80:
         return _SMALL[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
