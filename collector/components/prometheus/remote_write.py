@@ -1,7 +1,7 @@
 """`prometheus.remote_write`: send appended samples to remote-write endpoints.
 
 Theory of operation: `append()` writes the batch to this worker's WAL
-(`<storage.path>/prometheus.remote_write.<label>/wal-<worker index>`, see `collector.storage.wal`)
+(`<storage.path>/prometheus.remote_write.<label>/wal-<signal>-<worker index>`, see `collector.storage.wal`)
 and returns only then, so the caller settles its ring records once the samples are on disk (page
 cache: they survive the process). Every endpoint has a reader position in the WAL that its queue
 advances when a batch was accepted (2xx) or dropped for good (counted). At start (and after a
@@ -200,7 +200,10 @@ class RemoteWrite(Component):
     # --- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         assert isinstance(self.args, Arguments)
-        directory = self.ctx.component_storage / f"wal-{self.ctx.worker_index}"
+        # One WAL per hosting process: the same component also runs in traces workers when a
+        # connector (host_info) feeds it, and each process must be the only writer of its WAL.
+        process = self.ctx.worker_signal.value if self.ctx.worker_signal is not None else "main"
+        directory = self.ctx.component_storage / f"wal-{process}-{self.ctx.worker_index}"
         self._wal = WAL(directory, segment_bytes=self.segment_bytes).open()
         if self._wal.torn_bytes:
             self.ctx.logger.warning("WAL %s: cut %d bytes of a torn record at its end (crash while writing)",

@@ -54,7 +54,7 @@ def test_wal_files_live_under_component_storage_per_worker(tmp_path: Path) -> No
                 await rw.append(batch)
             await sink.wait_for(lambda s: s.sample_count() == 10)
             await rw.shutdown(time.monotonic() + 2)
-        wal_dir = tmp_path / "prometheus.remote_write.wal" / "wal-0"
+        wal_dir = tmp_path / "prometheus.remote_write.wal" / "wal-main-0"
         assert (wal_dir / "00000000").stat().st_size > 0
         assert (wal_dir / "positions" / "ep").read_text().strip() == f"0:{(wal_dir / '00000000').stat().st_size}"
         assert REGISTRY.get_sample_value("prometheus_remote_write_wal_samples_appended_total",
@@ -130,7 +130,7 @@ def test_truncation_drops_old_unsent_segments_and_counts_them(tmp_path: Path) ->
             for batch in batches(6):
                 await writer.append(batch)
             await writer.shutdown(time.monotonic())
-            wal_dir = tmp_path / cid / "wal-0"
+            wal_dir = tmp_path / cid / "wal-main-0"
             old = time.time() - 3600
             for segment in wal_dir.iterdir():
                 if segment.name.isdigit():
