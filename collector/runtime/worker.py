@@ -29,7 +29,8 @@ from collector.runtime.host import ComponentHost
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
 from collector.runtime.status import StatusChannel
-from collector.signals import Payload, Signal
+from collector.selfmetrics.otelcol import PIPELINE_DROPPED
+from collector.signals import AckToken, Payload, Signal
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,32 @@ class Worker:
                       seq, header.signal, header.component)
             token.release()
             return
-        await entry.consume(Payload(signal, data=data, item_count=header.items or None, acks=[token]))
+        await deliver(entry, Payload(signal, data=data, item_count=header.items or None, acks=[token]), token)
+
+
+async def deliver(entry: Consumer, payload: Payload, token: AckToken) -> bool:
+    """Hand one ring record to the pipeline; False if the pipeline failed on it.
+
+    A record that breaks the pipeline would break every successor process that re-reads it, so it
+    is counted as dropped, logged, and its ring space released (`abandon`) instead.
+    """
+    try:
+        await entry.consume(payload)
+        return True
+    except Exception:
+        signal = payload.signal
+        items = _count_quietly(payload)
+        log.exception("dropping ring record %d (%d %s): the pipeline failed on it", token.seq, items, signal.spec.items)
+        PIPELINE_DROPPED[signal].labels("worker", "/", "processing error").inc(items)
+        token.abandon()
+        return False
+
+
+def _count_quietly(payload: Payload) -> int:
+    try:
+        return payload.item_count
+    except Exception:  # undecodable: it cannot be counted either
+        return 0
 
 
 async def run_worker(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:

@@ -25,22 +25,35 @@ from collector.signals.signal import Signal
 class AckToken:
     """Reference-counted claim on one ring record; `on_released` runs when the count reaches zero."""
 
-    __slots__ = ("refs", "_on_released", "seq")
+    __slots__ = ("refs", "_on_released", "seq", "abandoned")
 
     def __init__(self, seq: int, on_released: Callable[[AckToken], None] | None = None) -> None:
         self.seq = seq
         self.refs = 1
         self._on_released = on_released
+        self.abandoned = False
 
     def retain(self, extra: int = 1) -> None:
         self.refs += extra
 
     def release(self) -> None:
+        if self.abandoned:
+            return  # the record was already given up on; late holders settle into nothing
         self.refs -= 1
         if self.refs == 0 and self._on_released is not None:
             self._on_released(self)
         elif self.refs < 0:
             raise RuntimeError(f"ack token {self.seq} released more often than retained")
+
+    def abandon(self) -> None:
+        """Release the record now whatever still holds it (its processing failed and was counted):
+        a record that crashes the pipeline must not be re-read forever, nor stall the ring."""
+        if self.abandoned or self.refs <= 0:
+            return
+        self.abandoned = True
+        self.refs = 0
+        if self._on_released is not None:
+            self._on_released(self)
 
     @property
     def released(self) -> bool:
