@@ -17,7 +17,7 @@ from typing import Any, Final
 import msgspec
 
 from collector.components.api import ConsumerRef, MetricsReceiverRef
-from collector.config.values import Function, Secret
+from collector.config.values import Secret, type_name
 
 Path = tuple[int | str, ...]
 
@@ -42,24 +42,12 @@ def capsule_name(cls: type) -> str:
 
 
 def alloy_type_name(value: Any) -> str:
-    """The Alloy type of a Python value, as error messages name it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, Secret):
-        return "secret"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, Function) or callable(value):
-        return "function"
-    return capsule_name(type(value))
+    """The Alloy type of a Python value, as error messages name it: `type_name`, with capsules
+    named by kind and plain Python callables counted as functions."""
+    name = type_name(value)
+    if name != "capsule":
+        return name
+    return "function" if callable(value) else capsule_name(type(value))
 
 
 def _expected_name(tp: Any) -> str:
