@@ -11,7 +11,6 @@ because Alloy never sends them (its label builder deletes a label set to "").
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import snappy
 from aiohttp import web
 
 from collector.protocols.prometheus import prompb
+from collector.testing.server_thread import ServerThread
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -171,44 +171,9 @@ def _includes(labels: Iterable[tuple[str, str]], wanted: Mapping[str, str]) -> b
     return all(present.get(key) == value for key, value in wanted.items())
 
 
-class RemoteWriteSinkThread:
+class RemoteWriteSinkThread(ServerThread):
     """Runs a `RemoteWriteSink` on its own event loop in a thread, for synchronous tests."""
 
     def __init__(self, sink: RemoteWriteSink | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sink = sink or RemoteWriteSink()
-        self.host = host
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="remote-write-sink")
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}{PATH}"
-
-    def start(self) -> RemoteWriteSinkThread:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.sink.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-            self._runner = None
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._loop.close()
-
-    def __enter__(self) -> RemoteWriteSinkThread:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        super().__init__(self.sink.app, host, port, name="remote-write-sink", path=PATH)

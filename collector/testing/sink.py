@@ -18,7 +18,6 @@ records receipt - send for every stamp it finds (a bounded sample) and reports p
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import re
 import threading
@@ -31,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from collector.signals import Signal
+from collector.testing.server_thread import ServerThread
 
 _PATH_SIGNALS = {"traces": Signal.TRACES, "metrics": Signal.METRICS, "logs": Signal.LOGS}
 _STAMP_KEY = b"bench.send_ns"
@@ -302,44 +302,9 @@ class OtlpSink:
             return web.json_response(doc)
 
 
-class SinkThread:
+class SinkThread(ServerThread):
     """Runs an `OtlpSink` on its own event loop in a thread, for synchronous tests."""
 
     def __init__(self, sink: OtlpSink | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sink = sink or OtlpSink()
-        self.host = host
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="otlp-sink")
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> SinkThread:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.sink.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server  # noqa: SLF001 - the only way aiohttp exposes the bound port
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-            self._runner = None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> SinkThread:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        super().__init__(self.sink.app, host, port, name="otlp-sink")
