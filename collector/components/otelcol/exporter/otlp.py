@@ -9,17 +9,15 @@ UNAVAILABLE & co., RESOURCE_EXHAUSTED only with RetryInfo); queue/retry/timeout 
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 import grpc
 import msgspec
 
-from collector.components.api import ArgumentError, BuildContext, Component, Health, HealthState, Placement
+from collector.components.api import ArgumentError, Placement
 from collector.components.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.exporterhelper.errors import grpc_error
-from collector.components.exporterhelper.sender import ExportSender
+from collector.components.exporterhelper.exporter import QueuedExporter
 from collector.components.otelcol.client import GRPCClientArgs
 from collector.components.otelcol.exporter.otlphttp import USER_AGENT, partial_success_message
 from collector.components.registry import register
@@ -87,54 +85,22 @@ def open_channel(client: GRPCClientArgs) -> grpc.aio.Channel:
 
 
 @register("otelcol.exporter.otlp", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
-class OTLPExporter(Component):
-    def __init__(self, ctx: BuildContext, args: Arguments) -> None:  # type: ignore[override]
-        super().__init__(ctx, args)
-        self.args: Arguments = args
-        self.logger: logging.Logger = ctx.logger
-        self._channel: grpc.aio.Channel | None = None
-        self._calls: dict[Signal, Any] = {}
+class OTLPExporter(QueuedExporter[Arguments, grpc.aio.Channel]):
+    _calls: dict[Signal, Any]  # one unary-unary callable per signal on the current channel
+
+    def _configure(self, args: Arguments) -> None:
         self._metadata = tuple((k.lower(), v) for k, v in args.client.headers.items())
-        self.sender = self._new_sender(args)
-        self._last_partial_log = float("-inf")
 
-    def _new_sender(self, args: Arguments) -> ExportSender:
-        return ExportSender(component_id=self.ctx.component_id, logger=self.logger, push=self._push,
-                            timeout=args.timeout, queue=args.sending_queue, retry=args.retry_on_failure)
+    def _connect(self, args: Arguments) -> grpc.aio.Channel:
+        channel = open_channel(args.client)
+        self._calls = {signal: channel.unary_unary(signal.spec.grpc_method) for signal in Signal}
+        return channel
 
-    def _open(self) -> None:
-        self._channel = open_channel(self.args.client)
-        self._calls = {signal: self._channel.unary_unary(signal.spec.grpc_method) for signal in Signal}
+    def _export_timeout(self, args: Arguments) -> float:
+        return args.timeout
 
-    async def start(self) -> None:
-        if self._channel is None:
-            self._open()
-        await self.sender.start()
-        self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        if args == self.args:
-            return
-        old_sender, old_channel = self.sender, self._channel
-        self.args = args
-        self._metadata = tuple((k.lower(), v) for k, v in args.client.headers.items())
-        self._open()
-        self.sender = self._new_sender(args)
-        await self.sender.start()
-        await old_sender.shutdown(time.monotonic() + max(args.timeout, 1.0))
-        if old_channel is not None:
-            await old_channel.close()
-
-    async def shutdown(self, deadline: float | None = None) -> None:
-        await self.sender.shutdown(deadline)
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
-        self.health = Health(HealthState.EXITED, "component shut down cleanly")
-
-    async def consume(self, payload: Payload) -> None:
-        await self.sender.consume(payload)
+    def _drain_seconds(self, args: Arguments) -> float:
+        return max(args.timeout, 1.0)
 
     async def _push(self, payload: Payload) -> None:
         call = self._calls[payload.signal]
@@ -147,8 +113,4 @@ class OTLPExporter(Component):
         if response:
             warning = partial_success_message(payload.signal, response, "application/x-protobuf")
             if warning:
-                now = time.monotonic()
-                if now - self._last_partial_log >= 10.0:
-                    self._last_partial_log = now
-                    self.logger.warning("Partial success response: %s component_id=%s", warning,
-                                        self.ctx.component_id)
+                self._log_partial(warning)

@@ -15,7 +15,6 @@ per concurrent sender).
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Final
 
@@ -25,10 +24,10 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 import collector
-from collector.components.api import ArgumentError, BuildContext, Component, Health, HealthState, Placement
+from collector.components.api import ArgumentError, Placement
 from collector.components.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.exporterhelper.errors import PermanentError, RetryableError, http_error
-from collector.components.exporterhelper.sender import ExportSender
+from collector.components.exporterhelper.exporter import QueuedExporter
 from collector.components.otelcol.client import HTTPClientArgs, compressor
 from collector.components.registry import register
 from collector.components.types import DebugMetrics
@@ -107,16 +106,7 @@ def error_excerpt(body: bytes, content_type: str) -> str:
 
 
 @register("otelcol.exporter.otlphttp", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
-class OTLPHTTPExporter(Component):
-    def __init__(self, ctx: BuildContext, args: Arguments) -> None:  # type: ignore[override]
-        super().__init__(ctx, args)
-        self.args: Arguments = args
-        self.logger: logging.Logger = ctx.logger
-        self._session: aiohttp.ClientSession | None = None
-        self._configure(args)
-        self.sender = self._new_sender(args)
-        self._last_partial_log = float("-inf")
-
+class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
     def _configure(self, args: Arguments) -> None:
         client = args.client
         self._urls = {signal: args.signal_url(signal) for signal in Signal}
@@ -128,11 +118,10 @@ class OTLPHTTPExporter(Component):
         self._headers = headers
         self._json = args.encoding == "json"
 
-    def _new_sender(self, args: Arguments) -> ExportSender:
-        return ExportSender(component_id=self.ctx.component_id, logger=self.logger, push=self._push,
-                            timeout=args.client.timeout, queue=args.sending_queue, retry=args.retry_on_failure)
+    def _export_timeout(self, args: Arguments) -> float:
+        return args.client.timeout
 
-    def _new_session(self, args: Arguments) -> aiohttp.ClientSession:
+    def _connect(self, args: Arguments) -> aiohttp.ClientSession:
         client = args.client
         needs_tls = any(url.startswith("https://") for url in self._urls.values())
         limit = args.sending_queue.num_consumers if args.sending_queue.enabled else 0
@@ -142,37 +131,6 @@ class OTLPHTTPExporter(Component):
             force_close=client.disable_keep_alives,
         )
         return aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = self._new_session(self.args)
-        await self.sender.start()
-        self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        if args == self.args:
-            return
-        old_sender, old_session = self.sender, self._session
-        self.args = args
-        self._configure(args)
-        self._session = self._new_session(args)
-        self.sender = self._new_sender(args)
-        await self.sender.start()
-        # what the old sender still holds drains over the old connections, with its own deadline
-        await old_sender.shutdown(time.monotonic() + args.client.timeout)
-        if old_session is not None:
-            await old_session.close()
-
-    async def shutdown(self, deadline: float | None = None) -> None:
-        await self.sender.shutdown(deadline)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        self.health = Health(HealthState.EXITED, "component shut down cleanly")
-
-    async def consume(self, payload: Payload) -> None:
-        await self.sender.consume(payload)
 
     async def _push(self, payload: Payload) -> None:
         signal = payload.signal
@@ -186,10 +144,10 @@ class OTLPHTTPExporter(Component):
         auth_headers = _auth_headers(self.args.client.auth)
         if auth_headers:
             headers = {**headers, **auth_headers}
-        assert self._session is not None, "exporter used before start()"
+        assert self._connection is not None, "exporter used before start()"
         try:
-            async with self._session.post(url, data=body, headers=headers,
-                                          proxy=self.args.client.proxy_url or None) as response:
+            async with self._connection.post(url, data=body, headers=headers,
+                                             proxy=self.args.client.proxy_url or None) as response:
                 content_type = response.headers.get("Content-Type", "")
                 if 200 <= response.status < 300:
                     if response.content_length != 0:
@@ -204,12 +162,6 @@ class OTLPHTTPExporter(Component):
             raise RetryableError(f"{type(error).__name__}: {error} ({url})") from error
         except OSError as error:
             raise RetryableError(f"{error} ({url})") from error
-
-    def _log_partial(self, warning: str) -> None:
-        now = time.monotonic()
-        if now - self._last_partial_log >= 10.0:
-            self._last_partial_log = now
-            self.logger.warning("Partial success response: %s component_id=%s", warning, self.ctx.component_id)
 
 
 def _auth_headers(auth: Any) -> dict[str, str] | None:
