@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import msgspec
 
 from collector.components.api import ArgumentError
@@ -83,22 +85,40 @@ class OAuth2(msgspec.Struct, frozen=True, kw_only=True):
             self.tls_config.validate(f"{path}.tls_config")
 
 
-def validate_client(
-    path: str,
-    *,
-    bearer_token: Secret | None,
-    bearer_token_file: str,
-    basic_auth: BasicAuth | None,
-    authorization: Authorization | None,
-    oauth2: OAuth2 | None,
-    tls_config: TLSConfig | None,
-) -> None:
-    """At most one authentication mechanism, then each block's own rules."""
+class HTTPClientFields(Protocol):
+    """The HTTPClientConfig fields an `Arguments` (scrape) or `endpoint` block (remote_write) carries
+    inline, as Alloy squashes the struct into both."""
+
+    @property
+    def bearer_token(self) -> Secret | None: ...
+    @property
+    def bearer_token_file(self) -> str: ...
+    @property
+    def proxy_url(self) -> str: ...
+    @property
+    def proxy_from_environment(self) -> bool: ...
+    @property
+    def basic_auth(self) -> BasicAuth | None: ...
+    @property
+    def authorization(self) -> Authorization | None: ...
+    @property
+    def oauth2(self) -> OAuth2 | None: ...
+    @property
+    def tls_config(self) -> TLSConfig | None: ...
+
+
+def validate_client(path: str, client: HTTPClientFields) -> None:
+    """Proxy settings and at most one authentication mechanism, then each block's own rules."""
     prefix = f"{path}." if path else ""
+    if client.proxy_from_environment and client.proxy_url:
+        raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
+                            prefix + "proxy_url")
+    basic_auth, authorization = client.basic_auth, client.authorization
+    oauth2, tls_config = client.oauth2, client.tls_config
     used = [
         name for name, present in (
-            ("bearer_token", bearer_token is not None),
-            ("bearer_token_file", bool(bearer_token_file)),
+            ("bearer_token", client.bearer_token is not None),
+            ("bearer_token_file", bool(client.bearer_token_file)),
             ("basic_auth", basic_auth is not None),
             ("authorization", authorization is not None),
             ("oauth2", oauth2 is not None),
@@ -116,15 +136,11 @@ def validate_client(
         tls_config.validate(prefix + "tls_config")
 
 
-def auth_headers(
-    *,
-    bearer_token: Secret | None,
-    basic_auth: BasicAuth | None,
-    authorization: Authorization | None,
-) -> dict[str, str]:
+def auth_headers(client: HTTPClientFields) -> dict[str, str]:
     """Static Authorization header for the configured mechanism (files are read at start)."""
     import base64
 
+    bearer_token, basic_auth, authorization = client.bearer_token, client.basic_auth, client.authorization
     if bearer_token:
         return {"Authorization": f"Bearer {bearer_token}"}
     if authorization is not None:

@@ -132,8 +132,7 @@ class EndpointQueue:
         m.RW_SHARDS.labels(*labels).set(nshards)
         m.RW_SHARDS_DESIRED.labels(*labels).set(nshards)
         headers = {str(k): str(v) for k, v in endpoint.headers.items()}
-        headers.update(auth_headers(bearer_token=endpoint.bearer_token, basic_auth=endpoint.basic_auth,
-                                    authorization=endpoint.authorization))
+        headers.update(auth_headers(endpoint))
         if endpoint.bearer_token_file:
             with open(endpoint.bearer_token_file, encoding="utf-8") as fh:
                 headers["Authorization"] = f"Bearer {fh.read().strip()}"

@@ -122,12 +122,7 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
         if self.protobuf_message != "prometheus.WriteRequest":
             raise ArgumentError("remote write 2.0 (io.prometheus.write.v2.Request) is not supported; "
                                 "use prometheus.WriteRequest", f"{path}.protobuf_message")
-        if self.proxy_from_environment and self.proxy_url:
-            raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
-                                f"{path}.proxy_url")
-        validate_client(path, bearer_token=self.bearer_token, bearer_token_file=self.bearer_token_file,
-                        basic_auth=self.basic_auth, authorization=self.authorization, oauth2=self.oauth2,
-                        tls_config=self.tls_config)
+        validate_client(path, self)
         self.queue_config.validate(f"{path}.queue_config")
         self.metadata_config.validate(f"{path}.metadata_config")
         validate_rules(self.write_relabel_config, f"{path}.write_relabel_config")

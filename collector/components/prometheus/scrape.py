@@ -155,12 +155,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                      "label_value_length_limit", "body_size_limit"):
             if getattr(self, name) < 0:
                 raise ArgumentError(f"{name} must not be negative", name)
-        if self.proxy_from_environment and self.proxy_url:
-            raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
-                                "proxy_url")
-        validate_client("", bearer_token=self.bearer_token, bearer_token_file=self.bearer_token_file,
-                        basic_auth=self.basic_auth, authorization=self.authorization, oauth2=self.oauth2,
-                        tls_config=self.tls_config)
+        validate_client("", self)
 
 
 @register("prometheus.scrape", arguments=Arguments, emits=(Signal.METRICS,), placement=Placement.WORKER)
@@ -236,8 +231,7 @@ class Scrape(Component):
         for name, values in args.http_headers.items():
             if values:
                 headers[name] = str(values[0])
-        headers.update(auth_headers(bearer_token=args.bearer_token, basic_auth=args.basic_auth,
-                                    authorization=args.authorization))
+        headers.update(auth_headers(args))
         return headers
 
     async def _loop(self, state: ScrapeState, args: Arguments) -> None:
