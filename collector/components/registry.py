@@ -42,9 +42,14 @@ def register(
     placement: Placement = Placement.WORKER,
     stability: Stability = Stability.GENERALLY_AVAILABLE,
     sink_exports: Iterable[str] = ("input", "receiver"),
+    table: dict[str, ComponentInfo] | None = None,
 ) -> Callable[[C], C]:
+    """Declare a component class under its Alloy name. `table` is for tests that keep throw-away
+    components out of the shared registry (they hand their table to the loader)."""
+    target = _REGISTRY if table is None else table
+
     def decorate(cls: C) -> C:
-        if name in _REGISTRY:
+        if name in target:
             raise RuntimeError(f"component {name} registered twice")
         info = ComponentInfo(
             name=name,
@@ -57,7 +62,7 @@ def register(
             sink_exports=frozenset(sink_exports),
         )
         cls.info = info
-        _REGISTRY[name] = info
+        target[name] = info
         return cls
 
     return decorate

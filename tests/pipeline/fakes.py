@@ -1,12 +1,12 @@
 """Throw-away components for loader, decoder and plan tests.
 
 They live in their own table (`TEST_COMPONENTS`), handed to `load_sources(components=...)`, so
-tests never touch the shared registry. `declare` mirrors `@register`'s arguments.
+tests never touch the shared registry. `declare` is `@register` into that table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -17,10 +17,12 @@ from collector.components.api import (
     EvalContext,
     MetricsReceiverRef,
     Placement,
-    Stability,
 )
-from collector.components.registry import ComponentInfo
+from collector.components.registry import ComponentInfo, register
 from collector.components.types import ByteSize, Duration, Output, Secret, Targets
+from collector.config.diag import Sources
+from collector.pipeline.loader import load_sources
+from collector.pipeline.model import Pipeline
 from collector.signals import Signal
 
 TEST_COMPONENTS: dict[str, ComponentInfo] = {}
@@ -29,32 +31,14 @@ C = TypeVar("C", bound=type[Component])
 ALL = (Signal.TRACES, Signal.METRICS, Signal.LOGS)
 
 
-def declare(
-    name: str,
-    *,
-    arguments: type[msgspec.Struct],
-    accepts: Iterable[Signal] = (),
-    emits: Iterable[Signal] = (),
-    placement: Placement = Placement.WORKER,
-    sink_exports: Iterable[str] = ("input", "receiver"),
-    table: dict[str, ComponentInfo] = TEST_COMPONENTS,
-) -> Callable[[C], C]:
-    def decorate(cls: C) -> C:
-        info = ComponentInfo(
-            name=name,
-            arguments=arguments,
-            factory=cls,
-            accepts=frozenset(accepts),
-            emits=frozenset(emits),
-            placement=placement,
-            stability=Stability.GENERALLY_AVAILABLE,
-            sink_exports=frozenset(sink_exports),
-        )
-        cls.info = info
-        table[name] = info
-        return cls
+def load_text(text: str, name: str = "main.alloy") -> Pipeline:
+    """Load one configuration file against the test table."""
+    return load_sources(Sources({name: text.encode()}), components=TEST_COMPONENTS)
 
-    return decorate
+
+def declare(name: str, **declaration: Any) -> Callable[[C], C]:
+    """`@register` into `TEST_COMPONENTS` instead of the shared registry."""
+    return register(name, table=TEST_COMPONENTS, **declaration)
 
 
 class ReceiverArgs(msgspec.Struct, frozen=True, kw_only=True):
