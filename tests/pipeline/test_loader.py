@@ -8,13 +8,9 @@ import pytest
 from collector.components.api import ConsumerRef, MetricsReceiverRef
 from collector.config.diag import DiagnosticError, Sources, format_one
 from collector.pipeline.loader import load, load_sources
-from collector.pipeline.model import Edge, Pipeline
+from collector.pipeline.model import Edge
 from collector.signals import Signal
-from tests.pipeline.fakes import TEST_COMPONENTS
-
-
-def load_text(text: str, name: str = "main.alloy") -> Pipeline:
-    return load_sources(Sources({name: text.encode()}), components=TEST_COMPONENTS)
+from tests.pipeline.fakes import TEST_COMPONENTS, load_text
 
 
 def errors_of(text: str, **files: str) -> list[str]:

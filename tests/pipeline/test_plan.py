@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from collector.config.diag import Sources
-from collector.pipeline.loader import load_sources
 from collector.pipeline.model import Pipeline
 from collector.pipeline.plan import receiver_components, signal_paths, supervisor_components, worker_components
 from collector.signals import Signal
-from tests.pipeline.fakes import TEST_COMPONENTS
+from tests.pipeline.fakes import load_text
 
 GATEWAY = """
 test.receiver "in" {
@@ -55,7 +53,7 @@ test.scrape "self" {
 
 
 def gateway() -> Pipeline:
-    return load_sources(Sources({"main.alloy": GATEWAY.encode()}), components=TEST_COMPONENTS)
+    return load_text(GATEWAY)
 
 
 def test_receivers_and_supervisor_components() -> None:
