@@ -34,7 +34,7 @@ def test_parse_duration_errors(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (60, "1m0s"), (0.2, "200ms"), (5400.5, "1h30m0.5s"), (1.5e-6, "1.5µs"), (5e-9, "5ns"),
+    [(0, "0s"), (60, "1m0s"), (90, "1m30s"), (0.2, "200ms"), (5400.5, "1h30m0.5s"), (1.5e-6, "1.5µs"), (5e-9, "5ns"),
      (-1.5, "-1.5s"), (3600, "1h0m0s")],
 )
 def test_format_duration(seconds: float, text: str) -> None:

@@ -31,6 +31,7 @@ from collector.components.prometheus.client import (
 )
 from collector.components.registry import register
 from collector.components.types import ByteSize, Duration, Secret, Targets
+from collector.config.units import format_duration
 from collector.protocols.prometheus.series import SampleBatch
 from collector.protocols.prometheus.targets import ScrapeState, Target, owns, populate, stable_hash
 from collector.protocols.prometheus.textparse import ParseError, parse
@@ -43,32 +44,6 @@ SCRAPE_PROTOCOLS = ("PrometheusProto", "OpenMetricsText0.0.1", "OpenMetricsText1
                     "PrometheusText1.0.0")
 DEFAULT_SCRAPE_PROTOCOLS = ["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0",
                             "PrometheusText0.0.4"]
-
-
-def format_go_duration(seconds: float) -> str:
-    """Go's `time.Duration.String()` (`1m0s`, `15s`, `200ms`), for messages that quote durations."""
-    ns = round(seconds * 1e9)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _trim(ns / size) + unit
-    hours, rest = divmod(ns, 3_600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    text = _trim(rest / 1e9) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-def _trim(value: float) -> str:
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 class Clustering(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,8 +100,8 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
             raise ArgumentError("scrape_interval must be greater than 0", "scrape_interval")
         if self.scrape_timeout > self.scrape_interval:
             raise ArgumentError(
-                f"scrape_timeout ({format_go_duration(self.scrape_timeout)}) greater than scrape_interval "
-                f"({format_go_duration(self.scrape_interval)}) for scrape config with job name "
+                f"scrape_timeout ({format_duration(self.scrape_timeout)}) greater than scrape_interval "
+                f"({format_duration(self.scrape_interval)}) for scrape config with job name "
                 f'"{self.job_name}"',
                 "scrape_timeout",
             )
