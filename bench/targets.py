@@ -75,6 +75,7 @@ class Rotel:
     """rotel-agent: OTLP in, batching (its defaults: 8192 items / 200 ms), OTLP/HTTP out with gzip."""
 
     name = "rotel"
+    extra_args: tuple[str, ...] = ()
 
     def __init__(self, scenario: Scenario, grpc_port: int, http_port: int, sink_url: str, workers: int) -> None:
         binary = rotel_binary()
@@ -83,7 +84,7 @@ class Rotel:
         self.http_port, self.grpc_port = http_port, grpc_port
         self.command = [str(binary), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
                         "--otlp-http-endpoint", f"127.0.0.1:{http_port}", "--exporter", "otlp",
-                        "--otlp-exporter-protocol", "http", "--otlp-exporter-endpoint", sink_url]
+                        "--otlp-exporter-protocol", "http", "--otlp-exporter-endpoint", sink_url, *self.extra_args]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()
         self.pid = 0
@@ -106,4 +107,14 @@ class Rotel:
         self.log.close()
 
 
-TARGETS: dict[str, type[Collector] | type[Rotel]] = {"collector": Collector, "rotel": Rotel}
+class RotelUncompressed(Rotel):
+    """rotel exporting without compression. Our exporter's default is gzip level 1 (ISA-L), rotel's is
+    zlib's default level, which costs several CPU-seconds per million spans by itself: the two rotel
+    figures bracket a like-for-like comparison."""
+
+    name = "rotel-uncompressed"
+    extra_args = ("--otlp-exporter-compression", "none")
+
+
+TARGETS: dict[str, type[Collector] | type[Rotel]] = {"collector": Collector, "rotel": Rotel,
+                                                     "rotel-uncompressed": RotelUncompressed}
