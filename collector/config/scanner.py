@@ -219,13 +219,13 @@ class Scanner:
                 self._error(i, f"illegal character U+{c:04X} {chr(c)!r}")
             self.pos = i + 1
             return Token(Tok.ILLEGAL, i, i + 1, chr(c))
-        ch, width = self._rune(i)
-        if ch is not None and _is_letter(ch):
+        rune, width = self._rune(i)
+        if rune is not None and _is_letter(rune):
             return self._scan_ident(i)
-        if ch is not None and ch != "\ufeff":
-            self._error(i, f"illegal character U+{ord(ch):04X} {ch!r}")
+        if rune is not None and rune != "\ufeff":
+            self._error(i, f"illegal character U+{ord(rune):04X} {rune!r}")
         self.pos = i + width
-        return Token(Tok.ILLEGAL, i, i + width, ch or "\ufffd")
+        return Token(Tok.ILLEGAL, i, i + width, rune or "\ufffd")
 
     def _rune(self, i: int) -> tuple[str | None, int]:
         """Decode the UTF-8 character at `i`; (None, 1) for an invalid byte."""

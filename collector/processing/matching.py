@@ -11,6 +11,7 @@ per scope and then per item: `resource` (services, resource attributes), `scope`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
@@ -86,21 +87,37 @@ def _attribute_predicate(pairs: Sequence[tuple[str, Any]], regexp: bool) -> Call
     checks: list[tuple[str, Callable[[Any], bool]]] = []
     for key, expected in pairs:
         if expected is None:
-            checks.append((key, lambda _v: True))
+            checks.append((key, _present))
         elif regexp:
             if not isinstance(expected, str):
                 raise ValueError(f"match_type=regexp for attribute {key!r} requires a string value")
-            regex = go_regex(expected)
-            checks.append((key, lambda v, r=regex: v.WhichOneof("value") == "string_value"
-                           and r.search(v.string_value) is not None))
+            checks.append((key, _regex_check(go_regex(expected))))
         else:
-            checks.append((key, lambda v, e=expected: _strict_equal(to_python(v), e)))
+            checks.append((key, _equal_check(expected)))
 
     def predicate(attrs: Any) -> bool:
         found = {kv.key: kv.value for kv in attrs}
         return all(key in found and check(found[key]) for key, check in checks)
 
     return predicate
+
+
+def _present(_value: Any) -> bool:
+    return True
+
+
+def _regex_check(regex: re.Pattern[str]) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return value.WhichOneof("value") == "string_value" and regex.search(value.string_value) is not None
+
+    return check
+
+
+def _equal_check(expected: Any) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return _strict_equal(to_python(value), expected)
+
+    return check
 
 
 def _strict_equal(actual: Any, expected: Any) -> bool:

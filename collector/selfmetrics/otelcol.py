@@ -7,16 +7,18 @@ Signal-specific families are indexed by `Signal` so callers dispatch once:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from collector.signals import Signal
 
 _COMPONENT = ("component_id", "component_path")
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
-def _per_signal(kind: type, stem: str, doc: str, labels: tuple[str, ...]) -> dict[Signal, object]:
+def _per_signal(kind: type[M], stem: str, doc: str, labels: tuple[str, ...]) -> dict[Signal, M]:
     return {
         signal: kind(stem.format(items=signal.spec.items), doc.format(items=signal.spec.items.replace("_", " ")), labels)
         for signal in Signal

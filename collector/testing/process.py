@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 import psutil
 
@@ -43,7 +43,7 @@ class CollectorProcess:
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "collector.log"
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def admin_url(self) -> str:

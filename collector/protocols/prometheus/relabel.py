@@ -211,10 +211,10 @@ def expand(template: str, match: re.Match[str]) -> str:
             if index > ngroups:
                 return ""
             return match.group(index) or ""
-        index = groups.get(name)
-        if index is None:
+        named = groups.get(name)
+        if named is None:
             return ""
-        return match.group(index) or ""
+        return match.group(named) or ""
 
     return _TEMPLATE_REF.sub(ref, template)
 
