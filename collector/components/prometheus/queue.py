@@ -180,8 +180,8 @@ class EndpointQueue:
                 continue
             shard = single or shards[series.hash % nshards]
             if exemplars_by_index and i in exemplars_by_index:
-                position = shard.base + len(shard.values)
-                shard.exemplars.extend(Exemplar(position, e.labels, e.value, e.timestamp_ms)
+                sample_index = shard.base + len(shard.values)
+                shard.exemplars.extend(Exemplar(sample_index, e.labels, e.value, e.timestamp_ms)
                                        for e in exemplars_by_index[i])
             shard.labels.append(labels)  # type: ignore[arg-type]
             shard.values.append(value)
@@ -313,17 +313,18 @@ class EndpointQueue:
             for start in range(0, len(entries), per_send):
                 chunk = entries[start:start + per_send]
                 body = compress(b"".join(encode_metadata(e) for e in chunk))
-                if await self._post(body) == "ok":
+                if (await self._post(body))[0] == "ok":
                     self._m_metadata.inc(len(chunk))
 
-    async def _post(self, body: bytes) -> tuple[str, float | None] | str:
+    async def _post(self, body: bytes) -> tuple[str, float | None]:
+        """One attempt: ("ok" | "retry" | "drop", the server's Retry-After in seconds or None)."""
         assert self._session is not None
         try:
             async with self._session.post(self.endpoint.url, data=body, headers=self._headers) as resp:
                 excerpt = (await resp.content.read(256)).decode("utf-8", "replace")
                 decision = classify_status(resp.status, self.queue.retry_on_http_429)
                 if decision == "ok":
-                    return "ok"
+                    return ("ok", None)
                 hint = parse_retry_after(resp.headers.get("Retry-After"), time.time())
                 self.log.log(logging.ERROR if decision == "drop" else logging.WARNING,
                              "%s remote write request: HTTP %d: %s",
@@ -339,14 +340,13 @@ class EndpointQueue:
         while True:
             self._m_samples.inc(samples)
             started = time.monotonic()
-            result = await self._post(body)
+            decision, hint = await self._post(body)
             self._m_duration.observe(time.monotonic() - started)
-            if result == "ok":
+            if decision == "ok":
                 self._m_bytes.inc(len(body))
                 self._m_exemplars.inc(exemplars)
                 self._m_highest.set(highest_ms / 1000)
                 return
-            decision, hint = result  # type: ignore[misc]
             if decision == "drop":
                 self._m_failed.inc(samples)
                 return
