@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.util.types import AttributeValue
 
 Protocol = Literal["grpc", "http"]
 
@@ -21,7 +22,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
 
 
 def send_spans(protocol: Protocol, endpoint: str, count: int, *, resource: dict[str, str] | None = None,
-               attributes: dict[str, object] | None = None, name: str = "op") -> None:
+               attributes: Mapping[str, AttributeValue] | None = None, name: str = "op") -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -44,7 +45,7 @@ def send_spans(protocol: Protocol, endpoint: str, count: int, *, resource: dict[
 
 
 def send_logs(protocol: Protocol, endpoint: str, count: int, *, resource: dict[str, str] | None = None,
-              attributes: dict[str, object] | None = None) -> None:
+              attributes: Mapping[str, AttributeValue] | None = None) -> None:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
@@ -64,7 +65,7 @@ def send_logs(protocol: Protocol, endpoint: str, count: int, *, resource: dict[s
     provider.shutdown()
 
 
-def emit_log(logger: object, count: int, attributes: dict[str, object]) -> None:
+def emit_log(logger: object, count: int, attributes: Mapping[str, AttributeValue]) -> None:
     from opentelemetry._logs import LogRecord, SeverityNumber
 
     for i in range(count):
@@ -103,6 +104,8 @@ def send_metrics(protocol: Protocol, endpoint: str, *, resource: dict[str, str] 
 
     meter.create_observable_gauge("temperature", callbacks=[observe], unit="Cel")
     data = reader.get_metrics_data()
+    if data is None:
+        raise RuntimeError("the SDK collected no metrics")
     result = exporter.export(data)
     exporter.shutdown()
     provider.shutdown()
