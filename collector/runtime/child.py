@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from collector.runtime import logs
 from collector.runtime.spec import ChildSpec, decode
@@ -43,7 +44,7 @@ async def _main(spec: ChildSpec) -> None:
     from collector.pipeline.loader import load
 
     status = StatusChannel(spec.status_fd)
-    pipeline = load(spec.config_path, http_listen_addr=spec.http_listen_addr, storage_path=spec.storage_path)
+    pipeline = load(spec.config_path, http_listen_addr=spec.http_listen_addr, storage_path=Path(spec.storage_path))
     if spec.role == "worker":
         from collector.runtime.worker import run_worker
 

@@ -57,7 +57,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         generation = command.get("generation")
         try:
             pipeline = load(str(command["config_path"]), http_listen_addr=spec.http_listen_addr,
-                            storage_path=spec.storage_path)
+                            storage_path=Path(spec.storage_path))
             await host.apply(pipeline, receiver_ids(pipeline), spec.shutdown_timeout)
         except Exception as exc:
             log.exception("reload failed")

@@ -177,7 +177,7 @@ _new_tuple: Final = tuple.__new__  # NamedTuple's own __new__ is a Python functi
 _TRACKER_LOCK = threading.Lock()
 
 
-def _no_register(name: str, rtype: str) -> None:
+def _no_register(name: object, rtype: str) -> None:
     return None
 
 
@@ -349,7 +349,8 @@ class Ring:
             )
         end = c + ((RECORD_HEADER_SIZE + n + 7) & -8)
         if pos != c or end > w:
-            return self._unsettled(c, w)
+            self._unsettled(c, w)
+            return None
         start = off + RECORD_HEADER_SIZE
         if start + n <= cap:
             start += CONTROL_SIZE
@@ -359,7 +360,8 @@ class Ring:
         if self.checksum and zlib.crc32(
             data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal, items))
         ) != crc:
-            return self._unsettled(c, w)
+            self._unsettled(c, w)
+            return None
         self._cursor = end
         self._cursor_seq = seq + 1
         return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns, items)), data, end))

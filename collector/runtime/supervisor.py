@@ -69,10 +69,6 @@ class ReloadOutcome:
     message: str
     at: float
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
 
 class Supervisor:
     def __init__(self, pipeline: Pipeline, source_path: Path, topology: Topology, *,

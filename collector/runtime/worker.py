@@ -18,6 +18,7 @@ import signal as signals
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from collector.components.api import Consumer, Placement
 from collector.pipeline.loader import Pipeline, load
@@ -26,7 +27,7 @@ from collector.runtime.acks import RingAcks
 from collector.runtime.admission import SIGNALS_BY_CODE, receiver_code
 from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
-from collector.runtime.ring import Doorbell, Ring
+from collector.runtime.ring import Doorbell, Record, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
 from collector.runtime.status import StatusChannel
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
@@ -120,7 +121,7 @@ class Worker:
         generation = command.get("generation")
         try:
             pipeline = load(str(command["config_path"]), http_listen_addr=self.spec.http_listen_addr,
-                            storage_path=self.spec.storage_path)
+                            storage_path=Path(self.spec.storage_path))
             report = await self.host.apply(pipeline, worker_components(pipeline, self.signal),
                                            self.spec.shutdown_timeout)
             self.pipeline = pipeline
@@ -137,7 +138,7 @@ class Worker:
         doorbell.drain()
         self._wake.set()
 
-    async def _pump(self, stop_waiter: asyncio.Future[bool]) -> None:
+    async def _pump(self, stop_waiter: asyncio.Task[Literal[True]]) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
             if await self._read_available():
@@ -165,8 +166,8 @@ class Worker:
             await asyncio.sleep(0)
         return progressed
 
-    async def _dispatch(self, source: _Source, record: object) -> None:
-        seq, header, data, end = record  # type: ignore[misc]
+    async def _dispatch(self, source: _Source, record: Record) -> None:
+        seq, header, data, end = record
         token = source.acks.track(seq, end)
         signal = SIGNALS_BY_CODE.get(header.signal)
         entry = self._entries.get(header.component)
