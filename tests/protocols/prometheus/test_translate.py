@@ -5,9 +5,9 @@ import struct
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from collector.processing.anyvalue import any_value
 from collector.protocols.prometheus.series import STALE_NAN, is_stale_nan
 from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator, attributes_key
 
@@ -20,16 +20,7 @@ T0_MS = 1_700_000_000_123
 def kv(target: Any, **attrs: Any) -> None:
     for key, value in attrs.items():
         key = key.replace("__", ".")
-        any_value = common_pb2.AnyValue()
-        if isinstance(value, bool):
-            any_value.bool_value = value
-        elif isinstance(value, int):
-            any_value.int_value = value
-        elif isinstance(value, float):
-            any_value.double_value = value
-        else:
-            any_value.string_value = value
-        target.add(key=key, value=any_value)
+        target.add(key=key, value=any_value(value))
 
 
 def request(resource: dict[str, Any] | None = None, scope: tuple[str, str] = ("lib", "1.0")) -> tuple[Any, Any]:
