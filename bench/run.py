@@ -207,6 +207,8 @@ def measure(sc: Scenario, sink: Sink, monitor: TreeMonitor, endpoints: dict[str,
             "mode": "max" if rates is None else ("paced" if attempt == 0 else "fixed"), "attempt": attempt + 1,
             "rates": None if rates is None else {sc.loads[i].signal: round(r) for i, r in rates.items()},
             "duration_s": wall, "items_accepted": accepted, "items_delivered": delivered, "loss": sum(loss.values()),
+            # more delivered than accepted: the target re-sent something the sink had taken (retry after a timeout)
+            "duplicates": sum(max(0, delivered[s] - accepted[s]) for s in accepted),
             "items_per_s": round(steady if steady is not None else total / wall),
             "items_per_s_incl_drain": round(total / wall),
             "items_per_s_by_signal": {s: round(v / wall) for s, v in delivered.items()},
