@@ -24,7 +24,7 @@ system-deps:
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# `make bench` (all scenarios, ~10 min) or `make bench SCENARIO=traces-grpc`; BENCH_ARGS="--runs 1 --duration 3".
+# `make bench` (all scenarios, ~11 min) or `make bench SCENARIO=traces-grpc`; BENCH_ARGS="--runs 1 --duration 3".
 # The bench tools come with the `bench` extra; the guard covers an environment installed before they were added.
 bench: $(STAMP)
 	@$(PY) -c "import matplotlib, tqdm, pytest_benchmark, rotel" 2>/dev/null || \
