@@ -99,10 +99,13 @@ class WriteRequestEncoder:
         return head
 
     def _tail(self, timestamp_ms: int) -> bytes:
+        """Timestamp field of a sample; only the common 6-byte varint width is cached (others take
+        the slow path, which re-encodes the whole TimeSeries with its own lengths)."""
         tail = b"\x10" + varint(timestamp_ms)
-        if len(self._ts) >= _TS_CACHE_LIMIT:
-            self._ts.clear()
-        self._ts[timestamp_ms] = tail
+        if len(tail) == 7:
+            if len(self._ts) >= _TS_CACHE_LIMIT:
+                self._ts.clear()
+            self._ts[timestamp_ms] = tail
         return tail
 
     def encode(
@@ -115,31 +118,41 @@ class WriteRequestEncoder:
     ) -> bytes:
         """Serialized (uncompressed) WriteRequest: sample i is `labels[i]`, `values[i]`, `timestamps_ms[i]`.
 
-        Exemplars refer to samples by index; a sample with exemplars is encoded on the slow path."""
-        by_index: dict[int, list[Exemplar]] = {}
+        The common case runs without a Python-level loop per sample: heads, packed values and
+        timestamp tails are looked up/packed with `map` (C) and interleaved by slice assignment.
+        Samples with exemplars or an uncommon timestamp width are re-encoded on the slow path."""
+        n = len(values)
+        heads = list(map(self._heads.get, labels))
+        if None in heads:
+            for lb in set(labels).difference(self._heads):
+                self._head(lb)
+            heads = list(map(self._heads.get, labels))
+        tails = list(map(self._ts.get, timestamps_ms))
+        if None in tails:
+            for ts in set(timestamps_ms).difference(self._ts):
+                self._tail(ts)
+            tails = list(map(self._ts.get, timestamps_ms))
+        slow: dict[int, list[Exemplar]] = {}
         for exemplar in exemplars:
-            by_index.setdefault(exemplar.index, []).append(exemplar)
-        heads = self._heads
-        tails = self._ts
-        pack = _DOUBLE.pack
-        parts: list[bytes] = []
-        append = parts.append
-        for i, (lb, value, ts) in enumerate(zip(labels, values, timestamps_ms)):
-            tail = tails.get(ts)
-            if tail is None:
-                tail = self._tail(ts)
-            if len(tail) != 7 or i in by_index:
-                extra = b"".join(encode_exemplar(e) for e in by_index.get(i, ()))
-                append(encode_timeseries(lb, value, ts, extra))
-                continue
-            head = heads.get(lb)
-            if head is None:
-                head = self._head(lb)
-            append(head)
-            append(pack(value))
-            append(tail)
-        for meta in metadata:
-            append(encode_metadata(meta))
+            slow.setdefault(exemplar.index, []).append(exemplar)
+        if None in heads or None in tails:  # uncommon timestamp widths, or caches cleared meanwhile
+            for i in range(n):
+                if heads[i] is None:
+                    heads[i] = self._head(labels[i])
+                if tails[i] is None:
+                    tails[i] = self._tail(timestamps_ms[i])
+                    if len(tails[i]) != 7:  # type: ignore[arg-type]
+                        slow.setdefault(i, [])
+        parts: list[bytes] = [b""] * (3 * n)
+        parts[0::3] = heads  # type: ignore[assignment]
+        parts[1::3] = map(_DOUBLE.pack, values)
+        parts[2::3] = tails  # type: ignore[assignment]
+        for i, extra in slow.items():
+            if i < n:
+                parts[3 * i] = encode_timeseries(labels[i], values[i], timestamps_ms[i],
+                                                 b"".join([encode_exemplar(e) for e in extra]))
+                parts[3 * i + 1] = parts[3 * i + 2] = b""
+        parts.extend(map(encode_metadata, metadata))
         return b"".join(parts)
 
 
