@@ -40,7 +40,6 @@ from collector.components.prometheus import metrics as m
 from collector.components.prometheus.queue import EndpointQueue, endpoint_name
 from collector.protocols.prometheus import walrecord
 from collector.protocols.prometheus.relabel import Rule
-from collector.protocols.prometheus.remote_write import WriteRequestEncoder
 from collector.protocols.prometheus.series import SampleBatch
 from collector.storage.wal import WAL, Position
 
@@ -176,7 +175,6 @@ class RemoteWrite(Component):
         self._replays: list[asyncio.Task[None]] = []
         self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
         self._wal: WAL | None = None
-        self._encoder = WriteRequestEncoder()
         self._housekeeping: asyncio.Task[None] | None = None
         self._started = False
         cid = ctx.component_id
@@ -267,7 +265,7 @@ class RemoteWrite(Component):
             return
         wal = self._wal
         segment = wal.head.segment
-        position = wal.append(walrecord.encode(batch, self._encoder), len(batch))
+        position = wal.append(walrecord.encode(batch), len(batch))
         self._m_appended.inc(len(batch))
         if wal.head.segment != segment:
             self._truncate(full=False)
