@@ -176,6 +176,7 @@ class RemoteWrite(Component):
         self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
         self._wal: WAL | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._records = walrecord.Encoder()
         self._started = False
         cid = ctx.component_id
         self._m_appended = m.WAL_APPENDED.labels(cid, "/")
@@ -242,8 +243,11 @@ class RemoteWrite(Component):
         start = self._cursors[queue.name]
         self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
         total = 0
-        for record in wal.read(start):
-            batch = decoder.decode(record.body)
+        for record in wal.read(Position(start.segment, 0)):  # series refs are defined per segment
+            if record.end <= start:
+                decoder.skip(record.body, record.end.segment)
+                continue
+            batch = decoder.decode(record.body, record.end.segment)
             await queue.append(batch, record.end)
             self._cursors[queue.name] = record.end
             total += len(batch)
@@ -265,7 +269,11 @@ class RemoteWrite(Component):
             return
         wal = self._wal
         segment = wal.head.segment
-        position = wal.append(walrecord.encode(batch), len(batch))
+        try:
+            position = wal.append(self._records.encode(batch, segment), len(batch))
+        except BaseException:
+            self._records.reset()  # the record's series definitions may not be on disk
+            raise
         self._m_appended.inc(len(batch))
         if wal.head.segment != segment:
             self._truncate(full=False)

@@ -1,52 +1,80 @@
-"""The body of a remote-write WAL record: a `SampleBatch` as columns.
+"""The body of a remote-write WAL record: a `SampleBatch` as columns, series by reference.
 
-Why this format: writing a record is on the hot path of every sample, so it must cost C-level work
-only. Layout (little endian), after a 0x00 marker byte (a serialized `WriteRequest`, the format of
-older records, starts with 0x0a or 0x1a or is empty, so both are told apart and old WALs replay):
+Why this format: writing a record is on the hot path of every sample, so it must cost a few C-level
+operations per sample and few bytes. As in Prometheus' own WAL, a series' labels are written once
+(the first record of a WAL segment that uses it defines a numeric ref for it) and samples carry the
+ref. Refs are scoped to a segment, so a reader must read a segment from its start (records it has
+already sent only teach it the refs: `Decoder.learn`). A writer that starts again (new process) in
+an existing segment defines its refs anew from 0; definitions override earlier ones for the records
+after them, which is why records are decoded in order.
 
-    u32 samples, u32 exemplars
-    f64[samples] values, i64[samples] timestamps_ms, u32[samples] label lengths
-    the samples' `Series.encoded` label bytes, concatenated
+Layout (little endian), after a 0x01 marker byte (a serialized `WriteRequest`, the format of older
+records, starts with 0x0a or 0x1a or is empty, so both are told apart and old WALs replay):
+
+    u32 first new ref, u32 new refs, u32 samples, u32 exemplars
+    u32[new refs] label lengths, then the new series' `Series.encoded` label bytes, concatenated
+    f64[samples] values, i64[samples] timestamps_ms, u32[samples] refs
     per exemplar: u32 sample index, f64 value, i64 timestamp_ms, u32 length, encoded labels
 
-A translated batch rarely holds a series twice, so the labels are written per sample rather than
-through a per-batch dictionary (which would cost a Python-level lookup per sample). The record is
-self-contained (a restarted process has none of the in-memory `Series`), and holds the `Series`
-labels as appended, before any endpoint's external labels or write relabelling, so one record serves
-every endpoint. Metadata is not logged: it is re-sent from memory periodically.
+The labels are the `Series` labels as appended, before any endpoint's external labels or write
+relabelling, so one record serves every endpoint. Metadata is not logged: it is re-sent from memory
+periodically.
 """
 
 from __future__ import annotations
 
-import operator
 import struct
 from typing import Final
 
 from collector.protocols.prometheus import prompb
 from collector.protocols.prometheus.series import Exemplar, SampleBatch, Series, encode_labels
 
-_MARKER: Final = b"\x00"
-_HEADER = struct.Struct("<II")
+_MARKER: Final = b"\x01"
+_HEADER = struct.Struct("<IIII")
 _EXEMPLAR = struct.Struct("<IdqI")
-_encoded = operator.attrgetter("encoded")
+_REF_LIMIT: Final = 1 << 32
 
 
-def encode(batch: SampleBatch) -> bytes:
-    n = len(batch.values)
-    labels = list(map(_encoded, batch.series))
-    parts = [
-        _MARKER,
-        _HEADER.pack(n, len(batch.exemplars)),
-        struct.pack(f"<{n}d", *batch.values),
-        struct.pack(f"<{n}q", *batch.timestamps_ms),
-        struct.pack(f"<{n}I", *map(len, labels)),
-        b"".join(labels),
-    ]
-    for ex in batch.exemplars:
-        raw = encode_labels(ex.labels)
-        parts.append(_EXEMPLAR.pack(ex.index, ex.value, ex.timestamp_ms, len(raw)))
-        parts.append(raw)
-    return b"".join(parts)
+class Encoder:
+    """The writer side: one per WAL, told the segment each record will be written to."""
+
+    def __init__(self) -> None:
+        self._refs: dict[Series, int] = {}
+        self._segment = -1
+
+    def reset(self) -> None:
+        """Define every series again in the next record (after a record that may not have been written)."""
+        self._refs.clear()
+
+    def encode(self, batch: SampleBatch, segment: int) -> bytes:
+        refs = self._refs
+        if segment != self._segment or len(refs) >= _REF_LIMIT - len(batch.series):
+            refs.clear()
+            self._segment = segment
+        first = len(refs)
+        ids = list(map(refs.get, batch.series))
+        new: list[bytes] = []
+        if None in ids:
+            for series in dict.fromkeys(batch.series):
+                if series not in refs:
+                    refs[series] = len(refs)
+                    new.append(series.encoded)
+            ids = list(map(refs.get, batch.series))
+        n = len(batch.values)
+        parts = [
+            _MARKER,
+            _HEADER.pack(first, len(new), n, len(batch.exemplars)),
+            struct.pack(f"<{len(new)}I", *map(len, new)),
+            *new,
+            struct.pack(f"<{n}d", *batch.values),
+            struct.pack(f"<{n}q", *batch.timestamps_ms),
+            struct.pack(f"<{n}I", *ids),
+        ]
+        for ex in batch.exemplars:
+            raw = encode_labels(ex.labels)
+            parts.append(_EXEMPLAR.pack(ex.index, ex.value, ex.timestamp_ms, len(raw)))
+            parts.append(raw)
+        return b"".join(parts)
 
 
 def _labels_of(encoded: bytes) -> tuple[tuple[str, str], ...]:
@@ -55,11 +83,14 @@ def _labels_of(encoded: bytes) -> tuple[tuple[str, str], ...]:
 
 class Decoder:
     """Decodes record bodies back into batches, reusing one `Series` per label set across records
-    (so the endpoint queues' per-series caches keep working during a replay)."""
+    (so the endpoint queues' per-series caches keep working during a replay). Records must be fed
+    in WAL order, each segment from its start."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self._series: dict[bytes, Series] = {}
         self._limit = limit
+        self._table: list[Series] = []
+        self._segment = -1
 
     def _series_for(self, encoded: bytes) -> Series:
         series = self._series.get(encoded)
@@ -69,21 +100,36 @@ class Decoder:
             series = self._series[encoded] = Series(_labels_of(encoded))
         return series
 
-    def decode(self, body: bytes) -> SampleBatch:
+    def learn(self, body: bytes, segment: int) -> int:
+        """Take in the ref definitions of a record; returns where its sample columns start."""
+        if segment != self._segment:
+            self._table = []
+            self._segment = segment
+        first, count, _, _ = _HEADER.unpack_from(body, 1)
+        offset = 1 + _HEADER.size
+        lengths = struct.unpack_from(f"<{count}I", body, offset)
+        offset += 4 * count
+        table = self._table
+        if first < len(table):
+            del table[first:]  # a new writer in this segment: its refs replace the old ones
+        elif first > len(table):
+            raise ValueError(f"WAL record refers to series refs from {first} but only {len(table)} are known")
+        for length in lengths:
+            table.append(self._series_for(body[offset:offset + length]))
+            offset += length
+        return offset
+
+    def decode(self, body: bytes, segment: int) -> SampleBatch:
         if body[:1] != _MARKER:
             return self._decode_write_request(body)
-        n, nex = _HEADER.unpack_from(body, 1)
-        offset = 1 + _HEADER.size
+        offset = self.learn(body, segment)
+        _, _, n, nex = _HEADER.unpack_from(body, 1)
         values = list(struct.unpack_from(f"<{n}d", body, offset))
         offset += 8 * n
         timestamps = list(struct.unpack_from(f"<{n}q", body, offset))
         offset += 8 * n
-        lengths = struct.unpack_from(f"<{n}I", body, offset)
+        series = list(map(self._table.__getitem__, struct.unpack_from(f"<{n}I", body, offset)))
         offset += 4 * n
-        series: list[Series] = []
-        for length in lengths:
-            series.append(self._series_for(body[offset:offset + length]))
-            offset += length
         exemplars: list[Exemplar] = []
         for _ in range(nex):
             index, value, ts, length = _EXEMPLAR.unpack_from(body, offset)
@@ -91,6 +137,11 @@ class Decoder:
             exemplars.append(Exemplar(index, _labels_of(body[offset:offset + length]), value, ts))
             offset += length
         return SampleBatch(series, values, timestamps, exemplars)
+
+    def skip(self, body: bytes, segment: int) -> None:
+        """A record the reader has already sent: only its ref definitions matter."""
+        if body[:1] == _MARKER:
+            self.learn(body, segment)
 
     def _decode_write_request(self, body: bytes) -> SampleBatch:
         """Records written before the columnar format: an uncompressed `WriteRequest`."""
