@@ -39,6 +39,7 @@ from collector.protocols.prometheus.series import (
     MetricType,
     SampleBatch,
     Series,
+    varint,
 )
 
 STALE_AFTER: Final = 300.0
@@ -125,22 +126,50 @@ def attributes_key(data: bytes, tag: int) -> bytes:
     return data[start:end] if start >= 0 else b""
 
 
+def point_key(data: bytes, tag: int, trailing: int) -> bytes:
+    """`attributes_key` for a data point whose fields after `attributes` take the last `trailing`
+    bytes: skips the fields in front (fixed64s, short length-delimited ones) and slices, without
+    walking the attribute entries. Anything unusual goes to the general `attributes_key`."""
+    i = 0
+    n = len(data)
+    while i < n:
+        t = data[i]
+        if t == tag:
+            return data[i:n - trailing]
+        wire = t & 7
+        if wire == 1 and t < 0x80:
+            i += 9
+        elif wire == 2 and t < 0x80 and i + 1 < n and data[i + 1] < 0x80:
+            i += 2 + data[i + 1]
+        else:
+            return attributes_key(data, tag)
+    return b""
+
+
+def _flags_bytes(flags: int) -> int:
+    """Size of a serialized `flags` field (0 when it is zero: proto3 leaves it out)."""
+    return 1 + len(varint(flags)) if flags else 0
+
+
 class _Point:
     """Cached series of one data point identity; histogram/summary points own several series."""
 
-    __slots__ = ("series", "last_ts", "seen", "bounds", "buckets", "inf", "sum", "count", "quantiles", "labels")
+    __slots__ = ("series", "last_ts", "seen", "bounds", "buckets", "inf", "sum", "count", "quantiles", "labels",
+                 "layouts")
 
     def __init__(self, labels: dict[str, str]) -> None:
         self.labels = labels
         self.series: Series | None = None
         self.last_ts = -(1 << 63)
         self.seen = 0.0
-        self.bounds: tuple[float, ...] | None = None
+        self.bounds: list[float] | None = None
         self.buckets: list[Series] = []
         self.inf: Series | None = None
         self.sum: Series | None = None
         self.count: Series | None = None
         self.quantiles: dict[float, Series] = {}
+        # histogram: (buckets written, has sum) -> the point's series in output order
+        self.layouts: dict[tuple[int, bool], list[Series]] = {}
 
 
 class _Metric:
@@ -333,7 +362,8 @@ class Translator:
         exemplars_ok = entry.kind is MetricKind.MONOTONIC_COUNTER
         newest = -1
         for dp in points:
-            key = attributes_key(dp.SerializeToString(), _ATTR_TAG_NUMBER) if dp.attributes else b""
+            flags = dp.flags
+            key = point_key(dp.SerializeToString(), _ATTR_TAG_NUMBER, _flags_bytes(flags)) if dp.attributes else b""
             point = cache.get(key)
             if point is None:
                 point = cache[key] = self._point(res, scope, dp.attributes)
@@ -349,7 +379,7 @@ class Translator:
             if exemplars_ok and dp.exemplars:
                 _add_exemplars(batch, len(values_out), dp.exemplars)
             series_out.append(point.series)  # type: ignore[arg-type]
-            values_out.append(STALE_NAN if dp.flags & _NO_RECORDED_VALUE else (dp.as_double or float(dp.as_int)))
+            values_out.append(STALE_NAN if flags & _NO_RECORDED_VALUE else (dp.as_double or float(dp.as_int)))
             ts_out.append(ts)
         return newest
 
@@ -358,8 +388,18 @@ class Translator:
         cache = entry.points
         newest = -1
         name = entry.name
+        series_out = batch.series
+        values_out = batch.values
+        ts_out = batch.timestamps_ms
         for dp in points:
-            key = attributes_key(dp.SerializeToString(), _ATTR_TAG_HISTOGRAM) if dp.attributes else b""
+            flags = dp.flags
+            if dp.attributes:
+                has_min = dp.HasField("min")
+                has_max = dp.HasField("max")
+                trailing = _flags_bytes(flags) + 9 * has_min + 9 * has_max
+                key = point_key(dp.SerializeToString(), _ATTR_TAG_HISTOGRAM, trailing)
+            else:
+                key = b""
             point = cache.get(key)
             if point is None:
                 point = cache[key] = self._point(res, scope, dp.attributes)
@@ -374,31 +414,33 @@ class Translator:
             point.seen = now
             if ts > newest:
                 newest = ts
-            bounds = tuple(dp.explicit_bounds)
-            if bounds != point.bounds:
-                point.bounds = bounds
+            bounds = dp.explicit_bounds
+            counts = dp.bucket_counts
+            if point.bounds is None or bounds != point.bounds:  # upb compares its container with a list
+                point.bounds = list(bounds)
                 point.buckets = [self._named(point.labels, name + "_bucket", (("le", format_float(b)),))
                                  for b in bounds]
-            counts = dp.bucket_counts
+                point.layouts = {}
             nb = min(len(bounds), len(counts))
-            stale = dp.flags & _NO_RECORDED_VALUE
-            base_index = len(batch.values)
-            if nb:
-                batch.series.extend(point.buckets[:nb])
-                if stale:
-                    batch.values.extend([STALE_NAN] * nb)
-                else:
-                    batch.values.extend(map(float, itertools.accumulate(counts[:nb])))
-                batch.timestamps_ms.extend([ts] * nb)
-            count = STALE_NAN if stale else float(dp.count)
-            batch.append(point.inf, count, ts)  # type: ignore[arg-type]
-            if dp.HasField("sum"):
-                batch.append(point.sum, STALE_NAN if stale else dp.sum, ts)  # type: ignore[arg-type]
-            batch.append(point.count, count, ts)  # type: ignore[arg-type]
+            has_sum = dp.HasField("sum")
+            layout = point.layouts.get((nb, has_sum))
+            if layout is None:
+                tail = [point.inf, point.sum, point.count] if has_sum else [point.inf, point.count]
+                layout = point.layouts[(nb, has_sum)] = point.buckets[:nb] + tail  # type: ignore[operator]
+            base_index = len(values_out)
+            series_out.extend(layout)
+            if flags & _NO_RECORDED_VALUE:
+                values_out.extend([STALE_NAN] * len(layout))
+            else:
+                if nb:
+                    values_out.extend(map(float, itertools.accumulate(counts[:nb])))
+                count = float(dp.count)
+                values_out.extend((count, dp.sum, count) if has_sum else (count, count))
+            ts_out.extend([ts] * len(layout))
             if dp.exemplars:
                 for ex in dp.exemplars:
                     value = ex.as_double or float(ex.as_int)
-                    slot = bisect.bisect_left(bounds, value)
+                    slot = bisect.bisect_left(point.bounds, value)
                     index = base_index + slot if slot < nb else base_index + nb  # else: the +Inf bucket
                     _add_exemplars(batch, index, (ex,))
         return newest
