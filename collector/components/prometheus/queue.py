@@ -1,7 +1,7 @@
 """One remote-write endpoint: per-series label rewriting, shards, batching, HTTP sending with retries.
 
-Theory of operation: `append(batch)` maps every sample's `Series` to the label bytes this endpoint
-sends (labels starting with `__` other than `__name__` removed, `external_labels` added where missing,
+Theory of operation: `append(batch)` maps every sample's `Series` to the labels this endpoint sends,
+kept as the encoded front of its `TimeSeries` (`remote_write.timeseries_head`; labels starting with `__` other than `__name__` removed, `external_labels` added where missing,
 `write_relabel_config` applied; cached per `Series`), then routes it to shard `series.hash % shards`.
 That per-sample routing is done once per distinct sequence of `Series` in a batch (`_Plan`, keyed by
 the tuple of `Series`; a periodic exporter sends the same sequence every interval), so in steady
@@ -46,6 +46,7 @@ from collector.protocols.prometheus.remote_write import (
     encode_metadata,
     next_backoff,
     request_headers,
+    timeseries_head,
 )
 from collector.protocols.prometheus.series import Exemplar, Metadata, SampleBatch, Series, encode_labels
 from collector.storage.wal import Position
@@ -85,13 +86,13 @@ class _Mark:
 
 
 class _Route:
-    """The samples of a batch that go to one shard: their endpoint labels and batch indices."""
+    """The samples of a batch that go to one shard: their `timeseries_head`s and batch indices."""
 
-    __slots__ = ("shard", "labels", "indices", "pick")
+    __slots__ = ("shard", "heads", "indices", "pick")
 
-    def __init__(self, shard: int, labels: list[bytes], indices: list[int], total: int) -> None:
+    def __init__(self, shard: int, heads: list[bytes], indices: list[int], total: int) -> None:
         self.shard = shard
-        self.labels = labels
+        self.heads = heads
         self.indices = indices
         self.pick: Callable[[list[Any]], Iterable[Any]] | None
         if len(indices) == total:
@@ -115,11 +116,11 @@ class _Plan:
 
 
 class _Shard:
-    __slots__ = ("labels", "values", "timestamps", "exemplars", "base", "first_at", "wake", "space", "task",
+    __slots__ = ("heads", "values", "timestamps", "exemplars", "base", "first_at", "wake", "space", "task",
                  "encoder", "marks")
 
     def __init__(self) -> None:
-        self.labels: list[bytes] = []
+        self.heads: list[bytes] = []  # remote_write.timeseries_head of each sample's endpoint labels
         self.values: list[float] = []
         self.timestamps: list[int] = []
         self.exemplars: list[Exemplar] = []  # index = absolute position (base + offset)
@@ -178,6 +179,7 @@ class EndpointQueue:
 
     # --- per-series label rewriting (cached) ------------------------------------------------------
     def _labels_for(self, series: Series) -> bytes | None:
+        """The `timeseries_head` of the labels this endpoint sends for `series`; None: dropped."""
         labels = {k: v for k, v in series.labels if not (k.startswith("__") and k != "__name__")}
         for name, value in self._external:
             labels.setdefault(name, value)
@@ -188,9 +190,9 @@ class EndpointQueue:
             labels = relabelled
         if len(self._cache) >= _LABEL_CACHE_LIMIT:
             self._cache.clear()
-        encoded = encode_labels(sorted((k, v) for k, v in labels.items() if v))
-        self._cache[series] = encoded
-        return encoded
+        head = timeseries_head(encode_labels(sorted((k, v) for k, v in labels.items() if v)))
+        self._cache[series] = head
+        return head
 
     # --- appending ---------------------------------------------------------------------------------
     def _plan(self, series: list[Series]) -> _Plan:
@@ -198,20 +200,20 @@ class EndpointQueue:
         once per distinct sequence (a periodic exporter sends the same sequence every interval)."""
         cache = self._cache
         nshards = len(self._shards)
-        labels_by: list[list[bytes]] = [[] for _ in range(nshards)]
+        heads_by: list[list[bytes]] = [[] for _ in range(nshards)]
         indices_by: list[list[int]] = [[] for _ in range(nshards)]
         dropped = 0
         for i, s in enumerate(series):
-            labels = cache.get(s, False)
-            if labels is False:
-                labels = self._labels_for(s)
-            if labels is None:
+            head = cache.get(s, False)
+            if head is False:
+                head = self._labels_for(s)
+            if head is None:
                 dropped += 1
                 continue
             k = s.hash % nshards
-            labels_by[k].append(labels)  # type: ignore[arg-type]
+            heads_by[k].append(head)  # type: ignore[arg-type]
             indices_by[k].append(i)
-        routes = [_Route(k, labels_by[k], indices_by[k], len(series)) for k in range(nshards) if indices_by[k]]
+        routes = [_Route(k, heads_by[k], indices_by[k], len(series)) for k in range(nshards) if indices_by[k]]
         return _Plan(routes, dropped)
 
     async def append(self, batch: SampleBatch, position: Position | None = None) -> None:
@@ -245,7 +247,7 @@ class EndpointQueue:
                     if offset < len(indices) and indices[offset] == i:
                         shard.exemplars.extend(Exemplar(start + offset, e.labels, e.value, e.timestamp_ms)
                                                for e in exemplars)
-            shard.labels.extend(route.labels)
+            shard.heads.extend(route.heads)
             if route.pick is None:
                 shard.values.extend(values)
                 shard.timestamps.extend(timestamps)
@@ -332,8 +334,8 @@ class EndpointQueue:
                     await _wait(shard.wake, remaining)
                     continue
             n = min(max_n, len(shard.values))
-            labels, values, timestamps = shard.labels[:n], shard.values[:n], shard.timestamps[:n]
-            del shard.labels[:n], shard.values[:n], shard.timestamps[:n]
+            heads, values, timestamps = shard.heads[:n], shard.values[:n], shard.timestamps[:n]
+            del shard.heads[:n], shard.values[:n], shard.timestamps[:n]
             limit = shard.base + n
             exemplars = [Exemplar(e.index - shard.base, e.labels, e.value, e.timestamp_ms)
                          for e in shard.exemplars if e.index < limit]
@@ -343,7 +345,7 @@ class EndpointQueue:
             shard.first_at = self.clock()
             if len(shard.values) < self.queue.capacity:
                 shard.space.set()
-            body = compress(shard.encoder.encode(labels, values, timestamps, exemplars))
+            body = compress(shard.encoder.encode_heads(heads, values, timestamps, exemplars))
             await self._send(body, n, len(exemplars), max(timestamps))
             self._settled(shard, n)
 

@@ -78,6 +78,21 @@ def encode_metadata(metadata: Metadata) -> bytes:
     return b"\x1a" + varint(len(body)) + bytes(body)
 
 
+def timeseries_head(labels: bytes) -> bytes:
+    """The bytes of a one-sample `TimeSeries` in front of the value, for a 6-byte varint timestamp:
+    TimeSeries{ labels..., samples = Sample{ value = <8 bytes>, timestamp = <6-byte varint> } }
+    (sample body: 1 + 8 + 1 + 6 = 16 bytes; sample field: 2 + 16 = 18 bytes)."""
+    return b"\x0a" + varint(len(labels) + 18) + labels + b"\x12\x10\x09"
+
+
+def labels_of_head(head: bytes) -> bytes:
+    """Inverse of `timeseries_head`."""
+    i = 1
+    while head[i] & 0x80:
+        i += 1
+    return head[i + 1:-3]
+
+
 class WriteRequestEncoder:
     """Encodes WriteRequests, caching per label set the bytes that precede each sample's value.
 
@@ -90,9 +105,7 @@ class WriteRequestEncoder:
         self._ts: dict[int, bytes] = {}
 
     def _head(self, labels: bytes) -> bytes:
-        # TimeSeries{ labels..., samples = Sample{ value = <8 bytes>, timestamp = <6-byte varint> } }
-        # sample body: 1 + 8 + 1 + 6 = 16 bytes; sample field: 2 + 16 = 18 bytes
-        head = b"\x0a" + varint(len(labels) + 18) + labels + b"\x12\x10\x09"
+        head = timeseries_head(labels)
         if len(self._heads) >= _HEAD_CACHE_LIMIT:
             self._heads.clear()
         self._heads[labels] = head
@@ -121,12 +134,23 @@ class WriteRequestEncoder:
         The common case runs without a Python-level loop per sample: heads, packed values and
         timestamp tails are looked up/packed with `map` (C) and interleaved by slice assignment.
         Samples with exemplars or an uncommon timestamp width are re-encoded on the slow path."""
-        n = len(values)
         heads = list(map(self._heads.get, labels))
         if None in heads:
             for lb in set(labels).difference(self._heads):
                 self._head(lb)
-            heads = list(map(self._heads.get, labels))
+            heads = [self._heads.get(lb) or self._head(lb) for lb in labels]  # the cache may have been cleared
+        return self.encode_heads(heads, values, timestamps_ms, exemplars, metadata)  # type: ignore[arg-type]
+
+    def encode_heads(
+        self,
+        heads: list[bytes],
+        values: Sequence[float],
+        timestamps_ms: Sequence[int],
+        exemplars: Iterable[Exemplar] = (),
+        metadata: Iterable[Metadata] = (),
+    ) -> bytes:
+        """`encode` for callers that keep `timeseries_head(labels)` per sample instead of the labels."""
+        n = len(values)
         tails = list(map(self._ts.get, timestamps_ms))
         if None in tails:
             for ts in set(timestamps_ms).difference(self._ts):
@@ -135,10 +159,8 @@ class WriteRequestEncoder:
         slow: dict[int, list[Exemplar]] = {}
         for exemplar in exemplars:
             slow.setdefault(exemplar.index, []).append(exemplar)
-        if None in heads or None in tails:  # uncommon timestamp widths, or caches cleared meanwhile
+        if None in tails:  # uncommon timestamp widths, or the cache cleared meanwhile
             for i in range(n):
-                if heads[i] is None:
-                    heads[i] = self._head(labels[i])
                 if tails[i] is None:
                     tails[i] = self._tail(timestamps_ms[i])
                     if len(tails[i]) != 7:  # type: ignore[arg-type]
@@ -149,7 +171,7 @@ class WriteRequestEncoder:
         parts[2::3] = tails  # type: ignore[assignment]
         for i, extra in slow.items():
             if i < n:
-                parts[3 * i] = encode_timeseries(labels[i], values[i], timestamps_ms[i],
+                parts[3 * i] = encode_timeseries(labels_of_head(heads[i]), values[i], timestamps_ms[i],
                                                  b"".join([encode_exemplar(e) for e in extra]))
                 parts[3 * i + 1] = parts[3 * i + 2] = b""
         parts.extend(map(encode_metadata, metadata))

@@ -71,3 +71,21 @@ def test_headers_cannot_be_overridden() -> None:
         "X-Prometheus-Remote-Write-Version": "0.1.0",
         "User-Agent": "collector/0.1",
     }
+
+
+def test_encode_heads_matches_encode_including_slow_path_samples() -> None:
+    from collector.protocols.prometheus.remote_write import labels_of_head, timeseries_head
+
+    long = Series({"__name__": "long", "v": "x" * 300})  # a head whose length varint takes 3 bytes
+    short = Series({"__name__": "up"})
+    labels = [long.encoded, short.encoded, long.encoded, short.encoded]
+    values = [1.0, 2.0, 3.0, STALE_NAN]
+    timestamps = [1_700_000_000_000, 7, 1_700_000_000_001, 1_700_000_000_001]  # 7: a 1-byte varint
+    exemplars = [Exemplar(2, (("trace_id", "ab"),), 0.5, 1_700_000_000_001)]
+    heads = [timeseries_head(lb) for lb in labels]
+    assert [labels_of_head(h) for h in heads] == labels
+    expected = WriteRequestEncoder().encode(labels, values, timestamps, exemplars)
+    assert WriteRequestEncoder().encode_heads(heads, values, timestamps, exemplars) == expected
+    assert [samples for _, samples in decoded(expected)][:3] == [[(1.0, 1_700_000_000_000)], [(2.0, 7)],
+                                                                  [(3.0, 1_700_000_000_001)]]
+    assert prompb.decode(expected).timeseries[2].exemplars[0].value == 0.5
