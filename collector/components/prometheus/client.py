@@ -143,6 +143,9 @@ def auth_headers(client: HTTPClientFields) -> dict[str, str]:
     bearer_token, basic_auth, authorization = client.bearer_token, client.basic_auth, client.authorization
     if bearer_token:
         return {"Authorization": f"Bearer {bearer_token}"}
+    if client.bearer_token_file:
+        with open(client.bearer_token_file, encoding="utf-8") as fh:
+            return {"Authorization": f"Bearer {fh.read().strip()}"}
     if authorization is not None:
         credentials = authorization.credentials
         if credentials is None and authorization.credentials_file:

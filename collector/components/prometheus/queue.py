@@ -172,9 +172,6 @@ class EndpointQueue:
         m.RW_SHARDS_DESIRED.labels(*labels).set(nshards)
         headers = {str(k): str(v) for k, v in endpoint.headers.items()}
         headers.update(auth_headers(endpoint))
-        if endpoint.bearer_token_file:
-            with open(endpoint.bearer_token_file, encoding="utf-8") as fh:
-                headers["Authorization"] = f"Bearer {fh.read().strip()}"
         self._headers = request_headers(USER_AGENT, headers)
 
     # --- per-series label rewriting (cached) ------------------------------------------------------
