@@ -92,11 +92,14 @@ def _stamp_attr(target: object) -> None:
 
 def _resource(target: object, shape: Shape, index: int, rng: random.Random) -> None:
     attrs = target.attributes  # type: ignore[attr-defined]
-    for key, value in (("service.name", f"svc-{index % 7}"), ("service.namespace", "bench"),
-                       ("service.instance.id", f"inst-{index}"), ("host.name", f"host-{index % shape.distinct_series}")):
+    # the tutorial's transform copies deployment.environment and service.version onto data points
+    identity = (("service.name", f"svc-{index % 7}"), ("service.namespace", "bench"),
+                ("service.instance.id", f"inst-{index}"), ("host.name", f"host-{index % shape.distinct_series}"),
+                ("deployment.environment", ("prod", "staging")[index % 2]), ("service.version", f"1.{index % 5}.0"))
+    for key, value in identity:
         kv = attrs.add()
         kv.key, kv.value.string_value = key, value
-    _attrs(attrs, max(0, shape.resource_attributes - 4), shape.value_size, rng, "res")
+    _attrs(attrs, max(0, shape.resource_attributes - len(identity)), shape.value_size, rng, "res")
 
 
 def _split(total: int, parts: int) -> list[int]:
