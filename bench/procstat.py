@@ -22,6 +22,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def cpu_model() -> str:
+    """The CPU's model name, recorded with every benchmark result."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def tree(pid: int) -> list[int]:
     pids, queue = [], [pid]
     while queue:

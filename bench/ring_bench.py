@@ -31,6 +31,7 @@ from typing import Any, Callable
 import faster_fifo
 
 from collector.runtime.ring import Doorbell, RecordHeader, Ring
+from bench.procstat import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAPACITY = 8 << 20
@@ -222,14 +223,7 @@ def cases(size: int, count: int) -> dict[tuple[str, str], Callable[[], tuple[flo
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenario as scenarios
-from bench.procstat import TreeMonitor, cpu_seconds
+from bench.procstat import TreeMonitor, cpu_model, cpu_seconds
 from bench.scenario import LoadSpec, Scenario
 from bench.targets import TARGETS, rotel_binary
 from collector.testing.process import free_port
@@ -49,14 +49,7 @@ PACE_HEADROOM = 1.25  # ... at this multiple of the forwarded rate
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     versions = {}
     for package in LIBRARIES:
         try:
