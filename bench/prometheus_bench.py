@@ -156,7 +156,7 @@ def main() -> None:
     import asyncio
     import logging
 
-    from collector.components.prometheus.queue import EndpointQueue
+    from collector.components.prometheus.remote_write.queue import EndpointQueue
     from collector.components.prometheus.remote_write import Endpoint, QueueConfig
 
     async def append_rate() -> float:

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
-from collector.processing.resource_merge import ResourceAttributeMerger  # noqa: E402
+from collector.components.otelcol.processor.resourcedetection.merge import ResourceAttributeMerger  # noqa: E402
 
 DETECTED = [("host.name", "collector-host-01"), ("os.type", "linux"), ("deployment.environment", "prod")]
 

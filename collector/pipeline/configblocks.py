@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import msgspec
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.config.values import Secret
 
 LOG_LEVELS: Final = ("error", "warn", "info", "debug")

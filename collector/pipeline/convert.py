@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import msgspec
 
-from collector.components.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.values import Secret, type_name
 
 Path = tuple[int | str, ...]

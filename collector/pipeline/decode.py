@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from collector.components.api import ArgumentError, ConsumerRef
+from collector.components.kit.api import ArgumentError, ConsumerRef
 from collector.config import ast
 from collector.config.diag import Diagnostic, Span
 from collector.pipeline.convert import ConversionError, Path, convert_value

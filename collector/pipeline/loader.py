@@ -26,8 +26,8 @@ from typing import Any
 
 import msgspec
 
-from collector.components.api import ConsumerRef, EvalContext, MetricsReceiverRef
-from collector.components.registry import ComponentInfo, all_components
+from collector.components.kit.api import ConsumerRef, EvalContext, MetricsReceiverRef
+from collector.components.kit.registry import ComponentInfo, all_components
 from collector.config import ast
 from collector.config.diag import Diagnostic, DiagnosticError, Sources, Span, has_errors
 from collector.pipeline.configblocks import CONFIG_BLOCKS, UNSUPPORTED_BLOCKS, Logging

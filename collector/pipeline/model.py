@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from collector.components.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.signals import Signal
 
 if TYPE_CHECKING:
-    from collector.components.registry import ComponentInfo
+    from collector.components.kit.registry import ComponentInfo
     from collector.config.ast import Block
     from collector.config.diag import Diagnostic, Span
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from collector.components.api import Placement
+from collector.components.kit.api import Placement
 from collector.pipeline.model import Edge, Pipeline
 from collector.signals import Signal
 

@@ -1,6 +1,6 @@
 """How a component's `Arguments` struct reads as an Alloy block schema.
 
-`collector/components/types.py` fixes the conventions: a field typed `Struct`, `Struct | None` or
+`collector/components/kit/types.py` fixes the conventions: a field typed `Struct`, `Struct | None` or
 `list[Struct]` is a block (single, optional single, repeatable); every other field is an attribute;
 a field without a default is required; the Alloy name is the field's encoded name.
 """

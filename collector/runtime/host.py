@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from collector.components.api import BuildContext, Component, ConsumerRef, MetricsReceiverRef
-from collector.components.fanout import Fanout
+from collector.components.kit.api import BuildContext, Component, ConsumerRef, MetricsReceiverRef
+from collector.components.kit.fanout import Fanout
 from collector.pipeline.loader import Pipeline
 from collector.signals import Signal
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from collector.components.api import Consumer, Placement
+from collector.components.kit.api import Consumer, Placement
 from collector.pipeline.loader import Pipeline, load
 from collector.pipeline.plan import worker_components
 from collector.runtime.acks import RingAcks

@@ -14,8 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from collector.components.api import BuildContext, Component, Consumer, ConsumerRef
-from collector.components.fanout import Fanout
+from collector.components.kit.api import BuildContext, Component, Consumer, ConsumerRef
+from collector.components.kit.fanout import Fanout
 from collector.signals import Payload, Signal
 
 

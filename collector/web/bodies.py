@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from collector.components.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.units import format_duration
 from collector.config.values import Function, Secret
 from collector.pipeline.schema import FieldKind, schema_of, strip_annotated

@@ -11,15 +11,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from collector.components.api import (
+from collector.components.kit.api import (
     ArgumentError,
     Component,
     EvalContext,
     MetricsReceiverRef,
     Placement,
 )
-from collector.components.registry import ComponentInfo, register
-from collector.components.types import ByteSize, Duration, Output, Secret, Targets
+from collector.components.kit.registry import ComponentInfo, register
+from collector.components.kit.types import ByteSize, Duration, Output, Secret, Targets
 from collector.config.diag import Sources
 from collector.pipeline.loader import load_sources
 from collector.pipeline.model import Pipeline

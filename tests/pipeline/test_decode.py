@@ -5,7 +5,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from collector.components.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.diag import Sources
 from collector.config.evaluator import Evaluator
 from collector.config.parser import parse

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.components.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.diag import DiagnosticError, Sources, format_one
 from collector.pipeline.loader import load, load_sources
 from collector.pipeline.model import Edge

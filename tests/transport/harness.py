@@ -13,9 +13,9 @@ from typing import Any, Coroutine, Iterator, TypeVar
 
 import uvloop
 
-from collector.components.api import BuildContext
+from collector.components.kit.api import BuildContext
 from collector.components.otelcol.receiver.otlp import Arguments, GrpcArguments, HttpArguments, OtlpReceiver
-from collector.components.types import Output
+from collector.components.kit.types import Output
 from collector.testing.admission import CollectingAdmission
 from collector.transport.grpc_server import OtlpGrpcServer
 from collector.transport.http_server import OtlpHttpServer

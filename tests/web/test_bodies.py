@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.components.api import ConsumerRef
+from collector.components.kit.api import ConsumerRef
 from collector.config.values import Secret
 from collector.pipeline.loader import load_sources
 from collector.signals import Signal

@@ -10,9 +10,9 @@ from typing import Any, Mapping
 
 import msgspec
 
-from collector.components.api import ArgumentError, Component, EvalContext, Placement
-from collector.components.registry import register
-from collector.components.types import Targets
+from collector.components.kit.api import ArgumentError, Component, EvalContext, Placement
+from collector.components.kit.registry import register
+from collector.components.kit.types import Targets
 from collector.protocols.prometheus.relabel import Rule, RuleError, compile_rules, relabel_targets
 
 

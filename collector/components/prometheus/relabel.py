@@ -13,11 +13,11 @@ from typing import Any, Callable, Mapping
 
 import msgspec
 
-from collector.components.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
-from collector.components.prometheus import metrics as m
+from collector.components.kit.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.kit import prometheus_metrics as m
 from collector.components.discovery.relabel import validate_rules
-from collector.components.registry import register
-from collector.components.types import Duration
+from collector.components.kit.registry import register
+from collector.components.kit.types import Duration
 from collector.protocols.prometheus.relabel import CompiledRule, Rule, apply, compile_rules
 from collector.protocols.prometheus.series import Exemplar, SampleBatch, Series, is_stale_nan
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from collector.components.api import ArgumentError, EvalContext
+from collector.components.kit.api import ArgumentError, EvalContext
 from collector.components.discovery.relabel import Arguments, DiscoveryRelabel
 from collector.components.prometheus.exporter.self import Arguments as SelfArguments
 from collector.components.prometheus.exporter.self import SelfExporter
-from collector.components.registry import lookup
-from collector.components.api import Placement
+from collector.components.kit.registry import lookup
+from collector.components.kit.api import Placement
 from collector.protocols.prometheus.relabel import Rule
 
 

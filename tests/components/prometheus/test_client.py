@@ -7,7 +7,7 @@ from pathlib import Path
 
 from collector.components.prometheus.remote_write import Endpoint
 from collector.components.prometheus.scrape import Arguments as ScrapeArguments
-from collector.components.prometheus.client import auth_headers
+from collector.components.kit.prometheus_client import auth_headers
 from collector.config.values import Secret
 
 
@@ -25,7 +25,7 @@ def test_inline_bearer_token_and_no_auth() -> None:
 
 
 def test_basic_auth_header() -> None:
-    from collector.components.prometheus.client import BasicAuth
+    from collector.components.kit.prometheus_client import BasicAuth
 
     headers = auth_headers(Endpoint(url="http://x", basic_auth=BasicAuth(username="u", password=Secret("p"))))
     assert headers == {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from collector.components.api import ArgumentError, EvalContext, MetricsReceiverRef
+from collector.components.kit.api import ArgumentError, EvalContext, MetricsReceiverRef
 from collector.components.prometheus.relabel import Arguments, PrometheusRelabel, RelabelCache
 from collector.protocols.prometheus.relabel import Rule, compile_rules
 from collector.protocols.prometheus.series import STALE_NAN, Exemplar, SampleBatch, Series

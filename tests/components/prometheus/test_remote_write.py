@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from collector.components.prometheus.queue import endpoint_name
+from collector.components.prometheus.remote_write.queue import endpoint_name
 from collector.components.prometheus.remote_write import Arguments, Endpoint, QueueConfig, RemoteWrite
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.protocols.prometheus.relabel import Rule
 from collector.protocols.prometheus.series import SampleBatch, Series
 from collector.testing.context import build_context

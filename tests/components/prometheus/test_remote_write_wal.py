@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from collector.components.prometheus.queue import endpoint_name
+from collector.components.prometheus.remote_write.queue import endpoint_name
 from collector.components.prometheus.remote_write import Arguments, Endpoint, QueueConfig, RemoteWrite, WALConfig
 from collector.protocols.prometheus.series import SampleBatch, Series
 from collector.testing.context import build_context

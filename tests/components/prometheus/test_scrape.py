@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from collector.components.api import ArgumentError, MetricsReceiverRef
+from collector.components.kit.api import ArgumentError, MetricsReceiverRef
 from collector.components.prometheus.scrape import Arguments, Scrape
 from collector.protocols.prometheus.series import SampleBatch
 from collector.testing.context import build_context

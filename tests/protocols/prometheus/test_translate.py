@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from collector.processing.anyvalue import any_value
+from collector.protocols.wire import any_value
 from collector.protocols.prometheus.series import STALE_NAN, is_stale_nan
 from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator, attributes_key
 

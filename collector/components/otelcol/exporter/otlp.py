@@ -14,14 +14,14 @@ from typing import Any
 import grpc
 import msgspec
 
-from collector.components.api import ArgumentError, Placement
-from collector.components.exporterhelper.config import QueueArgs, RetryArgs
-from collector.components.exporterhelper.errors import grpc_error
-from collector.components.exporterhelper.exporter import QueuedExporter
-from collector.components.otelcol.client import GRPCClientArgs
+from collector.components.kit.api import ArgumentError, Placement
+from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
+from collector.components.kit.exporterhelper.errors import grpc_error
+from collector.components.kit.exporterhelper.exporter import QueuedExporter
+from collector.components.kit.otelcol_client import GRPCClientArgs
 from collector.components.otelcol.exporter.otlphttp import USER_AGENT, partial_success_message
-from collector.components.registry import register
-from collector.components.types import DebugMetrics, Duration
+from collector.components.kit.registry import register
+from collector.components.kit.types import DebugMetrics, Duration
 from collector.signals import Payload, Signal
 
 _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,

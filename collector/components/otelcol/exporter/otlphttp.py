@@ -24,13 +24,13 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 import collector
-from collector.components.api import ArgumentError, Placement
-from collector.components.exporterhelper.config import QueueArgs, RetryArgs
-from collector.components.exporterhelper.errors import PermanentError, RetryableError, http_error
-from collector.components.exporterhelper.exporter import QueuedExporter
-from collector.components.otelcol.client import HTTPClientArgs, compressor
-from collector.components.registry import register
-from collector.components.types import DebugMetrics
+from collector.components.kit.api import ArgumentError, Placement
+from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
+from collector.components.kit.exporterhelper.errors import PermanentError, RetryableError, http_error
+from collector.components.kit.exporterhelper.exporter import QueuedExporter
+from collector.components.kit.otelcol_client import HTTPClientArgs, compressor
+from collector.components.kit.registry import register
+from collector.components.kit.types import DebugMetrics
 from collector.protocols.otlp_json import message_to_json
 from collector.signals import Payload, Signal
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
-from collector.components.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement
-from collector.components.prometheus import metrics as m
-from collector.components.registry import register
-from collector.components.types import DebugMetrics, Duration
+from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement
+from collector.components.kit import prometheus_metrics as m
+from collector.components.kit.registry import register
+from collector.components.kit.types import DebugMetrics, Duration
 from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator
 from collector.selfmetrics.otelcol import EXPORTER_SENT
 from collector.signals import Payload, Signal

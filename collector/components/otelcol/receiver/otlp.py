@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import msgspec
 
-from collector.components.api import (
+from collector.components.kit.api import (
     ArgumentError, BuildContext, Component, EvalContext, Health, HealthState, Placement,
 )
-from collector.components.registry import register
-from collector.components.types import ByteSize, DebugMetrics, Duration, Output, Secret
+from collector.components.kit.registry import register
+from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output, Secret
 from collector.signals import Signal
 from collector.transport.admission import Admission
 from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 
 import msgspec
 
-from collector.components.api import Component, EvalContext, Placement
-from collector.components.registry import register
+from collector.components.kit.api import Component, EvalContext, Placement
+from collector.components.kit.registry import register
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,8 +8,8 @@ from typing import Any, Sequence
 
 import msgspec
 
-from collector.components.api import BuildContext, ConsumerRef
-from collector.components.registry import lookup
+from collector.components.kit.api import BuildContext, ConsumerRef
+from collector.components.kit.registry import lookup
 from collector.signals import Payload, Signal
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.components.api import ArgumentError, ConsumerRef
+from collector.components.kit.api import ArgumentError, ConsumerRef
 from collector.components.otelcol.connector.host_info import HostInfoConnector
 from collector.signals import AckToken, Payload, Signal
 from tests.components.otelcol.connector.doubles import Recorder, decode_args, make_context

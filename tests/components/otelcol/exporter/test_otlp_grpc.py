@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.exporter.otlp import Arguments, OTLPExporter, grpc_target
 from collector.selfmetrics.otelcol import EXPORTER_SEND_FAILED, EXPORTER_SENT
 from collector.signals import Signal

@@ -10,7 +10,7 @@ import msgspec
 import orjson
 import pytest
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.exporter.otlphttp import USER_AGENT, Arguments, OTLPHTTPExporter
 from collector.selfmetrics.otelcol import EXPORTER_SEND_FAILED, EXPORTER_SENT, PIPELINE_DROPPED
 from collector.signals import AckToken, Signal

@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from collector.components.api import ArgumentError, MetricsReceiverRef
+from collector.components.kit.api import ArgumentError, MetricsReceiverRef
 from collector.components.otelcol.exporter.prometheus import Arguments, PrometheusExporter
 from collector.components.prometheus.remote_write import Arguments as RWArguments
 from collector.components.prometheus.remote_write import Endpoint, QueueConfig, RemoteWrite

@@ -11,10 +11,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from collector.components.api import ArgumentError, ConsumerRef
+from collector.components.kit.api import ArgumentError, ConsumerRef
 from collector.components.otelcol.processor.attributes import AttributesProcessor
-from collector.processing.anyvalue import set_any_value, to_python
-from collector.processing.attributes_actions import ActionSpec, compile_actions, run_actions
+from collector.protocols.wire import set_any_value, to_python
+from collector.components.otelcol.processor.attributes.actions import ActionSpec, compile_actions, run_actions
 from collector.signals import Payload, Signal
 from tests.components.otelcol.connector.doubles import decode_args, make_context
 

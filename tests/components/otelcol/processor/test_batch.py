@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.processor.batch import Arguments, BatchProcessor
 from collector.selfmetrics.otelcol import BATCH_SIZE_TRIGGER, BATCH_TIMEOUT_TRIGGER
 from collector.signals import AckToken, Payload, Signal

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.processor.memory_limiter import MemoryLimiterProcessor
-from collector.processing.memory import MemoryLimits, MemoryState, read_rss_bytes
+from collector.components.otelcol.processor.memory_limiter.memory import MemoryLimits, MemoryState, read_rss_bytes
 from collector.selfmetrics.otelcol import PROCESSOR_REFUSED
 from collector.signals import Payload, Signal
 from tests.components.otelcol.connector.doubles import OUTPUT_ALL, decode_args, make_context

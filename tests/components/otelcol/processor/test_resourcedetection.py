@@ -10,11 +10,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.processor.resourcedetection import ResourceDetectionProcessor
-from collector.processing import detectors
-from collector.processing.detectors import DetectionError, SystemSources
-from collector.processing.resource_merge import ResourceAttributeMerger
+from collector.components.otelcol.processor.resourcedetection import detectors
+from collector.components.otelcol.processor.resourcedetection.detectors import DetectionError, SystemSources
+from collector.components.otelcol.processor.resourcedetection.merge import ResourceAttributeMerger
 from collector.signals import AckToken, Payload, Signal
 from tests.components.otelcol.connector.doubles import OUTPUT_ALL, decode_args, make_context
 

@@ -8,7 +8,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.processor.transform import Arguments, TransformProcessor
 from collector.ottl.values import map_to_python
 from collector.signals import Payload, Signal

@@ -17,12 +17,12 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from collector.components.api import ArgumentError
+from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.receiver.otlp import (
     Arguments, GrpcArguments, HttpArguments, OtlpReceiver, TlsArguments, split_endpoint,
 )
-from collector.components.registry import lookup
-from collector.components.types import Output
+from collector.components.kit.registry import lookup
+from collector.components.kit.types import Output
 from collector.signals import Signal
 from collector.testing import sdk
 from collector.testing.admission import CollectingAdmission

@@ -1,0 +1,219 @@
+"""The reliability wrapper every queued exporter uses: queue -> retry -> timeout -> push.
+
+An exporter supplies only `push(payload)`, one attempt that raises `PermanentError` or
+`RetryableError` (anything else counts as retryable, like an unclassified error in the Go
+collector). The wrapper owns the outcomes, so every exporter keeps the same promise:
+
+* success -> `otelcol_exporter_sent_*` and `settle()`;
+* permanent failure or retries exhausted -> `otelcol_exporter_send_failed_*`, `settle()`, and a log
+  line with the reason at most once per `log_interval` per component (never per item or per retry);
+* still undelivered at the shutdown deadline -> `collector_dropped_*{reason="shutdown"}`, `settle()`.
+
+Every payload that enters `consume()` is settled exactly once by one of these paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as _random
+import time
+from typing import Awaitable, Callable, Final
+
+from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
+from collector.components.kit.exporterhelper.errors import ExportFailure, PermanentError, RetryableError
+from collector.components.kit.exporterhelper.queue import BoundedQueue, QueueClosed
+from collector.components.kit.exporterhelper.retry import RetriesExhausted, ShutdownAbort, send_with_retry
+from collector.selfmetrics.otelcol import (
+    EXPORTER_QUEUE_CAPACITY,
+    EXPORTER_QUEUE_SIZE,
+    EXPORTER_SEND_FAILED,
+    EXPORTER_SENT,
+    PIPELINE_DROPPED,
+)
+from collector.signals import Payload, Signal
+
+Push = Callable[[Payload], Awaitable[None]]
+DEFAULT_DRAIN: Final = 10.0  # seconds a shutdown without a deadline may spend draining
+
+
+class FailureLog:
+    """At most one line per `interval`, summarizing what failed since the previous line."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self._batches = 0
+        self._items = 0
+
+    def record(self, items: int, now: float) -> tuple[int, int] | None:
+        """Account a failure; return (batches, items) to report now, or None to stay quiet."""
+        self._batches += 1
+        self._items += items
+        if self._last is not None and now - self._last < self.interval:
+            return None
+        self._last = now
+        report = (self._batches, self._items)
+        self._batches = self._items = 0
+        return report
+
+
+class ExportSender:
+    """queue -> retry -> timeout around one exporter's `push`."""
+
+    def __init__(
+        self,
+        *,
+        component_id: str,
+        logger: logging.Logger,
+        push: Push,
+        timeout: float,
+        queue: QueueArgs,
+        retry: RetryArgs,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+        log_interval: float = 10.0,
+    ) -> None:
+        self.component_id = component_id
+        self.logger = logger
+        self.push = push
+        self.timeout = timeout
+        self.queue_args = queue
+        self.retry_args = retry
+        self.clock = clock
+        self.random = random
+        self.failure_log = FailureLog(log_interval)
+        self.stopping = asyncio.Event()
+        self._deadline: float | None = None
+        self._queue: BoundedQueue | None = None
+        self._consumers: list[asyncio.Task[None]] = []
+        self._in_flight = 0  # unqueued sends running in callers' tasks
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._shutdown_done = False
+        self._queue_size = EXPORTER_QUEUE_SIZE.labels(component_id, "/")
+        self._queue_capacity = EXPORTER_QUEUE_CAPACITY.labels(component_id, "/")
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.queue_args.enabled and self._queue is None:
+            self._queue = BoundedQueue(self.queue_args.queue_size, self.queue_args.sizer)
+            self._queue_capacity.set(self.queue_args.queue_size)
+            self._queue_size.set(0)
+            self._consumers = [asyncio.create_task(self._consume_queue(), name=f"{self.component_id} sender {i}")
+                               for i in range(self.queue_args.num_consumers)]
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        """Stop accepting, drain until `deadline` (monotonic), count and settle what is left."""
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        self._deadline = deadline if deadline is not None else self.clock() + DEFAULT_DRAIN
+        self.stopping.set()
+        if self._queue is not None:
+            await self._queue.close()
+            remaining = max(0.0, self._deadline - self.clock())
+            if self._consumers:
+                _, pending = await asyncio.wait(self._consumers, timeout=remaining)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            for payload in self._queue.take_all():
+                self._drop_shutdown(payload)
+            self._queue_size.set(0)
+        if self._in_flight:
+            # unqueued sends run in their callers' tasks: not ours to cancel; their retry loops
+            # abort at the deadline and settle, so waiting for them is bounded by it
+            try:
+                await asyncio.wait_for(self._idle.wait(), max(0.0, self._deadline - self.clock()))
+            except asyncio.TimeoutError:
+                pass
+
+    # --- data path -------------------------------------------------------------------------
+    async def consume(self, payload: Payload) -> None:
+        """Hand a payload over; waits while the queue is full (see queue.py for why)."""
+        if self._queue is None:
+            if self.stopping.is_set():
+                self._drop_shutdown(payload)
+                return
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await self._send(payload)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
+            return
+        try:
+            await self._queue.put(payload)
+        except QueueClosed:
+            self._drop_shutdown(payload)
+            return
+        self._queue_size.set(len(self._queue))
+
+    async def _consume_queue(self) -> None:
+        assert self._queue is not None
+        while True:
+            payload = await self._queue.get()
+            if payload is None:
+                return
+            self._queue_size.set(len(self._queue))
+            await self._send(payload)
+
+    async def _attempt(self, payload: Payload) -> None:
+        try:
+            if self.timeout > 0:
+                async with asyncio.timeout(self.timeout):
+                    await self.push(payload)
+            else:
+                await self.push(payload)
+        except ExportFailure:
+            raise
+        except TimeoutError:
+            raise RetryableError(f"request timed out after {self.timeout}s") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # unclassified: retry, as the Go collector does
+            raise RetryableError(f"{type(error).__name__}: {error}") from error
+
+    async def _send(self, payload: Payload) -> None:
+        """Deliver one payload through retries and settle it, whatever happens."""
+        signal = payload.signal
+        items = payload.item_count
+        try:
+            await send_with_retry(lambda: self._attempt(payload), self.retry_args, clock=self.clock,
+                                  random=self.random, stopping=self.stopping, deadline=lambda: self._deadline)
+        except ShutdownAbort as error:
+            self._drop_shutdown(payload, str(error))
+            return
+        except asyncio.CancelledError:
+            self._drop_shutdown(payload)
+            raise
+        except PermanentError as error:
+            self._failed(signal, items, error)
+            payload.settle()
+            return
+        EXPORTER_SENT[signal].labels(self.component_id, "/").inc(items)  # type: ignore[attr-defined]
+        payload.settle()
+
+    # --- outcomes --------------------------------------------------------------------------
+    def _failed(self, signal: Signal, items: int, error: Exception) -> None:
+        EXPORTER_SEND_FAILED[signal].labels(self.component_id, "/").inc(items)  # type: ignore[attr-defined]
+        report = self.failure_log.record(items, self.clock())
+        if report is not None:
+            batches, total = report
+            kind = "retries exhausted" if isinstance(error, RetriesExhausted) else "not retryable"
+            self.logger.error("Exporting failed. Rejecting data. component_id=%s error=%r (%s) "
+                              "dropped_batches=%d dropped_items=%d",
+                              self.component_id, str(error), kind, batches, total)
+
+    def _drop_shutdown(self, payload: Payload, reason: str = "") -> None:
+        PIPELINE_DROPPED[payload.signal].labels(self.component_id, "/", "shutdown").inc(  # type: ignore[attr-defined]
+            payload.item_count)
+        report = self.failure_log.record(payload.item_count, self.clock())
+        if report is not None:
+            self.logger.warning("Dropping data at shutdown: not delivered before the deadline. component_id=%s "
+                                "dropped_batches=%d dropped_items=%d%s", self.component_id, *report,
+                                f" last_error={reason!r}" if reason else "")
+        payload.settle()

@@ -1,0 +1,166 @@
+"""HTTP client blocks shared by `prometheus.scrape` and `prometheus.remote_write` endpoints
+(Alloy's `common/config` HTTPClientConfig: auth, TLS, proxy)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from collector.components.kit.api import ArgumentError
+from collector.components.kit.types import Secret
+
+
+class BasicAuth(msgspec.Struct, frozen=True, kw_only=True):
+    username: str = ""
+    username_file: str = ""
+    password: Secret | None = None
+    password_file: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.password is not None and self.password_file:
+            raise ArgumentError("at most one of basic_auth password & password_file must be configured",
+                                f"{path}.password")
+        if self.username and self.username_file:
+            raise ArgumentError("at most one of basic_auth username & username_file must be configured",
+                                f"{path}.username")
+
+
+class Authorization(msgspec.Struct, frozen=True, kw_only=True):
+    type: str = "Bearer"
+    credentials: Secret | None = None
+    credentials_file: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.credentials is not None and self.credentials_file:
+            raise ArgumentError("at most one of authorization credentials & credentials_file must be configured",
+                                f"{path}.credentials")
+        if self.type.lower() == "basic":
+            raise ArgumentError("authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
+                                f"{path}.type")
+
+
+class TLSConfig(msgspec.Struct, frozen=True, kw_only=True):
+    ca_pem: str = ""
+    ca_file: str = ""
+    cert_pem: str = ""
+    cert_file: str = ""
+    key_pem: Secret | None = None
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.ca_pem and self.ca_file:
+            raise ArgumentError("at most one of ca_pem and ca_file must be configured", f"{path}.ca_pem")
+        if self.cert_pem and self.cert_file:
+            raise ArgumentError("at most one of cert_pem and cert_file must be configured", f"{path}.cert_pem")
+        if self.key_pem is not None and self.key_file:
+            raise ArgumentError("at most one of key_pem and key_file must be configured", f"{path}.key_pem")
+        has_cert = bool(self.cert_pem or self.cert_file)
+        has_key = bool(self.key_pem or self.key_file)
+        if has_cert != has_key:
+            raise ArgumentError("exactly one of key or cert is specified; both must be specified or neither",
+                                f"{path}.cert_file")
+        if self.min_version not in ("", "TLS10", "TLS11", "TLS12", "TLS13"):
+            raise ArgumentError(f"unknown TLS version: {self.min_version}", f"{path}.min_version")
+
+
+class OAuth2(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str = ""
+    client_secret: Secret | None = None
+    client_secret_file: str = ""
+    scopes: list[str] = msgspec.field(default_factory=list)
+    token_url: str = ""
+    endpoint_params: dict[str, str] = msgspec.field(default_factory=dict)
+    proxy_url: str = ""
+    tls_config: TLSConfig | None = None
+
+    def validate(self, path: str) -> None:
+        if self.client_secret is not None and self.client_secret_file:
+            raise ArgumentError("at most one of oauth2 client_secret & client_secret_file must be configured",
+                                f"{path}.client_secret")
+        if self.tls_config is not None:
+            self.tls_config.validate(f"{path}.tls_config")
+
+
+class HTTPClientFields(Protocol):
+    """The HTTPClientConfig fields an `Arguments` (scrape) or `endpoint` block (remote_write) carries
+    inline, as Alloy squashes the struct into both."""
+
+    @property
+    def bearer_token(self) -> Secret | None: ...
+    @property
+    def bearer_token_file(self) -> str: ...
+    @property
+    def proxy_url(self) -> str: ...
+    @property
+    def proxy_from_environment(self) -> bool: ...
+    @property
+    def basic_auth(self) -> BasicAuth | None: ...
+    @property
+    def authorization(self) -> Authorization | None: ...
+    @property
+    def oauth2(self) -> OAuth2 | None: ...
+    @property
+    def tls_config(self) -> TLSConfig | None: ...
+
+
+def validate_client(path: str, client: HTTPClientFields) -> None:
+    """Proxy settings and at most one authentication mechanism, then each block's own rules."""
+    prefix = f"{path}." if path else ""
+    if client.proxy_from_environment and client.proxy_url:
+        raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
+                            prefix + "proxy_url")
+    basic_auth, authorization = client.basic_auth, client.authorization
+    oauth2, tls_config = client.oauth2, client.tls_config
+    used = [
+        name for name, present in (
+            ("bearer_token", client.bearer_token is not None),
+            ("bearer_token_file", bool(client.bearer_token_file)),
+            ("basic_auth", basic_auth is not None),
+            ("authorization", authorization is not None),
+            ("oauth2", oauth2 is not None),
+        ) if present
+    ]
+    if len(used) > 1:
+        raise ArgumentError(f"at most one of {', '.join(used)} must be configured", prefix + used[1])
+    if basic_auth is not None:
+        basic_auth.validate(prefix + "basic_auth")
+    if authorization is not None:
+        authorization.validate(prefix + "authorization")
+    if oauth2 is not None:
+        oauth2.validate(prefix + "oauth2")
+    if tls_config is not None:
+        tls_config.validate(prefix + "tls_config")
+
+
+def auth_headers(client: HTTPClientFields) -> dict[str, str]:
+    """Static Authorization header for the configured mechanism (files are read at start)."""
+    import base64
+
+    bearer_token, basic_auth, authorization = client.bearer_token, client.basic_auth, client.authorization
+    if bearer_token:
+        return {"Authorization": f"Bearer {bearer_token}"}
+    if client.bearer_token_file:
+        with open(client.bearer_token_file, encoding="utf-8") as fh:
+            return {"Authorization": f"Bearer {fh.read().strip()}"}
+    if authorization is not None:
+        credentials = authorization.credentials
+        if credentials is None and authorization.credentials_file:
+            with open(authorization.credentials_file, encoding="utf-8") as fh:
+                credentials = Secret(fh.read().strip())
+        return {"Authorization": f"{authorization.type} {credentials or ''}".rstrip()}
+    if basic_auth is not None:
+        username = basic_auth.username
+        if basic_auth.username_file:
+            with open(basic_auth.username_file, encoding="utf-8") as fh:
+                username = fh.read().strip()
+        password = basic_auth.password or ""
+        if basic_auth.password_file:
+            with open(basic_auth.password_file, encoding="utf-8") as fh:
+                password = fh.read().strip()
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+    return {}

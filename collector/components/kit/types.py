@@ -1,0 +1,52 @@
+"""Alloy argument types for component schemas (`msgspec.Struct` fields).
+
+Conventions the configuration decoder relies on:
+* a field whose type is a `msgspec.Struct` (or `Struct | None`) is a block; `list[Struct]` is a
+  repeatable block kept in textual order; every other field is an attribute;
+* a field without a default is required;
+* `Duration` holds seconds (written as Go durations, "200ms", "1h30m"); `ByteSize` holds bytes
+  ("4MiB"); `Secret` values are redacted when displayed;
+* a field whose Alloy name is not a valid Python name uses `msgspec.field(name=...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
+from collector.config.values import Secret
+
+Duration = Annotated[float, msgspec.Meta(extra={"alloy_type": "duration"})]
+ByteSize = Annotated[int, msgspec.Meta(extra={"alloy_type": "bytesize"})]
+Targets = list[dict[str, str]]
+
+__all__ = [
+    "ByteSize",
+    "ConsumerRef",
+    "DebugMetrics",
+    "Duration",
+    "MetricsReceiverRef",
+    "Output",
+    "Secret",
+    "Targets",
+]
+
+
+class Output(msgspec.Struct, frozen=True, kw_only=True):
+    """The `output` block shared by otelcol receivers, processors and connectors."""
+
+    metrics: list[ConsumerRef] = msgspec.field(default_factory=list)
+    logs: list[ConsumerRef] = msgspec.field(default_factory=list)
+    traces: list[ConsumerRef] = msgspec.field(default_factory=list)
+
+    def for_signal(self, signal: Any) -> list[ConsumerRef]:
+        return list(getattr(self, signal.value))
+
+
+class DebugMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """Accepted on every otelcol component; kept for compatibility."""
+
+    disable_high_cardinality_metrics: bool = True
+    level: str = "detailed"

@@ -1,0 +1,362 @@
+"""`prometheus.remote_write`: send appended samples to remote-write endpoints.
+
+Theory of operation: `append()` writes the batch to this worker's WAL
+(`<storage.path>/prometheus.remote_write.<label>/wal-<signal>-<worker index>`, see `collector.storage.wal`)
+and returns only then, so the caller settles its ring records once the samples are on disk (page
+cache: they survive the process). Every endpoint has a reader position in the WAL that its queue
+advances when a batch was accepted (2xx) or dropped for good (counted). At start (and after a
+reload) an endpoint whose position is behind the WAL's head replays the records from there, reading
+the WAL until it catches up; only then does it take batches from `append()` directly, so samples of
+one series are sent in order (Prometheus rejects out-of-order samples).
+
+Truncation: on segment rotation and every `wal.truncate_frequency`, segments every endpoint has
+passed are deleted; every `truncate_frequency`, closed segments last written more than
+`max_keepalive_time` ago are deleted even if unsent; and when the WAL is larger than `WAL_MAX_BYTES`
+closed segments older than `min_keepalive_time` are deleted, oldest first. Unsent samples removed
+this way are counted (`prometheus_remote_storage_samples_dropped_total` of the endpoint,
+`prometheus_remote_write_wal_samples_dropped_total{reason}`) and logged.
+
+Differences from Alloy: our WAL holds whole encoded samples (not series + sample references), and
+data unsent at a restart *is* resent (Alloy skips samples older than its start); a fixed number of
+shards per endpoint (no auto-scaling), remote write 1.0 only, no oauth2/sigv4/azuread token flows
+(the blocks are accepted and validated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from typing import Any, Final, Mapping
+
+import msgspec
+
+from collector.components.kit.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.discovery.relabel import validate_rules
+from collector.components.kit.prometheus_client import OAuth2, Authorization, BasicAuth, TLSConfig, validate_client
+from collector.components.kit.registry import register
+from collector.components.kit.types import Duration, Secret
+from collector.components.kit import prometheus_metrics as m
+from collector.components.prometheus.remote_write.queue import EndpointQueue, endpoint_name
+from collector.protocols.prometheus import walrecord
+from collector.protocols.prometheus.relabel import Rule
+from collector.protocols.prometheus.series import SampleBatch
+from collector.storage.wal import WAL, Position
+
+_RELOAD_FLUSH_SECONDS = 5.0
+WAL_SEGMENT_BYTES: Final = 32 << 20
+WAL_MAX_BYTES: Final = 1 << 30  # per worker process; data younger than min_keepalive_time is kept beyond it
+
+
+class QueueConfig(msgspec.Struct, frozen=True, kw_only=True):
+    capacity: int = 10_000
+    min_shards: int = 1
+    max_shards: int = 50
+    max_samples_per_send: int = 2_000
+    batch_send_deadline: Duration = 5.0
+    min_backoff: Duration = 0.03
+    max_backoff: Duration = 5.0
+    retry_on_http_429: bool = True
+    sample_age_limit: Duration = 0.0
+
+    def validate(self, path: str) -> None:
+        for name in ("capacity", "min_shards", "max_shards", "max_samples_per_send"):
+            if getattr(self, name) <= 0:
+                raise ArgumentError(f"{name} must be greater than 0", f"{path}.{name}")
+        if self.min_shards > self.max_shards:
+            raise ArgumentError("min_shards must not be greater than max_shards", f"{path}.min_shards")
+        if self.batch_send_deadline <= 0:
+            raise ArgumentError("batch_send_deadline must be greater than 0", f"{path}.batch_send_deadline")
+        if self.min_backoff < 0 or self.max_backoff < self.min_backoff:
+            raise ArgumentError("max_backoff must be greater than or equal to min_backoff", f"{path}.max_backoff")
+        if self.sample_age_limit < 0:
+            raise ArgumentError("sample_age_limit must not be negative", f"{path}.sample_age_limit")
+
+
+class MetadataConfig(msgspec.Struct, frozen=True, kw_only=True):
+    send: bool = True
+    send_interval: Duration = 60.0
+    max_samples_per_send: int = 2_000
+
+    def validate(self, path: str) -> None:
+        if self.send_interval <= 0:
+            raise ArgumentError("send_interval must be greater than 0", f"{path}.send_interval")
+        if self.max_samples_per_send <= 0:
+            raise ArgumentError("max_samples_per_send must be greater than 0", f"{path}.max_samples_per_send")
+
+
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    name: str = ""
+    remote_timeout: Duration = 30.0
+    headers: dict[str, Secret] = msgspec.field(default_factory=dict)
+    send_exemplars: bool = True
+    send_native_histograms: bool = False
+    round_robin_dns: bool = False
+    protobuf_message: str = "prometheus.WriteRequest"
+    follow_redirects: bool = True
+    enable_http2: bool = False
+    bearer_token: Secret | None = None
+    bearer_token_file: str = ""
+    proxy_url: str = ""
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    oauth2: OAuth2 | None = None
+    tls_config: TLSConfig | None = None
+    queue_config: QueueConfig = msgspec.field(default_factory=QueueConfig)
+    metadata_config: MetadataConfig = msgspec.field(default_factory=MetadataConfig)
+    write_relabel_config: list[Rule] = msgspec.field(default_factory=list)
+
+    def validate(self, path: str) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ArgumentError(f"invalid url {self.url!r}: scheme must be http or https", f"{path}.url")
+        if self.remote_timeout <= 0:
+            raise ArgumentError("remote_timeout must be greater than 0", f"{path}.remote_timeout")
+        if self.protobuf_message not in ("prometheus.WriteRequest", "io.prometheus.write.v2.Request"):
+            raise ArgumentError(f"unknown remote write protobuf message {self.protobuf_message!r}",
+                                f"{path}.protobuf_message")
+        if self.protobuf_message != "prometheus.WriteRequest":
+            raise ArgumentError("remote write 2.0 (io.prometheus.write.v2.Request) is not supported; "
+                                "use prometheus.WriteRequest", f"{path}.protobuf_message")
+        validate_client(path, self)
+        self.queue_config.validate(f"{path}.queue_config")
+        self.metadata_config.validate(f"{path}.metadata_config")
+        validate_rules(self.write_relabel_config, f"{path}.write_relabel_config")
+
+
+class WALConfig(msgspec.Struct, frozen=True, kw_only=True):
+    truncate_frequency: Duration = 7200.0
+    min_keepalive_time: Duration = 300.0
+    max_keepalive_time: Duration = 28800.0
+
+    def validate(self) -> None:
+        if self.truncate_frequency <= 0:
+            raise ArgumentError("truncate_frequency must be greater than 0s", "wal.truncate_frequency")
+        if self.min_keepalive_time > self.max_keepalive_time:
+            raise ArgumentError("min_keepalive_time must be smaller than max_keepalive_time",
+                                "wal.min_keepalive_time")
+
+
+class Arguments(msgspec.Struct, frozen=True, kw_only=True):
+    external_labels: dict[str, str] = msgspec.field(default_factory=dict)
+    endpoint: list[Endpoint] = msgspec.field(default_factory=list)
+    wal: WALConfig = msgspec.field(default_factory=WALConfig)
+
+    def validate(self) -> None:
+        names: set[str] = set()
+        for i, endpoint in enumerate(self.endpoint):
+            endpoint.validate("endpoint")
+            if endpoint.name:
+                if endpoint.name in names:
+                    raise ArgumentError(f"found duplicate remote write configs with name {endpoint.name!r}",
+                                        "endpoint.name")
+                names.add(endpoint.name)
+        self.wal.validate()
+        for name in self.external_labels:
+            if not name or not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")) or not all(
+                c.isascii() and (c.isalnum() or c == "_") for c in name
+            ):
+                raise ArgumentError(f"{name!r} is not a valid label name", "external_labels")
+
+
+@register("prometheus.remote_write", arguments=Arguments, placement=Placement.WORKER)
+class RemoteWrite(Component):
+    """A `MetricsReceiver`: `append()` logs a batch to the WAL, then queues it on every live endpoint."""
+
+    segment_bytes: int = WAL_SEGMENT_BYTES
+    max_bytes: int = WAL_MAX_BYTES
+
+    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+        super().__init__(ctx, args)
+        self._queues: list[EndpointQueue] = []
+        self._replays: list[asyncio.Task[None]] = []
+        self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
+        self._wal: WAL | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._records = walrecord.Encoder()
+        self._started = False
+        cid = ctx.component_id
+        self._m_appended = m.WAL_APPENDED.labels(cid, "/")
+        self._m_size = m.WAL_SIZE.labels(cid, "/")
+        self._m_segments = m.WAL_SEGMENTS.labels(cid, "/")
+
+    @classmethod
+    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
+        return {"receiver": MetricsReceiverRef(ctx.component_id)}
+
+    @property
+    def wal(self) -> WAL | None:
+        return self._wal
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        assert isinstance(self.args, Arguments)
+        # One WAL per hosting process: the same component also runs in traces workers when a
+        # connector (host_info) feeds it, and each process must be the only writer of its WAL.
+        process = self.ctx.worker_signal.value if self.ctx.worker_signal is not None else "main"
+        directory = self.ctx.component_storage / f"wal-{process}-{self.ctx.worker_index}"
+        self._wal = WAL(directory, segment_bytes=self.segment_bytes).open()
+        if self._wal.torn_bytes:
+            self.ctx.logger.warning("WAL %s: cut %d bytes of a torn record at its end (crash while writing)",
+                                    directory, self._wal.torn_bytes)
+        await self._start_queues(self.args)
+        self._housekeeping = asyncio.create_task(self._run_housekeeping(), name=f"{self.ctx.component_id} wal")
+        self._started = True
+        await super().start()
+
+    async def _start_queues(self, args: Arguments) -> None:
+        wal = self._wal
+        assert wal is not None
+        wal.set_readers([endpoint_name(endpoint) for endpoint in args.endpoint])
+        queues = [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger,
+                                on_ack=functools.partial(wal.ack, endpoint_name(endpoint)))
+                  for endpoint in args.endpoint]
+        for queue in queues:
+            await queue.start()
+            if wal.positions[queue.name] < wal.head:
+                queue.live = False
+                self._cursors[queue.name] = wal.positions[queue.name]
+                self._replays.append(asyncio.create_task(self._replay(queue), name=f"{queue.name} replay"))
+        self._queues = queues
+
+    async def _stop_queues(self, deadline: float | None) -> None:
+        replays, self._replays = self._replays, []
+        for task in replays:
+            task.cancel()
+        await asyncio.gather(*replays, return_exceptions=True)
+        queues, self._queues = self._queues, []
+        await asyncio.gather(*(queue.stop(deadline) for queue in queues))
+        self._cursors.clear()
+        if self._wal is not None:
+            self._wal.save_positions()
+
+    async def _replay(self, queue: EndpointQueue) -> None:
+        """Feed `queue` from the WAL until it has caught up with the head, then make it live. The
+        WAL generator checks for the head without awaiting, so no `append()` can slip in between."""
+        wal = self._wal
+        assert wal is not None
+        decoder = walrecord.Decoder()
+        replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
+        start = self._cursors[queue.name]
+        self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
+        total = 0
+        for record in wal.read(Position(start.segment, 0)):  # series refs are defined per segment
+            if record.end <= start:
+                decoder.skip(record.body, record.end.segment)
+                continue
+            batch = decoder.decode(record.body, record.end.segment)
+            await queue.append(batch, record.end)
+            self._cursors[queue.name] = record.end
+            total += len(batch)
+            replayed.inc(len(batch))
+        queue.live = True
+        self._cursors.pop(queue.name, None)
+        self.ctx.logger.info("endpoint %s: WAL replay done (%d samples), sending live", queue.name, total)
+
+    # --- the receiver --------------------------------------------------------------------------------
+    async def append(self, batch: SampleBatch) -> None:
+        """Write `batch` to the WAL, then queue it on every live endpoint (waiting while they are full)."""
+        assert isinstance(self.args, Arguments)
+        if not self.args.endpoint or self._wal is None:
+            self.ctx.logger.debug("no endpoint configured: %d samples dropped", len(batch))
+            return
+        if not len(batch):
+            for queue in self._queues:
+                await queue.append(batch)  # metadata only
+            return
+        wal = self._wal
+        segment = wal.head.segment
+        try:
+            position = wal.append(self._records.encode(batch, segment), len(batch))
+        except BaseException:
+            self._records.reset()  # the record's series definitions may not be on disk
+            raise
+        self._m_appended.inc(len(batch))
+        if wal.head.segment != segment:
+            self._truncate(full=False)
+        live = [queue for queue in self._queues if queue.live]  # decided before any await
+        for queue in live:
+            await queue.append(batch, position)
+
+    # --- WAL housekeeping ----------------------------------------------------------------------------
+    async def _run_housekeeping(self) -> None:
+        """fsync and save positions at the batch deadline; truncate every `truncate_frequency`."""
+        last_truncate = time.monotonic()
+        while True:
+            assert isinstance(self.args, Arguments)
+            deadlines = [e.queue_config.batch_send_deadline for e in self.args.endpoint]
+            await asyncio.sleep(min(deadlines, default=5.0))
+            wal = self._wal
+            if wal is None:
+                return
+            wal.sync()
+            wal.save_positions()
+            if time.monotonic() - last_truncate >= self.args.wal.truncate_frequency:
+                last_truncate = time.monotonic()
+                self._truncate(full=True)
+            else:
+                self._report_size()
+
+    def _truncate(self, *, full: bool) -> None:
+        wal = self._wal
+        assert wal is not None and isinstance(self.args, Arguments)
+        wal.remove_consumed()
+        now = time.time()
+        for segment in sorted(wal.segments())[:-1]:
+            age = now - wal.segment_written(segment)
+            if full and age > self.args.wal.max_keepalive_time:
+                reason = "max_keepalive_time"
+            elif wal.size_bytes > self.max_bytes and age > self.args.wal.min_keepalive_time:
+                reason = "size_limit"
+            else:
+                break
+            self._drop_segment(segment, reason)
+        self._report_size()
+
+    def _drop_segment(self, segment: int, reason: str) -> None:
+        wal = self._wal
+        assert wal is not None
+        for queue in self._queues:
+            cursor = self._cursors.get(queue.name)
+            if cursor is None:
+                continue  # live: everything it has not sent is in memory and will still be sent
+            lost = wal.samples_after(cursor, segment)
+            if lost:
+                queue.count_dropped(lost)
+                m.WAL_DROPPED.labels(self.ctx.component_id, "/", reason).inc(lost)
+                self.ctx.logger.warning("WAL truncation (%s) dropped %d unsent samples of endpoint %s",
+                                        reason, lost, queue.name)
+        wal.remove_segment(segment)
+        for name, cursor in list(self._cursors.items()):
+            if cursor.segment <= segment:
+                self._cursors[name] = wal.positions[name]
+
+    def _report_size(self) -> None:
+        if self._wal is not None:
+            self._m_size.set(self._wal.size_bytes)
+            self._m_segments.set(len(self._wal.segments()))
+
+    async def update(self, args: msgspec.Struct) -> None:
+        if args == self.args:
+            return
+        assert isinstance(args, Arguments)
+        self.args = args
+        if self._started:
+            # appends meanwhile go to the WAL only; the new queues replay them
+            await self._stop_queues(time.monotonic() + _RELOAD_FLUSH_SECONDS)
+            await self._start_queues(args)
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        self._started = False
+        task, self._housekeeping = self._housekeeping, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._stop_queues(deadline)
+        wal, self._wal = self._wal, None
+        if wal is not None:
+            wal.close()
+        await super().shutdown(deadline)

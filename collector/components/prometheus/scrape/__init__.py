@@ -1,0 +1,266 @@
+"""`prometheus.scrape`: scrape Prometheus text-format targets and forward the samples.
+
+Runs in every metrics worker; a target is scraped only by the worker whose index equals a stable hash
+of the target modulo `ctx.extras["workers_for_signal"]`, so each target has one writer. Each owned
+target has a loop that scrapes every interval at a stable offset (spreading targets over the
+interval), parses the text format 0.0.4 and appends the samples plus `up`/`scrape_*` to every
+`forward_to` receiver. Differences from Alloy: text format only (OpenMetrics and protobuf
+negotiation fall back to it), no native histograms, no clustering, no oauth2 token flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Mapping
+
+import msgspec
+
+import aiohttp
+
+import collector
+from collector.components.kit.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.kit import prometheus_metrics as m
+from collector.components.kit.prometheus_client import (
+    Authorization,
+    BasicAuth,
+    OAuth2,
+    TLSConfig,
+    auth_headers,
+    validate_client,
+)
+from collector.components.kit.registry import register
+from collector.components.kit.types import ByteSize, Duration, Secret, Targets
+from collector.config.units import format_duration
+from collector.protocols.prometheus.series import SampleBatch
+from collector.components.prometheus.scrape.targets import ScrapeState, Target, owns, populate, stable_hash
+from collector.protocols.prometheus.textparse import ParseError, parse
+from collector.signals import Signal
+
+USER_AGENT = f"collector/{collector.__version__}"
+ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+
+SCRAPE_PROTOCOLS = ("PrometheusProto", "OpenMetricsText0.0.1", "OpenMetricsText1.0.0", "PrometheusText0.0.4",
+                    "PrometheusText1.0.0")
+DEFAULT_SCRAPE_PROTOCOLS = ["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0",
+                            "PrometheusText0.0.4"]
+
+
+class Clustering(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = False
+
+
+class Arguments(msgspec.Struct, frozen=True, kw_only=True):
+    targets: Targets
+    forward_to: list[MetricsReceiverRef]
+    job_name: str = ""
+    extra_metrics: bool = False
+    enable_protobuf_negotiation: bool = False
+    honor_labels: bool = False
+    honor_timestamps: bool = True
+    track_timestamps_staleness: bool = False
+    params: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    scrape_classic_histograms: bool = False
+    scrape_native_histograms: bool = False
+    scrape_interval: Duration = 60.0
+    scrape_timeout: Duration = 10.0
+    scrape_protocols: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_SCRAPE_PROTOCOLS))
+    scrape_fallback_protocol: str = "PrometheusText0_0_4"
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    body_size_limit: ByteSize = 0
+    sample_limit: int = 0
+    target_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    native_histogram_bucket_limit: int = 0
+    native_histogram_min_bucket_factor: float = 0.0
+    enable_compression: bool = True
+    metric_name_validation_scheme: str = "legacy"
+    metric_name_escaping_scheme: str = "underscores"
+    # HTTP client
+    bearer_token: Secret | None = None
+    bearer_token_file: str = ""
+    proxy_url: str = ""
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
+    follow_redirects: bool = True
+    enable_http2: bool = True
+    http_headers: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    oauth2: OAuth2 | None = None
+    tls_config: TLSConfig | None = None
+    clustering: Clustering = msgspec.field(default_factory=Clustering)
+
+    def validate(self) -> None:
+        if self.scrape_interval <= 0:
+            raise ArgumentError("scrape_interval must be greater than 0", "scrape_interval")
+        if self.scrape_timeout > self.scrape_interval:
+            raise ArgumentError(
+                f"scrape_timeout ({format_duration(self.scrape_timeout)}) greater than scrape_interval "
+                f"({format_duration(self.scrape_interval)}) for scrape config with job name "
+                f'"{self.job_name}"',
+                "scrape_timeout",
+            )
+        if self.scheme not in ("http", "https"):
+            raise ArgumentError(f"invalid scheme {self.scheme!r}: must be http or https", "scheme")
+        if not self.scrape_protocols:
+            raise ArgumentError("scrape_protocols cannot be empty", "scrape_protocols")
+        seen: set[str] = set()
+        for proto in self.scrape_protocols:
+            if proto not in SCRAPE_PROTOCOLS:
+                raise ArgumentError(f"unknown scrape protocol {proto}, supported: {', '.join(SCRAPE_PROTOCOLS)}",
+                                    "scrape_protocols")
+            if proto in seen:
+                raise ArgumentError(f"duplicated protocol in scrape_protocols, got {self.scrape_protocols}",
+                                    "scrape_protocols")
+            seen.add(proto)
+        if self.scrape_fallback_protocol.replace("_", ".") not in SCRAPE_PROTOCOLS:
+            raise ArgumentError(f"invalid fallback protocol {self.scrape_fallback_protocol!r}",
+                                "scrape_fallback_protocol")
+        if self.metric_name_validation_scheme not in ("legacy", "utf8"):
+            raise ArgumentError("metric_name_validation_scheme must be legacy or utf8",
+                                "metric_name_validation_scheme")
+        if self.metric_name_escaping_scheme not in ("underscores", "dots", "values", "allow-utf-8"):
+            raise ArgumentError("invalid metric_name_escaping_scheme", "metric_name_escaping_scheme")
+        for name in ("sample_limit", "target_limit", "label_limit", "label_name_length_limit",
+                     "label_value_length_limit", "body_size_limit"):
+            if getattr(self, name) < 0:
+                raise ArgumentError(f"{name} must not be negative", name)
+        validate_client("", self)
+
+
+@register("prometheus.scrape", arguments=Arguments, emits=(Signal.METRICS,), placement=Placement.WORKER)
+class Scrape(Component):
+    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+        super().__init__(ctx, args)
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._states: dict[str, ScrapeState] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._receivers: list[Any] = []
+        self.last_status: dict[str, str] = {}
+
+    @classmethod
+    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
+        return {}
+
+    def owned_targets(self, args: Arguments) -> dict[str, Target]:
+        job = args.job_name or self.ctx.component_id
+        workers = int(self.ctx.extras.get("workers_for_signal", 1))
+        out: dict[str, Target] = {}
+        for raw in args.targets:
+            target = populate(raw, job_name=job, scheme=args.scheme, metrics_path=args.metrics_path,
+                              params=args.params, interval=args.scrape_interval, timeout=args.scrape_timeout)
+            if target is None:
+                self.ctx.logger.warning("target without __address__ skipped: %s", raw)
+                continue
+            if owns(target, self.ctx.worker_index, workers):
+                out[target.key] = target
+        return out
+
+    async def start(self) -> None:
+        assert isinstance(self.args, Arguments)
+        self._session = aiohttp.ClientSession(auto_decompress=True, skip_auto_headers=("User-Agent",))
+        await self._apply(self.args)
+        await super().start()
+
+    async def _apply(self, args: Arguments) -> None:
+        self._receivers = list(self.ctx.metrics_receivers(args.forward_to)) if args.forward_to else []
+        wanted = self.owned_targets(args)
+        for key in list(self._loops):
+            if key not in wanted:
+                await self._end(key)
+        for key, target in wanted.items():
+            if key in self._loops:
+                await self._end(key, stale=False)
+            state = self._states.get(key) or ScrapeState(target)
+            state.target = target
+            state.honor_labels = args.honor_labels
+            state.honor_timestamps = args.honor_timestamps
+            self._states[key] = state
+            self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
+        m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))
+
+    async def _end(self, key: str, stale: bool = True) -> None:
+        task = self._loops.pop(key)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        state = self._states.pop(key) if stale else self._states.get(key)
+        if stale and state is not None:
+            await self._forward(state.ended(int(time.time() * 1000)))
+
+    async def _forward(self, batch: SampleBatch) -> None:
+        for receiver in self._receivers:
+            await receiver.append(batch)
+        if self._receivers:
+            m.FORWARDED.labels(self.ctx.component_id, "/").inc(len(batch) * len(self._receivers))
+
+    def _headers(self, args: Arguments, target: Target) -> dict[str, str]:
+        headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT,
+                   "X-Prometheus-Scrape-Timeout-Seconds": f"{target.timeout:g}"}
+        if not args.enable_compression:
+            headers["Accept-Encoding"] = "identity"
+        for name, values in args.http_headers.items():
+            if values:
+                headers[name] = str(values[0])
+        headers.update(auth_headers(args))
+        return headers
+
+    async def _loop(self, state: ScrapeState, args: Arguments) -> None:
+        target = state.target
+        interval = target.interval
+        offset = (stable_hash(target.key) % 1_000_000) / 1_000_000 * interval
+        next_at = time.time() - (time.time() % interval) + offset
+        if next_at < time.time():
+            next_at += interval
+        headers = self._headers(args, target)
+        while True:
+            await asyncio.sleep(max(0.0, next_at - time.time()))
+            next_at += interval
+            await self.scrape_once(state, args, headers)
+
+    async def scrape_once(self, state: ScrapeState, args: Arguments, headers: dict[str, str] | None = None) -> None:
+        """One scrape of one target, forwarded downstream."""
+        assert self._session is not None
+        target = state.target
+        started = time.time()
+        scrape_ms = int(started * 1000)
+        headers = headers or self._headers(args, target)
+        try:
+            async with self._session.get(target.url, headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=target.timeout),
+                                         allow_redirects=args.follow_redirects) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"server returned HTTP status {resp.status} {resp.reason}")
+                body = await resp.read()
+                if args.body_size_limit and len(body) > args.body_size_limit:
+                    raise RuntimeError(f"body size limit exceeded: {len(body)} > {args.body_size_limit}")
+            exposition = parse(body.decode("utf-8", "replace"))
+            if args.sample_limit and len(exposition.samples) > args.sample_limit:
+                raise RuntimeError(f"sample limit exceeded: {len(exposition.samples)} > {args.sample_limit}")
+            batch = state.success(exposition, scrape_ms, time.time() - started)
+            self.last_status[target.url] = "up"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError, ParseError) as err:
+            self.ctx.logger.warning("scrape of %s failed: %s", target.url, err or type(err).__name__)
+            self.last_status[target.url] = f"down: {err or type(err).__name__}"
+            batch = state.failure(scrape_ms, time.time() - started)
+        await self._forward(batch)
+
+    async def update(self, args: msgspec.Struct) -> None:
+        assert isinstance(args, Arguments)
+        self.args = args
+        if self._session is not None:
+            await self._apply(args)
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        for key in list(self._loops):
+            task = self._loops.pop(key)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        await super().shutdown(deadline)

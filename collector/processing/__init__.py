@@ -1,1 +1,0 @@
-"""Sans-IO helpers for processors and connectors: detection, attribute actions, AnyValue conversion."""
