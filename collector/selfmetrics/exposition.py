@@ -11,17 +11,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 import collector
+from collector.runtime.view import child_running
 
 if TYPE_CHECKING:
-    from collector.runtime.supervisor import Supervisor
+    from collector.runtime.view import SupervisorView
 
 
-class SupervisorCollector:
+class SupervisorCollector(Collector):
     """Ring fill, child processes and build info, computed at scrape time."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: SupervisorView) -> None:
         self._supervisor = supervisor
 
     def collect(self) -> Iterator[Metric]:
@@ -40,8 +42,7 @@ class SupervisorCollector:
         up = GaugeMetricFamily("collector_process_up", "Whether a child process is running.", labels=["process"])
         for key, child in sup.children.items():
             restarts.add_metric([key], child.restarts)
-            running = child.process is not None and child.process.returncode is None
-            up.add_metric([key], 1 if running else 0)
+            up.add_metric([key], 1 if child_running(child) else 0)
         yield restarts
         yield up
         info = GaugeMetricFamily("collector_build_info", "Build information.",
@@ -51,11 +52,11 @@ class SupervisorCollector:
         yield info
 
 
-def build_registry(supervisor: Supervisor, metrics_dir: Path) -> CollectorRegistry:
+def build_registry(supervisor: SupervisorView, metrics_dir: Path) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=str(metrics_dir))
     ProcessCollector(registry=registry)
-    registry.register(SupervisorCollector(supervisor))  # type: ignore[arg-type]
+    registry.register(SupervisorCollector(supervisor))
     return registry
 
 

@@ -13,12 +13,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from collector.pipeline.model import Edge, Node, component_kind
+from collector.runtime.view import child_running
 from collector.web.bodies import exports_body, struct_body
 from collector.web.graph_layout import Layout, layout
 from collector.web.rates import COUNTER_STATS
 
 if TYPE_CHECKING:
-    from collector.runtime.supervisor import Supervisor
+    from collector.runtime.view import SupervisorView
     from collector.web.observe import Observer
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -56,7 +57,7 @@ def edge_rate(observer: Observer, edge: Edge) -> float | None:
 
 
 # --- components ------------------------------------------------------------------------------------
-def component_info(supervisor: Supervisor, observer: Observer, node: Node,
+def component_info(supervisor: SupervisorView, observer: Observer, node: Node,
                    health: dict[str, Any]) -> dict[str, Any]:
     out_edges = supervisor.pipeline.edges_from(node.id)
     return {
@@ -85,14 +86,14 @@ def component_info(supervisor: Supervisor, observer: Observer, node: Node,
     }
 
 
-def components(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+def components(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:
     health = observer.health()
     pipeline = supervisor.pipeline
     # sources first: the order data flows in, the reverse of the dependency order
     return [component_info(supervisor, observer, pipeline.nodes[cid], health[cid]) for cid in reversed(pipeline.order)]
 
 
-def component_detail(supervisor: Supervisor, observer: Observer, component_id: str) -> dict[str, Any] | None:
+def component_detail(supervisor: SupervisorView, observer: Observer, component_id: str) -> dict[str, Any] | None:
     node = supervisor.pipeline.nodes.get(component_id)
     if node is None:
         return None
@@ -137,7 +138,7 @@ class LayoutCache:
         self._key: tuple[Any, ...] | None = None
         self._layout: Layout | None = None
 
-    def get(self, supervisor: Supervisor) -> Layout:
+    def get(self, supervisor: SupervisorView) -> Layout:
         pipeline = supervisor.pipeline
         pairs = tuple(dict.fromkeys((e.source, e.target) for e in pipeline.edges))
         key = (tuple(pipeline.order), pairs)
@@ -147,7 +148,7 @@ class LayoutCache:
         return self._layout
 
 
-def graph(supervisor: Supervisor, observer: Observer, cache: LayoutCache) -> dict[str, Any]:
+def graph(supervisor: SupervisorView, observer: Observer, cache: LayoutCache) -> dict[str, Any]:
     """Nodes with their boxes, edges with their routed paths, signals and live rates."""
     shape = cache.get(supervisor)
     infos = {c["localID"]: c for c in components(supervisor, observer)}
@@ -167,7 +168,7 @@ def graph(supervisor: Supervisor, observer: Observer, cache: LayoutCache) -> dic
             "rateWindowSeconds": observer.rates.span, "updatedTime": iso_time(observer.last_tick)}
 
 
-def live_flows(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+def live_flows(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:
     """One record of Alloy's streaming graph API (reference C.4): rate per (component, data type).
     Edges without a measurable rate are left out, as Alloy leaves out components without data."""
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
@@ -183,7 +184,7 @@ def live_flows(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any
 
 
 # --- processes and status --------------------------------------------------------------------------
-def processes(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]]:
+def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:
     now_mono, now = time.monotonic(), time.time()
     own = os.getpid()
     rows: list[dict[str, Any]] = [{
@@ -194,7 +195,7 @@ def processes(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]
     for key, child in supervisor.children.items():
         spec = child.spec
         process = child.process
-        running = process is not None and process.returncode is None
+        running = child_running(child)
         pid = process.pid if process is not None else None
         rings = []
         for (receiver, signal, worker), ring in supervisor.rings.items():
@@ -218,7 +219,7 @@ def processes(supervisor: Supervisor, observer: Observer) -> list[dict[str, Any]
     return rows
 
 
-def status(supervisor: Supervisor) -> dict[str, Any]:
+def status(supervisor: SupervisorView) -> dict[str, Any]:
     last = supervisor.last_reload
     pipeline = supervisor.pipeline
     return {

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import psutil
 
+from collector.runtime.view import running_pid
 from collector.web.rates import DerivedHealth, Key, RateTracker, derive_health, read_counters
 
 if TYPE_CHECKING:
-    from collector.runtime.supervisor import Supervisor
+    from collector.runtime.view import SupervisorView
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ErrorEntry:
 
 
 class Observer:
-    def __init__(self, supervisor: Supervisor, registry: Any, *, interval: float = 2.0, window: float = 10.0,
+    def __init__(self, supervisor: SupervisorView, registry: Any, *, interval: float = 2.0, window: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.supervisor = supervisor
         self.registry = registry
@@ -102,7 +103,7 @@ class Observer:
         return sum(known) if known else None
 
     def _sample_processes(self) -> None:
-        pids = {p for p in (_pid(c) for c in self.supervisor.children.values()) if p}
+        pids = {p for p in (running_pid(c) for c in self.supervisor.children.values()) if p}
         pids.add(os.getpid())
         for pid in list(self._processes):
             if pid not in pids:
@@ -156,10 +157,3 @@ def _static_health(placement: str) -> dict[str, Any]:
     if placement == "supervisor":
         return {"state": "healthy", "message": "component evaluated (served by the supervisor)", "updated": None}
     return {"state": "unknown", "message": "no process has reported this component yet", "updated": None}
-
-
-def _pid(child: Any) -> int | None:
-    process = getattr(child, "process", None)
-    if process is None or process.returncode is not None:
-        return None
-    return int(process.pid)

@@ -18,7 +18,7 @@ from collector.web import api
 from collector.web.svg import render
 
 if TYPE_CHECKING:
-    from collector.runtime.supervisor import Supervisor
+    from collector.runtime.view import SupervisorView
     from collector.web.observe import Observer
 
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
@@ -36,7 +36,7 @@ def _static(name: str) -> bytes | None:
 
 
 class UiRoutes:
-    def __init__(self, supervisor: Supervisor, observer: Observer) -> None:
+    def __init__(self, supervisor: SupervisorView, observer: Observer) -> None:
         self.supervisor = supervisor
         self.observer = observer
         self.layouts = api.LayoutCache()

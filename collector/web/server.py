@@ -13,7 +13,7 @@ from collector.web.observe import Observer
 from collector.web.routes import UiRoutes
 
 if TYPE_CHECKING:
-    from collector.runtime.supervisor import Supervisor
+    from collector.runtime.view import SupervisorControl
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def split_host_port(addr: str) -> tuple[str, int]:
 
 
 class AdminServer:
-    def __init__(self, supervisor: Supervisor, *, sample_interval: float = 2.0, rate_window: float = 10.0) -> None:
+    def __init__(self, supervisor: SupervisorControl, *, sample_interval: float = 2.0, rate_window: float = 10.0) -> None:
         self.supervisor = supervisor
         self.registry = build_registry(supervisor, supervisor.metrics_dir)
         self.observer = Observer(supervisor, self.registry, interval=sample_interval, window=rate_window)

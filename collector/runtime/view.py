@@ -1,0 +1,112 @@
+"""What the admin server and the self-metrics may see of the supervisor: a read-only view.
+
+The web layer and `/metrics` only read the supervisor's state (the pipeline, its children, the rings)
+and ask for one action (a reload). They depend on these Protocols instead of the `Supervisor` class,
+so `runtime.supervisor` can start the web server without the two packages importing each other, and
+a test can hand the web layer a small fake instead of a running supervisor.
+
+This module imports nothing from `collector.runtime.supervisor` or `collector.web`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from collector.pipeline.loader import Pipeline
+from collector.runtime.spec import ChildSpec
+from collector.signals import Signal
+
+RingKey = tuple[int, Signal, int]
+"""(receiver process index, signal, worker index): one ring per receiver process and worker."""
+
+
+class RingView(Protocol):
+    @property
+    def capacity(self) -> int: ...
+
+    def used_bytes(self) -> int: ...
+
+
+class ProcessView(Protocol):
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+
+class ChildView(Protocol):
+    """One child process as the supervisor tracks it."""
+
+    @property
+    def spec(self) -> ChildSpec: ...
+
+    @property
+    def process(self) -> ProcessView | None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def restarts(self) -> int: ...
+
+
+class ReloadView(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def at(self) -> float: ...
+
+
+class SupervisorView(Protocol):
+    """The supervisor's state, read at request or scrape time."""
+
+    @property
+    def pipeline(self) -> Pipeline: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def metrics_dir(self) -> Path: ...
+
+    @property
+    def children(self) -> Mapping[str, ChildView]: ...
+
+    @property
+    def rings(self) -> Mapping[RingKey, RingView]: ...
+
+    @property
+    def last_reload(self) -> ReloadView | None: ...
+
+    def component_health(self) -> dict[str, dict[str, Any]]:
+        """Worst health of each component over the processes that run it."""
+        ...
+
+
+class SupervisorControl(SupervisorView, Protocol):
+    """The view plus the one action the admin server may take (`POST /-/reload`)."""
+
+    async def reload(self) -> ReloadView: ...
+
+
+def child_running(child: ChildView) -> bool:
+    """Whether the child's process exists and has not exited."""
+    return child.process is not None and child.process.returncode is None
+
+
+def running_pid(child: ChildView) -> int | None:
+    """The pid of a running child, None while it is down (CPU and memory are sampled by pid)."""
+    return child.process.pid if child.process is not None and child_running(child) else None
