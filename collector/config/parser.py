@@ -10,6 +10,7 @@ of the others. The returned tree is complete but must be discarded if any error 
 from __future__ import annotations
 
 import bisect
+from typing import Callable, TypeVar
 
 from collector.config import ast
 from collector.config.diag import Diagnostic, Span
@@ -22,6 +23,8 @@ from collector.config.scanner import (
     is_valid_identifier,
     unquote,
 )
+
+_T = TypeVar("_T")
 
 _BINARY_PRECEDENCE = {
     Tok.OR: 1,
@@ -289,12 +292,8 @@ class _Parser:
                 self.expect(Tok.RBRACK)
                 expr = ast.Index(expr, index, self.span(expr.span.start, self.prev_end))
             elif kind is Tok.LPAREN:
-                self.next()
-                args: list[ast.Expr] = []
-                if self.tok.kind is not Tok.RPAREN:
-                    args = self.parse_expression_list(Tok.RPAREN)
-                self.expect(Tok.RPAREN)
-                expr = ast.Call(expr, tuple(args), self.span(expr.span.start, self.prev_end))
+                args = self.parse_list(Tok.RPAREN, self.parse_expression, "expression list")
+                expr = ast.Call(expr, args, self.span(expr.span.start, self.prev_end))
             elif kind is Tok.STRING or kind is Tok.LCURLY:
                 # Probably a block written as a value (`x = foo "a" { ... }`): parse it as a block
                 # to give a precise error, or give up on the statement.
@@ -330,47 +329,33 @@ class _Parser:
             self.expect(Tok.RPAREN)
             return ast.Paren(inner, self.span(tok.start, self.prev_end))
         if kind is Tok.LBRACK:
-            self.next()
-            elements: list[ast.Expr] = []
-            if self.tok.kind is not Tok.RBRACK:
-                elements = self.parse_expression_list(Tok.RBRACK)
-            self.expect(Tok.RBRACK)
-            return ast.ArrayExpr(tuple(elements), self.span(tok.start, self.prev_end))
+            elements = self.parse_list(Tok.RBRACK, self.parse_expression, "expression list")
+            return ast.ArrayExpr(elements, self.span(tok.start, self.prev_end))
         if kind is Tok.LCURLY:
-            self.next()
-            fields: list[ast.ObjectField] = []
-            if self.tok.kind is not Tok.RCURLY:
-                fields = self.parse_field_list(Tok.RCURLY)
-            self.expect(Tok.RCURLY)
-            return ast.ObjectExpr(tuple(fields), self.span(tok.start, self.prev_end))
+            fields = self.parse_list(Tok.RCURLY, self.parse_field, "field list")
+            return ast.ObjectExpr(fields, self.span(tok.start, self.prev_end))
         self.error(f"expected expression, got {kind}")
         bad = ast.Literal(None, self.span(tok.start, tok.end))
         self.advance_any(_STATEMENT_END)
         return bad
 
-    def parse_expression_list(self, until: Tok) -> list[ast.Expr]:
-        """ExprList = Expression { "," Expression } [ "," ]"""
-        exprs: list[ast.Expr] = []
-        while self.tok.kind is not until and self.tok.kind is not Tok.EOF:
-            exprs.append(self.parse_expression())
-            if self.tok.kind is until:
-                break
-            if self.tok.kind is not Tok.COMMA:
-                self.error("missing ',' in expression list")
-            self.next()
-        return exprs
+    def parse_list(self, close: Tok, parse_item: Callable[[], _T], what: str) -> tuple[_T, ...]:
+        """open [ Item { "," Item } [ "," ] ] close, from the opening token on.
 
-    def parse_field_list(self, until: Tok) -> list[ast.ObjectField]:
-        """FieldList = Field { "," Field } [ "," ]"""
-        fields: list[ast.ObjectField] = []
-        while self.tok.kind is not until and self.tok.kind is not Tok.EOF:
-            fields.append(self.parse_field())
-            if self.tok.kind is until:
+        ExprList (call arguments, arrays) and FieldList (objects) differ only in the item, so one
+        loop owns the comma rule and its recovery: a missing comma is reported and parsing goes on.
+        """
+        self.next()
+        items: list[_T] = []
+        while self.tok.kind is not close and self.tok.kind is not Tok.EOF:
+            items.append(parse_item())
+            if self.tok.kind is close:
                 break
             if self.tok.kind is not Tok.COMMA:
-                self.error("missing ',' in field list")
+                self.error(f"missing ',' in {what}")
             self.next()
-        return fields
+        self.expect(close)
+        return tuple(items)
 
     def parse_field(self) -> ast.ObjectField:
         """Field = ( identifier | string ) "=" Expression"""

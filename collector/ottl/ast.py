@@ -11,55 +11,59 @@ Scalar = Union[str, int, float, bool, bytes, None]
 
 
 @dataclass(frozen=True, slots=True)
-class Literal:
-    value: Scalar
-    pos: int = field(default=0, compare=False)
+class _Node:
+    """What every node carries besides its content: where it starts.
+
+    Keyword-only, so each node's own fields stay positional (`Literal(1, pos=4)`), and left out of
+    equality and hashing, so trees built by hand in tests equal parsed ones.
+    """
+
+    pos: int = field(default=0, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Enum:
+class Literal(_Node):
+    value: Scalar
+
+
+@dataclass(frozen=True, slots=True)
+class Enum(_Node):
     """An all-capitals name: an enum constant (`SPAN_KIND_SERVER`) or a converter passed by name."""
 
     name: str
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class MapLit:
+class MapLit(_Node):
     items: tuple[tuple[str, Value], ...]
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class ListLit:
+class ListLit(_Node):
     items: tuple[Value, ...]
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Path:
+class Path(_Node):
     """`resource.attributes["k"]["n"]`: dotted `fields` then `keys` (literals or expressions)."""
 
     fields: tuple[str, ...]
     keys: tuple[Value, ...] = ()
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(_Node):
     value: Value
     name: str | None = None
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class Call(_Node):
     """An editor (`set(...)`, lower case) or a converter (`Concat(...)`, capitalised, may be indexed)."""
 
     name: str
     args: tuple[Arg, ...] = ()
     keys: tuple[Value, ...] = ()
-    pos: int = field(default=0, compare=False)
 
     @property
     def is_converter(self) -> bool:
@@ -67,50 +71,50 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
-class MathOp:
-    op: str  # + - * /
+class _Operation(_Node):
+    """Two operands joined by an operator; the subclass says whether it computes or compares."""
+
+    op: str
     left: Value
     right: Value
-    pos: int = field(default=0, compare=False)
+
+
+class MathOp(_Operation):
+    """`+ - * /`: a value."""
+
+    __slots__ = ()
+
+
+class Comparison(_Operation):
+    """`== != < <= > >=`: a boolean."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
-class Neg:
+class Neg(_Node):
     operand: Value
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Comparison:
-    op: str  # == != < <= > >=
-    left: Value
-    right: Value
-    pos: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class And:
+class And(_Node):
     items: tuple[BoolExpr, ...]
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Or:
+class Or(_Node):
     items: tuple[BoolExpr, ...]
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Not:
+class Not(_Node):
     operand: BoolExpr
-    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(_Node):
     editor: Call
     where: BoolExpr | None = None
-    pos: int = field(default=0, compare=False)
 
 
 Value = Union[Literal, Enum, MapLit, ListLit, Path, Call, MathOp, Neg]

@@ -25,7 +25,7 @@ Errors raise `OttlSyntaxError` with a 1-based column.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Callable, Final, TypeVar
 
 from collector.ottl import ast
 from collector.ottl.errors import OttlSyntaxError
@@ -33,6 +33,8 @@ from collector.ottl.lexer import Token, tokenize
 
 KEYWORDS: Final = frozenset({"where", "and", "or", "not", "true", "false", "nil"})
 COMPARISON_OPS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+_T = TypeVar("_T")
 
 
 def is_enum_name(name: str) -> bool:
@@ -102,7 +104,7 @@ class _Parser:
         if self.at("where"):
             self.advance()
             where = self.bool_expr()
-        return ast.Statement(editor, where, t.pos)
+        return ast.Statement(editor, where, pos=t.pos)
 
     def call(self) -> ast.Call:
         name_tok = self.advance()
@@ -119,15 +121,15 @@ class _Parser:
             raise self.error("expected ',' or ')'")
         self.advance()
         keys = self.keys() if name_tok.text[:1].isupper() else ()
-        return ast.Call(name_tok.text, tuple(args), keys, name_tok.pos)
+        return ast.Call(name_tok.text, tuple(args), keys, pos=name_tok.pos)
 
     def arg(self) -> ast.Arg:
         t = self.tok
         if t.kind == "ident" and t.text not in KEYWORDS and self.peek().kind == "op" and self.peek().text == "=":
             self.advance()
             self.advance()
-            return ast.Arg(self.value(), t.text, t.pos)
-        return ast.Arg(self.value(), None, t.pos)
+            return ast.Arg(self.value(), t.text, pos=t.pos)
+        return ast.Arg(self.value(), None, pos=t.pos)
 
     def keys(self) -> tuple[ast.Value, ...]:
         keys: list[ast.Value] = []
@@ -142,20 +144,20 @@ class _Parser:
         t = self.tok
         if t.kind == "string":
             self.advance()
-            return ast.Literal(t.value, t.pos)  # type: ignore[arg-type]
+            return ast.Literal(t.value, pos=t.pos)  # type: ignore[arg-type]
         if t.kind == "bytes":
             self.advance()
-            return ast.Literal(t.value, t.pos)  # type: ignore[arg-type]
+            return ast.Literal(t.value, pos=t.pos)  # type: ignore[arg-type]
         if t.kind == "ident":
             if t.text == "nil":
                 self.advance()
-                return ast.Literal(None, t.pos)
+                return ast.Literal(None, pos=t.pos)
             if t.text in ("true", "false"):
                 self.advance()
-                return ast.Literal(t.text == "true", t.pos)
+                return ast.Literal(t.text == "true", pos=t.pos)
             if is_enum_name(t.text) and not self.peek().text == "(":
                 self.advance()
-                return ast.Enum(t.text, t.pos)
+                return ast.Enum(t.text, pos=t.pos)
         if self.at("{"):
             return self.map_literal()
         if self.at("["):
@@ -163,46 +165,47 @@ class _Parser:
         return self.math()
 
     def map_literal(self) -> ast.MapLit:
-        start = self.advance()
-        items: list[tuple[str, ast.Value]] = []
-        while not self.at("}"):
-            k = self.tok
-            if k.kind != "string":
-                raise self.error("expected a string map key")
-            self.advance()
-            self.expect(":")
-            items.append((k.value, self.value()))  # type: ignore[arg-type]
-            if self.at(","):
-                self.advance()
-            elif not self.at("}"):
-                raise self.error("expected ',' or '}'")
+        start = self.tok
+        return ast.MapLit(tuple(self.enclosed("}", self.map_item)), pos=start.pos)
+
+    def map_item(self) -> tuple[str, ast.Value]:
+        k = self.tok
+        if k.kind != "string":
+            raise self.error("expected a string map key")
         self.advance()
-        return ast.MapLit(tuple(items), start.pos)
+        self.expect(":")
+        return k.value, self.value()  # type: ignore[return-value]
 
     def list_literal(self) -> ast.ListLit:
-        start = self.advance()
-        items: list[ast.Value] = []
-        while not self.at("]"):
-            items.append(self.value())
+        start = self.tok
+        return ast.ListLit(tuple(self.enclosed("]", self.value)), pos=start.pos)
+
+    def enclosed(self, close: str, item: Callable[[], _T]) -> list[_T]:
+        """`open [ item { "," item } [ "," ] ] close`, from the opening token on: maps and lists
+        (call arguments take no trailing comma, so `call` keeps its own loop)."""
+        self.advance()
+        items: list[_T] = []
+        while not self.at(close):
+            items.append(item())
             if self.at(","):
                 self.advance()
-            elif not self.at("]"):
-                raise self.error("expected ',' or ']'")
+            elif not self.at(close):
+                raise self.error(f"expected ',' or '{close}'")
         self.advance()
-        return ast.ListLit(tuple(items), start.pos)
+        return items
 
     def math(self) -> ast.Value:
-        left = self.term()
-        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
-            op = self.advance()
-            left = ast.MathOp(op.text, left, self.term(), op.pos)
-        return left
+        return self.left_assoc(("+", "-"), self.term)
 
     def term(self) -> ast.Value:
-        left = self.factor()
-        while self.tok.kind == "op" and self.tok.text in ("*", "/"):
+        return self.left_assoc(("*", "/"), self.factor)
+
+    def left_assoc(self, ops: tuple[str, ...], operand: Callable[[], ast.Value]) -> ast.Value:
+        """`operand { op operand }`, folded to the left so `a - b - c` is `(a - b) - c`."""
+        left = operand()
+        while self.tok.kind == "op" and self.tok.text in ops:
             op = self.advance()
-            left = ast.MathOp(op.text, left, self.factor(), op.pos)
+            left = ast.MathOp(op.text, left, operand(), pos=op.pos)
         return left
 
     def factor(self) -> ast.Value:
@@ -211,11 +214,11 @@ class _Parser:
             self.advance()
             operand = self.factor()
             if isinstance(operand, ast.Literal) and type(operand.value) in (int, float):
-                return ast.Literal(-operand.value, t.pos)  # type: ignore[operator]
-            return ast.Neg(operand, t.pos)
+                return ast.Literal(-operand.value, pos=t.pos)  # type: ignore[operator]
+            return ast.Neg(operand, pos=t.pos)
         if t.kind in ("int", "float"):
             self.advance()
-            return ast.Literal(t.value, t.pos)  # type: ignore[arg-type]
+            return ast.Literal(t.value, pos=t.pos)  # type: ignore[arg-type]
         if self.at("("):
             self.advance()
             inner = self.math()
@@ -241,30 +244,30 @@ class _Parser:
                 raise self.error("expected a field name after '.'")
             self.advance()
             fields.append(t.text)
-        return ast.Path(tuple(fields), self.keys(), first.pos)
+        return ast.Path(tuple(fields), self.keys(), pos=first.pos)
 
     # --- boolean expressions --------------------------------------------------------------
     def bool_expr(self) -> ast.BoolExpr:
-        start = self.tok.pos
-        items = [self.bool_term()]
-        while self.at("or"):
-            self.advance()
-            items.append(self.bool_term())
-        return items[0] if len(items) == 1 else ast.Or(tuple(items), start)
+        return self.junction("or", self.bool_term, ast.Or)
 
     def bool_term(self) -> ast.BoolExpr:
+        return self.junction("and", self.bool_factor, ast.And)
+
+    def junction(self, keyword: str, operand: Callable[[], ast.BoolExpr],
+                 node: Callable[..., ast.And | ast.Or]) -> ast.BoolExpr:
+        """`operand { keyword operand }`: one operand stands alone, several become one flat node."""
         start = self.tok.pos
-        items = [self.bool_factor()]
-        while self.at("and"):
+        items = [operand()]
+        while self.at(keyword):
             self.advance()
-            items.append(self.bool_factor())
-        return items[0] if len(items) == 1 else ast.And(tuple(items), start)
+            items.append(operand())
+        return items[0] if len(items) == 1 else node(tuple(items), pos=start)
 
     def bool_factor(self) -> ast.BoolExpr:
         t = self.tok
         if self.at("not"):
             self.advance()
-            return ast.Not(self.bool_factor(), t.pos)
+            return ast.Not(self.bool_factor(), pos=t.pos)
         if self.at("("):
             saved = self.i
             try:
@@ -283,7 +286,7 @@ class _Parser:
         op = self.tok
         if op.kind == "op" and op.text in COMPARISON_OPS:
             self.advance()
-            return ast.Comparison(op.text, left, self.value(), op.pos)
+            return ast.Comparison(op.text, left, self.value(), pos=op.pos)
         if not require_comparison:
             if isinstance(left, ast.Literal) and isinstance(left.value, bool):
                 return left
