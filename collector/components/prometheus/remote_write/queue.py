@@ -1,8 +1,9 @@
 """One remote-write endpoint: per-series label rewriting, shards, batching, HTTP sending with retries.
 
 Theory of operation: `append(batch)` maps every sample's `Series` to the labels this endpoint sends,
-kept as the encoded front of its `TimeSeries` (`remote_write.timeseries_head`; labels starting with `__` other than `__name__` removed, `external_labels` added where missing,
-`write_relabel_config` applied; cached per `Series`), then routes it to shard `series.hash % shards`.
+kept as the encoded front of its `TimeSeries` (`remote_write.timeseries_head`; `external_labels` added where missing, `write_relabel_config`
+applied, as Prometheus's remote-write queue does — labels starting with `__` are sent as they are, since
+OTLP attributes such as `__test` legitimately become such labels; cached per `Series`), then routes it to shard `series.hash % shards`.
 That per-sample routing is done once per distinct sequence of `Series` in a batch (`_Plan`, keyed by
 the tuple of `Series`; a periodic exporter sends the same sequence every interval), so in steady
 state appending is a few C-level `extend`s per shard.
@@ -177,7 +178,7 @@ class EndpointQueue:
     # --- per-series label rewriting (cached) ------------------------------------------------------
     def _labels_for(self, series: Series) -> bytes | None:
         """The `timeseries_head` of the labels this endpoint sends for `series`; None: dropped."""
-        labels = {k: v for k, v in series.labels if not (k.startswith("__") and k != "__name__")}
+        labels = dict(series.labels)
         for name, value in self._external:
             labels.setdefault(name, value)
         if self._rules:
