@@ -12,25 +12,23 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from collector.config.values import is_number
+from collector.config.values import TypeTable, is_number, name_by_type
+
+
+_GO_TYPES: TypeTable = (
+    (type(None), "<nil>"),
+    (bool, "bool"),
+    (int, "int"),
+    (float, "float64"),
+    (str, "string"),
+    ((list, tuple), "[]interface {}"),
+    (dict, "map[string]interface {}"),
+)
 
 
 def _go_type(value: Any) -> str:
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "[]interface {}"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
-    return type(value).__name__
+    """Go's `%T` of the value Alloy would hand to `fmt.Sprintf`."""
+    return name_by_type(value, _GO_TYPES, type(value).__name__)
 
 
 def _bad(verb: str, value: Any) -> str:
@@ -247,57 +245,61 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             i += 1
         bad_index = False
 
-        def arg_index(pos: int) -> tuple[int, int, bool]:
-            """Parse `[n]` at pos: returns (new arg index, new pos, ok)."""
-            close = fmt.find("]", pos)
-            if close == -1 or not fmt[pos + 1:close].isdigit():
-                return argi, (close + 1 if close != -1 else n), False
-            k = int(fmt[pos + 1:close]) - 1
-            if k < 0 or k > len(args):
-                return argi, close + 1, False
-            return k, close + 1, True
+        def at(c: str) -> bool:
+            return i < n and fmt[i] == c
 
-        if i < n and fmt[i] == "[":
-            argi, i, ok = arg_index(i)
-            bad_index |= not ok
+        def explicit_index() -> None:
+            """`[n]` at i, if present: the next argument is the n-th (1-based); a bad one is kept
+            as BADINDEX for the verb."""
+            nonlocal argi, i, bad_index, reordered
+            if not at("["):
+                return
             reordered = True
-        if i < n and fmt[i] == "*":
-            i += 1
-            if argi < len(args) and isinstance(args[argi], int) and not isinstance(args[argi], bool):
-                spec.width = args[argi]
-                if spec.width < 0:
-                    spec.minus, spec.width = True, -spec.width
+            close = fmt.find("]", i)
+            if close == -1 or not fmt[i + 1:close].isdigit():
+                i, bad_index = (close + 1 if close != -1 else n), True
+                return
+            k = int(fmt[i + 1:close]) - 1
+            i = close + 1
+            if k < 0 or k > len(args):
+                bad_index = True
             else:
-                out.append("%!(BADWIDTH)")
+                argi = k
+
+        def star_arg(bad: str) -> int | None:
+            """`*` at i: the next argument is the number; anything but an int renders `bad`."""
+            nonlocal argi, i
+            i += 1
+            value = args[argi] if argi < len(args) else None
             argi += 1
-        else:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            out.append(bad)
+            return None
+
+        def digits() -> int | None:
+            nonlocal i
             start = i
             while i < n and fmt[i].isdigit():
                 i += 1
-            if i > start:
-                spec.width = int(fmt[start:i])
-        if i < n and fmt[i] == ".":
+            return int(fmt[start:i]) if i > start else None
+
+        explicit_index()
+        if at("*"):
+            spec.width = star_arg("%!(BADWIDTH)")
+            if spec.width is not None and spec.width < 0:
+                spec.minus, spec.width = True, -spec.width
+        else:
+            spec.width = digits()
+        if at("."):
             i += 1
-            if i < n and fmt[i] == "[":
-                argi, i, ok = arg_index(i)
-                bad_index |= not ok
-                reordered = True
-            if i < n and fmt[i] == "*":
-                i += 1
-                if argi < len(args) and isinstance(args[argi], int) and not isinstance(args[argi], bool):
-                    spec.prec = max(args[argi], 0)
-                else:
-                    out.append("%!(BADPREC)")
-                argi += 1
+            explicit_index()
+            if at("*"):
+                prec = star_arg("%!(BADPREC)")
+                spec.prec = None if prec is None else max(prec, 0)
             else:
-                start = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                spec.prec = int(fmt[start:i]) if i > start else 0
-        if i < n and fmt[i] == "[":
-            argi, i, ok = arg_index(i)
-            bad_index |= not ok
-            reordered = True
+                spec.prec = digits() or 0
+        explicit_index()
         if i >= n:
             out.append("%!(NOVERB)")
             break

@@ -229,16 +229,18 @@ def _to_json(*args: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _decode_bytes(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+def _base64_text(s: str, decode: Callable[[str], bytes]) -> str:
+    """Decoded base64 as text, the way Alloy returns it: invalid UTF-8 becomes U+FFFD and any
+    decoding failure is the same `illegal base64 data` error, whichever alphabet."""
+    try:
+        return decode(s).decode("utf-8", "replace")
+    except (binascii.Error, ValueError) as exc:
+        raise FunctionError(f"illegal base64 data: {exc}") from exc
 
 
 @_strings("s")
 def _from_base64(s: str) -> str:
-    try:
-        return _decode_bytes(base64.b64decode(s, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise FunctionError(f"illegal base64 data: {exc}") from exc
+    return _base64_text(s, lambda text: base64.b64decode(text, validate=True))
 
 
 @_strings("s")
@@ -250,10 +252,7 @@ def _to_base64(s: str) -> str:
 def _from_url_base64(s: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]*={0,2}", s) or len(s) % 4:
         raise FunctionError("illegal base64 data")
-    try:
-        return _decode_bytes(base64.urlsafe_b64decode(s))
-    except (binascii.Error, ValueError) as exc:
-        raise FunctionError(f"illegal base64 data: {exc}") from exc
+    return _base64_text(s, base64.urlsafe_b64decode)
 
 
 @_strings("s")

@@ -8,7 +8,7 @@ is a capsule (an opaque value such as a `ConsumerRef`), displayed with `str()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 
 class Secret(str):
@@ -26,25 +26,35 @@ class Function:
     call: Callable[..., Any]
 
 
+TypeTable = Sequence[tuple[type | tuple[type, ...], str]]
+
+
+def name_by_type(value: Any, table: TypeTable, default: str) -> str:
+    """The name in the first row of `table` whose types `value` is an instance of.
+
+    A table rather than an `isinstance` chain per language (Alloy's names here, Go's in `gofmt`);
+    rows are ordered because `bool` is an `int` and `Secret` a `str`."""
+    for types, name in table:
+        if isinstance(value, types):
+            return name
+    return default
+
+
+_ALLOY_TYPES: TypeTable = (
+    (type(None), "null"),
+    (bool, "bool"),
+    ((int, float), "number"),
+    (Secret, "secret"),
+    (str, "string"),
+    ((list, tuple), "array"),
+    (dict, "object"),
+    (Function, "function"),
+)
+
+
 def type_name(value: Any) -> str:
     """The Alloy type name of a value, as used in error messages (`expected string, got bool`)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, Secret):
-        return "secret"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, Function):
-        return "function"
-    return "capsule"
+    return name_by_type(value, _ALLOY_TYPES, "capsule")
 
 
 def is_number(value: Any) -> bool:
