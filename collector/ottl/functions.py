@@ -24,6 +24,7 @@ from collector.ottl.textops import compile_regex, expander, glob_to_regex
 from collector.ottl.values import (
     Time, format_float, from_any, map_from_python, map_to_python, string_like, to_json, type_name,
 )
+from collector.protocols.regex import Regex, RegexError
 
 _MISSING: Final = object()
 
@@ -191,14 +192,14 @@ def _retain(kvs: Any, keep: Callable[[Any], bool]) -> None:
 def _delete_matching_keys(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
     kvs_of = _map_target(a["target"])  # type: ignore[arg-type]
     rx = _regex(a["pattern"])
-    return lambda f: _retain(kvs_of(f), lambda kv: rx.search(kv.key) is None)
+    return lambda f: _retain(kvs_of(f), lambda kv: not rx.test(kv.key))
 
 
 @_editor("keep_matching_keys", "target pattern")
 def _keep_matching_keys(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
     kvs_of = _map_target(a["target"])  # type: ignore[arg-type]
     rx = _regex(a["pattern"])
-    return lambda f: _retain(kvs_of(f), lambda kv: rx.search(kv.key) is not None)
+    return lambda f: _retain(kvs_of(f), lambda kv: rx.test(kv.key))
 
 
 @_editor("keep_keys", "target keys")
@@ -266,15 +267,16 @@ def _truncate_all(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
     return run
 
 
-def _regex(a: Arg | None) -> Any:
+def _regex(a: Arg | None) -> Regex:
+    """A literal Go/RE2 pattern, compiled now so a pattern Go rejects fails the configuration."""
     pattern = _const(a, str, "pattern")
     try:
         return compile_regex(pattern)
-    except Exception as exc:  # re.error
-        raise a.error(f"invalid regex {pattern!r}: {exc}") from exc  # type: ignore[union-attr]
+    except RegexError as exc:
+        raise a.error(str(exc)) from None  # type: ignore[union-attr]
 
 
-def _replacer(a: dict[str, Arg | None], rx: Any) -> Callable[[Any, str], str]:
+def _replacer(a: dict[str, Arg | None], rx: Regex) -> Callable[[Any, str], str]:
     """(frame, original) -> replaced, honouring Go `$n` templates and the optional function/format."""
     replacement = a["replacement"].get  # type: ignore[union-attr]
     fn = _function_arg(a.get("function"), a.get("replacementFormat"))
@@ -320,11 +322,11 @@ def _replace_all_patterns(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
         kvs = kvs_of(f)
         if mode == "value":
             for kv in kvs:
-                if kv.value.WhichOneof("value") == "string_value" and rx.search(kv.value.string_value):
+                if kv.value.WhichOneof("value") == "string_value" and rx.test(kv.value.string_value):
                     kv.value.string_value = replace(f, kv.value.string_value)
             return
         for kv in list(kvs):
-            if rx.search(kv.key):
+            if rx.test(kv.key):
                 kv.key = replace(f, kv.key)
 
     return run
@@ -626,7 +628,7 @@ def _is_match(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
             text = base64.b64encode(v).decode()
         else:
             text = string_like(v)  # type: ignore[assignment]
-        return rx.search(text) is not None
+        return rx.test(text)
 
     return run
 

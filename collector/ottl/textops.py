@@ -1,5 +1,5 @@
-"""Go-compatible text helpers: regexp replacement templates (`$1`, `${name}`, `$$`) and
-filepath.Match globs, translated to Python `re`."""
+"""Go-compatible text helpers: regexes (RE2, through `collector.protocols.regex`), regexp replacement
+templates (`$1`, `${name}`, `$$`) and filepath.Match globs, translated to Python `re`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import re
 from typing import Callable
 
 from collector.ottl.errors import OttlRuntimeError
+from collector.protocols.regex import Match, Regex, compile as compile_re2
 
 _TEMPLATE = re.compile(r"\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
 
-def expander(template: str, pattern: re.Pattern[str]) -> Callable[[re.Match[str]], str]:
+def expander(template: str, pattern: Regex) -> Callable[[Match], str]:
     """A function giving Go's Regexp.Expand(template, match): unknown groups expand to ''."""
     parts: list[str | int] = []
     last = 0
@@ -33,15 +34,16 @@ def expander(template: str, pattern: re.Pattern[str]) -> Callable[[re.Match[str]
         literal = "".join(parts)  # type: ignore[arg-type]
         return lambda _m: literal
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: Match) -> str:
         return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
 
     return expand
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Go RE2 syntax is close to Python's for common patterns; `(?P<name>)` works in both."""
-    return re.compile(pattern)
+def compile_regex(pattern: str) -> Regex:
+    """Go's `regexp.Compile`, as the Collector's OTTL functions use it: RE2 syntax, unanchored.
+    Raises `RegexError` (a ValueError) for what Go would reject, backreferences and lookaround."""
+    return compile_re2(pattern)
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:

@@ -4,8 +4,9 @@
 Semantics follow Prometheus `model/relabel`: the regex is fully anchored (`^(?s:<regex>)$`), source
 label values are joined with `separator` (a missing label contributes ""), replacements use Go's
 `Regexp.Expand` syntax, setting a label to "" deletes it, and `hashmod` takes the last 8 bytes of the
-MD5 digest as a big-endian integer. Regexes are RE2 in Alloy: constructs RE2 lacks (backreferences,
-lookaround) are rejected so a configuration means the same thing here as there.
+MD5 digest as a big-endian integer. Regexes are RE2 in Alloy, and here too (`collector.protocols.regex`):
+constructs RE2 lacks (backreferences, lookaround) are configuration errors, `\\d`/`\\w` are ASCII, and
+matching takes time linear in the value, so a configuration means the same thing here as there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Final, Iterable, Sequence
 
 import msgspec
+
+from collector.protocols.regex import Match, Regex, RegexError, compile as compile_re2
 
 ACTIONS: Final = frozenset(
     {"replace", "keep", "drop", "keepequal", "dropequal", "hashmod", "labelmap", "labeldrop", "labelkeep",
@@ -93,109 +96,19 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
         compile_regex(self.regex)
 
 
-# --- RE2 -> Python regex ------------------------------------------------------------------------
-_POSIX_CLASSES: Final = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ", "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~", "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
-}
-_UNSUPPORTED: Final = (
-    (re.compile(r"\(\?[=!]"), "lookahead"),
-    (re.compile(r"\(\?<[=!]"), "lookbehind"),
-    (re.compile(r"\(\?P=\w+\)"), "backreference"),
-    (re.compile(r"\(\?>"), "atomic group"),
-    (re.compile(r"(?:[*+?}])\+"), "possessive quantifier"),
-)
-
-
-def _translate_re2(pattern: str) -> str:
-    """Rewrite the RE2 spellings Python lacks; raise on constructs RE2 does not have."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt.isdigit() and nxt != "0" and not in_class:
-                raise RuleError(f"invalid regex {pattern!r}: backreferences are not supported (RE2)", "regex")
-            if nxt == "z" and not in_class:
-                out.append("\\Z")
-            elif nxt == "Z":
-                raise RuleError(f"invalid regex {pattern!r}: invalid escape sequence \\Z", "regex")
-            elif nxt == "Q":
-                end = pattern.find("\\E", i + 2)
-                literal = pattern[i + 2:] if end < 0 else pattern[i + 2:end]
-                out.append(re.escape(literal))
-                i = n if end < 0 else end + 2
-                continue
-            else:
-                out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            if c == "[" and pattern.startswith("[:", i):
-                end = pattern.find(":]", i + 2)
-                if end > 0:
-                    name = pattern[i + 2:end]
-                    negate = name.startswith("^")
-                    cls = _POSIX_CLASSES.get(name.lstrip("^"))
-                    if cls is None:
-                        raise RuleError(f"invalid regex {pattern!r}: invalid character class range", "regex")
-                    if negate:
-                        raise RuleError(f"invalid regex {pattern!r}: negated POSIX classes are not supported", "regex")
-                    out.append(cls)
-                    i = end + 2
-                    continue
-            if c == "]":
-                in_class = False
-            out.append(c)
-            i += 1
-            continue
-        if c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":  # a leading ] is literal
-                out.append("\\]")
-                i += 1
-            continue
-        if pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
-            out.append("(?P<")  # Go 1.22+ accepts (?<name>...)
-            i += 3
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-_REGEX_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile as Prometheus does: `^(?s:<pattern>)$`, matched with `fullmatch`."""
-    compiled = _REGEX_CACHE.get(pattern)
-    if compiled is not None:
-        return compiled
-    for check, what in _UNSUPPORTED:
-        if check.search(pattern):
-            raise RuleError(f"invalid regex {pattern!r}: {what} is not supported (RE2)", "regex")
+def compile_regex(pattern: str) -> Regex:
+    """Compile as Prometheus does, `^(?s:<pattern>)$`, with RE2 (Go's syntax and semantics)."""
     try:
-        compiled = re.compile("(?s:" + _translate_re2(pattern) + ")")
-    except re.error as err:
-        raise RuleError(f"invalid regex {pattern!r}: {err}", "regex") from None
-    _REGEX_CACHE[pattern] = compiled
-    return compiled
+        return compile_re2(pattern, anchored=True)
+    except RegexError as err:
+        raise RuleError(str(err), "regex") from None
 
 
 # --- Go Regexp.Expand -----------------------------------------------------------------------------
 _TEMPLATE_REF = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")
 
 
-def expand(template: str, match: re.Match[str]) -> str:
+def expand(template: str, match: Match) -> str:
     """Go `Regexp.ExpandString`: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to ""."""
     if "$" not in template:
         return template
@@ -225,7 +138,7 @@ class CompiledRule:
     action: str
     source_labels: tuple[str, ...]
     separator: str
-    regex: re.Pattern[str]
+    regex: Regex
     target_label: str
     replacement: str
     modulus: int
@@ -237,7 +150,7 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[CompiledRule, ...]:
     compiled = []
     for rule in rules:
         rule.validate()
-        regex = compile_regex(rule.regex)
+        compiled_regex = compile_regex(rule.regex)
         action = rule.action.lower()
         constant = (
             action == "replace"
@@ -246,7 +159,7 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[CompiledRule, ...]:
             and "$" not in rule.replacement
         )
         compiled.append(
-            CompiledRule(action, tuple(rule.source_labels or ()), rule.separator, regex, rule.target_label,
+            CompiledRule(action, tuple(rule.source_labels or ()), rule.separator, compiled_regex, rule.target_label,
                          rule.replacement, rule.modulus, constant)
         )
     return tuple(compiled)
@@ -269,14 +182,14 @@ def apply(rules: Sequence[CompiledRule], labels: dict[str, str]) -> dict[str, st
                 lb.pop(rule.target_label, None)
             continue
         if action in ("labelmap", "labeldrop", "labelkeep"):
-            regex = rule.regex
+            rx = rule.regex
             if action == "labeldrop":
-                lb = {k: v for k, v in lb.items() if not regex.fullmatch(k)}
+                lb = {k: v for k, v in lb.items() if not rx.test(k)}
             elif action == "labelkeep":
-                lb = {k: v for k, v in lb.items() if regex.fullmatch(k)}
+                lb = {k: v for k, v in lb.items() if rx.test(k)}
             else:
                 for name, value in list(lb.items()):
-                    m = regex.fullmatch(name)
+                    m = rx.search(name)
                     if m is not None:
                         target = expand(rule.replacement, m)
                         if value:
@@ -286,7 +199,7 @@ def apply(rules: Sequence[CompiledRule], labels: dict[str, str]) -> dict[str, st
             continue
         value = rule.separator.join([lb.get(name, "") for name in rule.source_labels])
         if action == "replace":
-            m = rule.regex.fullmatch(value)
+            m = rule.regex.search(value)
             if m is None:
                 continue
             target = expand(rule.target_label, m)
@@ -298,10 +211,10 @@ def apply(rules: Sequence[CompiledRule], labels: dict[str, str]) -> dict[str, st
             else:
                 lb.pop(target, None)
         elif action == "keep":
-            if rule.regex.fullmatch(value) is None:
+            if not rule.regex.test(value):
                 return None
         elif action == "drop":
-            if rule.regex.fullmatch(value) is not None:
+            if rule.regex.test(value):
                 return None
         elif action == "keepequal":
             if lb.get(rule.target_label, "") != value:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from collector.protocols.regex import Regex, RegexError, compile as compile_re2
 from collector.protocols.wire import any_value, as_string
 
 ACTIONS = ("insert", "update", "upsert", "delete", "hash", "extract", "convert")
@@ -41,9 +41,9 @@ class ActionSpec:
     converted_type: str = ""
 
 
-def go_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern; RE2's `(?<name>...)` is Python's `(?P<name>...)`."""
-    return re.compile(re.sub(r"\(\?<(?![=!])", "(?P<", pattern))
+def go_regex(pattern: str) -> Regex:
+    """Compile as the Collector's `regexp.Compile` does: RE2 syntax and semantics, unanchored."""
+    return compile_re2(pattern)
 
 
 # The per-item context handed to actions: request metadata for `from_context = "metadata.x"`.
@@ -105,7 +105,7 @@ def _keys_matching(spec: ActionSpec) -> Callable[[Any], list[int]]:
     regex = go_regex(spec.pattern) if spec.pattern else None
 
     def indexes(attrs: Any) -> list[int]:
-        return [i for i, kv in enumerate(attrs) if kv.key == key or (regex is not None and regex.search(kv.key))]
+        return [i for i, kv in enumerate(attrs) if kv.key == key or (regex is not None and regex.test(kv.key))]
 
     return indexes
 
@@ -257,8 +257,8 @@ def _check(spec: ActionSpec, index: int) -> ActionSpec:
     if spec.pattern:
         try:
             regex = go_regex(spec.pattern)
-        except re.error as exc:
-            raise ActionError(f"error creating AttrProc. Field \"pattern\" has invalid pattern: {exc} at the "
+        except RegexError as exc:
+            raise ActionError(f"error creating AttrProc. Field \"pattern\" has invalid pattern: {exc.reason} at the "
                               f"{index}-th action", index) from None
         if action == "extract" and not regex.groupindex:
             raise ActionError(f"error creating AttrProc. Field \"pattern\" contains no named matcher groups at "

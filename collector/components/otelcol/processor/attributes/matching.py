@@ -11,12 +11,12 @@ per scope and then per item: `resource` (services, resource attributes), `scope`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from collector.protocols.wire import as_string, to_python
 from collector.components.otelcol.processor.attributes.actions import go_regex
+from collector.protocols.regex import Regex
 from collector.signals import Signal
 
 _SPAN_KINDS = {
@@ -79,7 +79,7 @@ class _Strings:
     def __call__(self, text: str) -> bool:
         if text in self._exact:
             return True
-        return any(r.search(text) for r in self._regexes)
+        return any(r.test(text) for r in self._regexes)
 
 
 def _attribute_predicate(pairs: Sequence[tuple[str, Any]], regexp: bool) -> Callable[[Any], bool]:
@@ -106,9 +106,9 @@ def _present(_value: Any) -> bool:
     return True
 
 
-def _regex_check(regex: re.Pattern[str]) -> Callable[[Any], bool]:
+def _regex_check(regex: Regex) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
-        return value.WhichOneof("value") == "string_value" and regex.search(value.string_value) is not None
+        return value.WhichOneof("value") == "string_value" and regex.test(value.string_value)
 
     return check
 
