@@ -11,7 +11,7 @@ whole payload. A group whose `constant_sets` is set may instead run on the seria
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence, TypeVar
 
 from collector.ottl.compiler import Compiler, ConstantSet, Hoister, writes_levels
 from collector.ottl.errors import OttlSyntaxError
@@ -19,6 +19,7 @@ from collector.ottl.paths import PARENT, RESOURCE, SCOPE, Frame
 
 ErrorMode = Literal["ignore", "silent", "propagate"]
 OnError = Callable[[str, Exception], None]
+_T = TypeVar("_T")
 
 
 class PropagateError(Exception):
@@ -55,94 +56,92 @@ class CompiledGroup:
 def compile_group(context: str, statements: Sequence[str], conditions: Sequence[str] = (),
                   error_mode: ErrorMode = "ignore") -> CompiledGroup:
     """Compile one `*_statements` block; raises GroupCompileError naming the bad entry."""
-    for i, text in enumerate(statements):
-        try:
-            writes = writes_levels(context, [text])
-        except OttlSyntaxError as exc:
-            raise GroupCompileError("statement", i, exc) from exc
+    # what the statements write decides what may be hoisted, so first name any that does not parse
+    _compile_each("statement", statements, lambda text: writes_levels(context, [text]))
     writes = writes_levels(context, list(statements))
     hoister = Hoister(allowed={RESOURCE, SCOPE, PARENT} - writes)
     compiler = Compiler(context, hoister)
-    compiled_statements = []
-    constant_sets: list[ConstantSet] | None = []
-    for i, text in enumerate(statements):
-        try:
-            fn, const_set = compiler.statement_info(text)
-        except OttlSyntaxError as exc:
-            raise GroupCompileError("statement", i, exc) from exc
-        compiled_statements.append((text, fn))
-        constant_sets = None if const_set is None or constant_sets is None else constant_sets + [const_set]
-    compiled_conditions = []
-    for i, text in enumerate(conditions):
-        try:
-            cond, upper = compiler.condition_info(text)
-        except OttlSyntaxError as exc:
-            raise GroupCompileError("condition", i, exc) from exc
-        compiled_conditions.append((text, cond))
-        if not upper:
-            constant_sets = None
-    return CompiledGroup(context, compiled_statements, compiled_conditions, error_mode, hoister,
-                         constant_sets if compiled_statements else None)
+    statement_infos = _compile_each("statement", statements, compiler.statement_info)
+    condition_infos = _compile_each("condition", conditions, compiler.condition_info)
+    constant_sets = [const_set for _, (_, const_set) in statement_infos if const_set is not None]
+    splicable = (bool(statement_infos) and len(constant_sets) == len(statement_infos)
+                 and all(upper for _, (_, upper) in condition_infos))
+    return CompiledGroup(context, [(text, fn) for text, (fn, _) in statement_infos],
+                         [(text, cond) for text, (cond, _) in condition_infos], error_mode, hoister,
+                         constant_sets if splicable else None)
 
 
 def compile_conditions(context: str, conditions: Sequence[str]) -> CompiledGroup:
     """Conditions only (the filter processor): nothing is written, so every level can be hoisted."""
     compiler = Compiler(context, Hoister())
-    compiled = []
-    for i, text in enumerate(conditions):
-        try:
-            compiled.append((text, compiler.condition(text)))
-        except OttlSyntaxError as exc:
-            raise GroupCompileError("condition", i, exc) from exc
+    compiled = _compile_each("condition", conditions, compiler.condition)
     return CompiledGroup(context, [], compiled, "ignore", compiler.hoister or Hoister())
 
 
+def _compile_each(kind: str, texts: Sequence[str], compile_one: Callable[[str], _T]) -> list[tuple[str, _T]]:
+    """`(text, compiled)` for every entry, in order; the first that fails is named by kind and index."""
+    compiled = []
+    for i, text in enumerate(texts):
+        try:
+            compiled.append((text, compile_one(text)))
+        except OttlSyntaxError as exc:
+            raise GroupCompileError(kind, i, exc) from exc
+    return compiled
+
+
 # --- walking ---------------------------------------------------------------------------------
+def _data_points(metric: Any) -> Any:
+    kind = metric.WhichOneof("data")
+    return None if kind is None else getattr(metric, kind).data_points
+
+
+# contexts whose items sit below a parent item (PARENT level): how to reach them from the parent
+_CHILDREN: dict[str, Callable[[Any], Any]] = {"datapoint": _data_points, "spanevent": lambda span: span.events}
+# contexts whose item is the resource or scope message itself
+_ITEM_LEVEL = {"resource": RESOURCE, "scope": SCOPE}
+_FRAME_FIELD = {RESOURCE: "resource", SCOPE: "scope", PARENT: "parent"}
+
+
 def walk(message: Any, context: str, spec: Any, hoister: Hoister,
          visit: Callable[[Frame], None]) -> None:
     """Call `visit(frame)` for every item of `context` in an Export request."""
     f = Frame()
     f.slots = [None] * hoister.count
-    has = {lvl: bool(hoister.by_level[lvl]) for lvl in (RESOURCE, SCOPE, PARENT)}
+    refresh = {lvl for lvl in (RESOURCE, SCOPE, PARENT) if hoister.by_level[lvl]}
+    item_level = _ITEM_LEVEL.get(context)
+    children = _CHILDREN.get(context)
+
+    def enter(level: int, msg: Any) -> bool:
+        """Make `msg` the frame's message at `level` and refresh what was hoisted from it; True when
+        it is itself the item (resource and scope contexts), which is then visited."""
+        setattr(f, _FRAME_FIELD[level], msg)
+        if level in refresh:
+            hoister.fill(f, level)
+        if level != item_level:
+            return False
+        f.item = msg
+        visit(f)
+        return True
+
     for rx in getattr(message, spec.resource_field):
-        f.resource = rx.resource
-        if has[RESOURCE]:
-            hoister.fill(f, RESOURCE)
-        if context == "resource":
-            f.item = rx.resource
-            visit(f)
+        if enter(RESOURCE, rx.resource):
             continue
         for sx in getattr(rx, spec.scope_field):
-            f.scope = sx.scope
-            if has[SCOPE]:
-                hoister.fill(f, SCOPE)
-            if context == "scope":
-                f.item = sx.scope
-                visit(f)
+            if enter(SCOPE, sx.scope):
                 continue
             items = getattr(sx, spec.item_field)
-            if context == "datapoint":
-                for metric in items:
-                    kind = metric.WhichOneof("data")
-                    if kind is None:
-                        continue
-                    f.parent = metric
-                    if has[PARENT]:
-                        hoister.fill(f, PARENT)
-                    for dp in getattr(metric, kind).data_points:
-                        f.item = dp
-                        visit(f)
-            elif context == "spanevent":
-                for span in items:
-                    f.parent = span
-                    if has[PARENT]:
-                        hoister.fill(f, PARENT)
-                    for event in span.events:
-                        f.item = event
-                        visit(f)
-            else:
+            if children is None:
                 for item in items:
                     f.item = item
+                    visit(f)
+                continue
+            for parent in items:
+                kids = children(parent)
+                if kids is None:
+                    continue
+                enter(PARENT, parent)
+                for kid in kids:
+                    f.item = kid
                     visit(f)
 
 
