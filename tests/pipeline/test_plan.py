@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from collector.pipeline.model import Pipeline
 from collector.pipeline.plan import receiver_components, signal_paths, supervisor_components, worker_components
 from collector.signals import Signal
@@ -62,30 +64,18 @@ def test_receivers_and_supervisor_components() -> None:
     assert supervisor_components(p) == ["test.targets.self"]
 
 
-def test_traces_worker_follows_the_connector_into_metrics_components() -> None:
-    assert worker_components(gateway(), Signal.TRACES) == [
-        "test.exporter.tempo",
-        "test.sink.write",
-        "test.metrics_exporter.prom",
-        "test.processor.batch",
-        "test.connector.hosts",
-        "test.processor.first",
-    ]
-
-
-def test_metrics_worker_includes_worker_sources() -> None:
-    assert worker_components(gateway(), Signal.METRICS) == [
-        "test.sink.write",
-        "test.metrics_exporter.prom",
-        "test.processor.batch",
-        "test.processor.first",
-        "test.scrape.self",
-    ]
-
-
-def test_logs_worker_is_empty_when_nothing_receives_logs() -> None:
+@pytest.mark.parametrize(("signal", "expected"), [
+    # traces follow the connector into the components that carry its metrics
+    (Signal.TRACES, ["test.exporter.tempo", "test.sink.write", "test.metrics_exporter.prom", "test.processor.batch",
+                     "test.connector.hosts", "test.processor.first"]),
+    # metrics include the components that are sources inside the worker (scrape)
+    (Signal.METRICS, ["test.sink.write", "test.metrics_exporter.prom", "test.processor.batch", "test.processor.first",
+                      "test.scrape.self"]),
     # batch has a logs output, but no receiver sends logs into the pipeline
-    assert worker_components(gateway(), Signal.LOGS) == []
+    (Signal.LOGS, []),
+])
+def test_worker_components_per_signal(signal: Signal, expected: list[str]) -> None:
+    assert worker_components(gateway(), signal) == expected
 
 
 def test_signal_paths_split_at_fan_out_and_mark_signal_changes() -> None:
