@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from collector.signals import Signal
 
 
 def traces(spans: int = 3, scopes: int = 2) -> ExportTraceServiceRequest:
@@ -43,3 +49,11 @@ def logs(records: int = 5) -> ExportLogsServiceRequest:
         sl.log_records.add(severity_number=9, body=AnyValue(string_value=f"line {i}"),
                            time_unix_nano=1_700_000_000_000_000_000 + i)
     return request
+
+
+# (signal, request, items in it): one request per signal, for the tests that run one body over all three
+EXPORTS: list[Any] = [
+    pytest.param(Signal.TRACES, traces(2, 3), 6, id="traces"),
+    pytest.param(Signal.METRICS, metrics(4), 5, id="metrics"),
+    pytest.param(Signal.LOGS, logs(5), 5, id="logs"),
+]

@@ -26,11 +26,7 @@ def failure(port: int, signal: Signal, data: bytes, **kw: object) -> grpc.RpcErr
     return info.value
 
 
-@pytest.mark.parametrize("signal, request_, items", [
-    (Signal.TRACES, payloads.traces(2, 3), 6),
-    (Signal.METRICS, payloads.metrics(2), 3),
-    (Signal.LOGS, payloads.logs(4), 4),
-])
+@pytest.mark.parametrize("signal, request_, items", payloads.EXPORTS)
 def test_export_is_ok_with_unset_partial_success(receiver: RunningReceiver, signal: Signal, request_: object,
                                                  items: int) -> None:
     data = request_.SerializeToString()  # type: ignore[attr-defined]

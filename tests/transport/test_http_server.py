@@ -37,11 +37,7 @@ def status_of(body: bytes) -> status_pb2.Status:
     return status
 
 
-@pytest.mark.parametrize("signal, request_, items", [
-    (Signal.TRACES, payloads.traces(3, 2), 6),
-    (Signal.METRICS, payloads.metrics(4), 5),
-    (Signal.LOGS, payloads.logs(5), 5),
-])
+@pytest.mark.parametrize("signal, request_, items", payloads.EXPORTS)
 def test_protobuf_success_passes_the_received_bytes_on(receiver: RunningReceiver, signal: Signal, request_: object,
                                                        items: int) -> None:
     data = request_.SerializeToString()  # type: ignore[attr-defined]
