@@ -27,11 +27,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class OtlpEndpoints:
+    """Where a test sends OTLP to a collector it started: its receiver's ports, as addresses."""
+
+    grpc_port: int
+    http_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
 class CollectorProcess:
     def __init__(self, config: str, *, env: Mapping[str, str] | None = None, workdir: Path | None = None,
                  shutdown_timeout: str = "10s", extra_args: tuple[str, ...] = ()) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="collector-test-") if workdir is None else None
-        self.workdir = Path(self._tmp.name) if self._tmp else workdir  # type: ignore[union-attr]
+        self.workdir = Path(self._tmp.name) if self._tmp else workdir
         assert self.workdir is not None
         self.config_path = self.workdir / "config.alloy"
         self.config_path.write_text(config)

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Self, TypeVar
 
 from collector.testing.process import free_port
 
@@ -79,15 +79,48 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, interva
         time.sleep(interval)
 
 
-class PrometheusServer:
+class _ExternalServer:
+    """A third-party binary a test runs on a free 127.0.0.1 port.
+
+    Its output goes to `log_path` (shown when it fails to come up); `start` returns once its
+    readiness URL answers, and `stop` (also on leaving a `with` block) always reaps it."""
+
+    def __init__(self, binary: str, log_path: Path) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = log_path
+
+    def start(self, timeout: float = 30.0) -> Self:
+        """Launch (through `_launch`) and wait until ready; each server knows its arguments."""
+        raise NotImplementedError
+
+    def _launch(self, args: list[str], ready_url: str, timeout: float) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([self.binary, *args], stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL)
+        _wait_http(ready_url, self.process, self.log_path, timeout)
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class PrometheusServer(_ExternalServer):
     """`prometheus` with the remote-write receiver enabled, no scrape jobs, TSDB in `storage`."""
 
     def __init__(self, storage: Path, *, binary: str | None = None) -> None:
-        self.binary = binary or prometheus_binary() or "prometheus"
+        super().__init__(binary or prometheus_binary() or "prometheus", storage.parent / f"{storage.name}.log")
         self.storage = storage
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = storage.parent / f"{storage.name}.log"
 
     @property
     def url(self) -> str:
@@ -97,25 +130,15 @@ class PrometheusServer:
     def write_url(self) -> str:
         return f"{self.url}/api/v1/write"
 
-    def start(self, timeout: float = 60.0) -> PrometheusServer:
+    def start(self, timeout: float = 60.0) -> Self:
         self.storage.mkdir(parents=True, exist_ok=True)
         config = self.storage.parent / f"{self.storage.name}.yml"
         config.write_text("global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n")
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.storage}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-                 "--storage.tsdb.retention.time=1d", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _wait_http(f"{self.url}/-/ready", self.process, self.log_path, timeout)
+        self._launch([f"--config.file={config}", f"--storage.tsdb.path={self.storage}",
+                      f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
+                      "--storage.tsdb.retention.time=1d", "--log.level=warn"],
+                     f"{self.url}/-/ready", timeout)
         return self
-
-    def stop(self) -> None:
-        _stop(self.process)
-        self.process = None
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _api(self, path: str, params: dict[str, str]) -> Any:
         status, body = _get(f"{self.url}{path}?{urllib.parse.urlencode(params)}", timeout=30)
@@ -137,41 +160,19 @@ class PrometheusServer:
             out[key] = [(round(float(t) * 1000), float(v)) for t, v in series["values"]]
         return out
 
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
 
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-
-class NodeExporter:
+class NodeExporter(_ExternalServer):
     """`prometheus-node-exporter` with only unprivileged, cheap collectors."""
 
     def __init__(self, workdir: Path, *, binary: str | None = None) -> None:
-        self.binary = binary or node_exporter_binary() or "prometheus-node-exporter"
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "node-exporter.log"
+        super().__init__(binary or node_exporter_binary() or "prometheus-node-exporter", workdir / "node-exporter.log")
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> NodeExporter:
+    def start(self, timeout: float = 30.0) -> Self:
         collectors = [f"--collector.{name}" for name in NODE_COLLECTORS]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [self.binary, f"--web.listen-address={self.address}", "--collector.disable-defaults", *collectors],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _wait_http(f"http://{self.address}/metrics", self.process, self.log_path, timeout)
+        self._launch([f"--web.listen-address={self.address}", "--collector.disable-defaults", *collectors],
+                     f"http://{self.address}/metrics", timeout)
         return self
-
-    def stop(self) -> None:
-        _stop(self.process)
-        self.process = None
-
-    def __enter__(self) -> NodeExporter:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -32,6 +32,8 @@ from aiohttp import web
 from collector.signals import Signal
 from collector.testing.server_thread import ServerThread
 
+# a receiving route after the body is read and no scripted failure applies: (request, body, arrival ns)
+_Receiver = Callable[[web.Request, bytes, int], Awaitable[web.Response]]
 _PATH_SIGNALS = {"traces": Signal.TRACES, "metrics": Signal.METRICS, "logs": Signal.LOGS}
 _STAMP_KEY = b"bench.send_ns"
 _DIGITS = re.compile(rb"(\d{19})")
@@ -192,8 +194,8 @@ class OtlpSink:
         self._failure: Failure | None = None
         self._lock = threading.Lock()
         self.app = web.Application(client_max_size=256 << 20)
-        self.app.add_routes([web.post("/api/v1/write", self._handle_remote_write),
-                             web.post("/{tail:.*}", self._handle), web.get("/stats", self._stats)])
+        self.app.add_routes([web.post("/api/v1/write", self._receiving(self._handle_remote_write)),
+                             web.post("/{tail:.*}", self._receiving(self._handle)), web.get("/stats", self._stats)])
 
     def fail(self, status: int, *, requests: int | None = None, seconds: float | None = None,
              retry_after: str | None = None) -> None:
@@ -233,12 +235,22 @@ class OtlpSink:
             second = now // 1_000_000_000
             stats.per_second[second] = stats.per_second.get(second, 0) + count
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        now = time.time_ns()
-        refusal = self._refusal()
-        if refusal is not None:
-            return refusal
+    def _receiving(self, handler: _Receiver) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A route that receives data: read the whole body and note its arrival time first (a
+        refused request still costs its transfer, as at a real backend), then answer a scripted
+        failure if one is active, else hand the body to `handler`."""
+
+        async def route(request: web.Request) -> web.Response:
+            body = await request.read()
+            now = time.time_ns()
+            refusal = self._refusal()
+            if refusal is not None:
+                return refusal
+            return await handler(request, body, now)
+
+        return route
+
+    async def _handle(self, request: web.Request, body: bytes, now: int) -> web.Response:
         tail = request.match_info["tail"].rstrip("/").rsplit("/", 1)[-1]
         signal = _PATH_SIGNALS.get(tail)
         if signal is None:
@@ -270,12 +282,7 @@ class OtlpSink:
         return web.Response(status=200, body=signal.spec.response_class().SerializeToString(),
                             content_type="application/x-protobuf")
 
-    async def _handle_remote_write(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        now = time.time_ns()
-        refusal = self._refusal()
-        if refusal is not None:
-            return refusal
+    async def _handle_remote_write(self, _request: web.Request, body: bytes, now: int) -> web.Response:
         points = samples = 0
         if not self.count_bytes_only:
             try:

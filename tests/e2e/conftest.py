@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import pytest
 
-from collector.testing.process import CollectorProcess, free_port
+from collector.testing.process import CollectorProcess, OtlpEndpoints, free_port
 from collector.testing.sink import OtlpSink, SinkThread
 
 GATEWAY = """
@@ -44,20 +45,23 @@ otelcol.exporter.otlphttp "out" {{
 """
 
 
-class Gateway:
-    def __init__(self, sink: SinkThread, collector: CollectorProcess, grpc_port: int, http_port: int) -> None:
-        self.sink = sink
-        self.collector = collector
-        self.grpc_port = grpc_port
-        self.http_port = http_port
+@dataclass
+class Gateway(OtlpEndpoints):
+    sink: SinkThread
+    collector: CollectorProcess
+    grpc_port: int
+    http_port: int
 
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+    def close(self) -> None:
+        """Stop the collector, then its backend (the sink): what every test that starts one ends with."""
+        self.collector.close()
+        self.sink.stop()
 
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def start_gateway(*, env: dict[str, str] | None = None, max_elapsed: str = "5m", keep_requests: bool = True) -> Gateway:
@@ -76,9 +80,5 @@ def start_gateway(*, env: dict[str, str] | None = None, max_elapsed: str = "5m",
 
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    gw = start_gateway()
-    try:
+    with start_gateway() as gw:
         yield gw
-    finally:
-        gw.collector.close()
-        gw.sink.stop()

@@ -96,8 +96,7 @@ def test_http_status_codes_of_the_specification(gateway: Gateway) -> None:
 
 
 def test_backend_outage_then_recovery_delivers_everything() -> None:
-    gw = start_gateway()
-    try:
+    with start_gateway() as gw:
         gw.sink.sink.fail(503, seconds=2.0, retry_after="0")
         for batch in range(10):
             assert _post(gw.http_url + "/v1/traces", _span_request(50, f"outage{batch}"))[0] == 200
@@ -105,27 +104,19 @@ def test_backend_outage_then_recovery_delivers_everything() -> None:
         assert sorted(set(_spans_named(gw))) == sorted(f"outage{b}-{i}" for b in range(10) for i in range(50))
         assert gw.sink.sink.stats.refused_requests >= 1
         assert gw.collector.metric_value("otelcol_exporter_send_failed_spans_total") == 0
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_backend_rejecting_with_400_drops_and_counts_without_retrying() -> None:
-    gw = start_gateway()
-    try:
+    with start_gateway() as gw:
         gw.sink.sink.fail(400)
         assert _post(gw.http_url + "/v1/traces", _span_request(40, "bad"))[0] == 200
         assert wait_until(lambda: gw.collector.metric_value("otelcol_exporter_send_failed_spans_total") >= 40)
         assert gw.sink.sink.stats.refused_requests == 1  # one attempt, no retry storm
         assert gw.sink.sink.items(Signal.TRACES) == 0
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_full_ring_refuses_with_retryable_status_and_loses_nothing_accepted() -> None:
-    gw = start_gateway(env={"COLLECTOR_RING_BYTES": "1MiB", "COLLECTOR_TRACES_WORKERS": "1"})
-    try:
+    with start_gateway(env={"COLLECTOR_RING_BYTES": "1MiB", "COLLECTOR_TRACES_WORKERS": "1"}) as gw:
         gw.sink.sink.fail(503, retry_after="0")  # backend down until we recover it
         payload = _span_request(400, "fill")  # ~20 KiB per request
         accepted, refused = 0, None
@@ -142,21 +133,14 @@ def test_full_ring_refuses_with_retryable_status_and_loses_nothing_accepted() ->
         gw.sink.sink.recover()
         assert wait_until(lambda: gw.sink.sink.items(Signal.TRACES) >= accepted * 400, timeout=120)
         assert gw.sink.sink.items(Signal.TRACES) == accepted * 400  # every accepted request, once
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_worker_counts_come_from_the_environment() -> None:
-    gw = start_gateway(env={"COLLECTOR_TRACES_WORKERS": "2", "COLLECTOR_LOGS_WORKERS": "1",
-                            "COLLECTOR_METRICS_WORKERS": "3"})
-    try:
+    with start_gateway(env={"COLLECTOR_TRACES_WORKERS": "2", "COLLECTOR_LOGS_WORKERS": "1",
+                            "COLLECTOR_METRICS_WORKERS": "3"}) as gw:
         titles = set(gw.collector.children())
         assert {"worker traces/0", "worker traces/1", "worker logs/0", "worker metrics/0", "worker metrics/1",
                 "worker metrics/2", "receiver/0"} <= titles
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_invalid_worker_count_is_a_clear_error() -> None:
@@ -177,8 +161,7 @@ def test_invalid_worker_count_is_a_clear_error() -> None:
 
 
 def test_sigkilled_worker_is_restarted_and_its_records_are_processed() -> None:
-    gw = start_gateway(env={"COLLECTOR_TRACES_WORKERS": "1"})
-    try:
+    with start_gateway(env={"COLLECTOR_TRACES_WORKERS": "1"}) as gw:
         gw.sink.sink.fail(503, retry_after="0")  # hold data inside the worker
         for batch in range(20):
             assert _post(gw.http_url + "/v1/traces", _span_request(25, f"kill{batch}"))[0] == 200
@@ -191,22 +174,15 @@ def test_sigkilled_worker_is_restarted_and_its_records_are_processed() -> None:
         expected = {f"kill{b}-{i}" for b in range(20) for i in range(25)}
         assert wait_until(lambda: expected <= set(_spans_named(gw)), timeout=60)
         assert gw.collector.metric_value("collector_process_restarts", process="worker traces/0") == 1
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_sigterm_drains_everything_accepted_and_exits_zero() -> None:
-    gw = start_gateway()
-    try:
+    with start_gateway() as gw:
         gw.sink.sink.fail(503, seconds=1.0, retry_after="0")
         for batch in range(10):
             assert _post(gw.http_url + "/v1/traces", _span_request(30, f"drain{batch}"))[0] == 200
         assert gw.collector.stop() == 0
         assert {f"drain{b}-{i}" for b in range(10) for i in range(30)} <= set(_spans_named(gw))
-    finally:
-        gw.collector.close()
-        gw.sink.stop()
 
 
 def test_concurrent_clients_on_both_protocols_lose_nothing(gateway: Gateway) -> None:
@@ -285,14 +261,10 @@ def test_metrics_of_one_resource_always_reach_the_same_worker() -> None:
 
 
 def test_two_receiver_processes_share_the_ports() -> None:
-    gw = start_gateway(env={"COLLECTOR_RECEIVER_PROCESSES": "2", "COLLECTOR_TRACES_WORKERS": "2"})
-    try:
+    with start_gateway(env={"COLLECTOR_RECEIVER_PROCESSES": "2", "COLLECTOR_TRACES_WORKERS": "2"}) as gw:
         assert {"receiver/0", "receiver/1"} <= set(gw.collector.children())
         for batch in range(30):  # a new connection per request: the kernel spreads them over both
             assert _post(gw.http_url + "/v1/traces", _span_request(10, f"rp{batch}"))[0] == 200
         send_spans("grpc", gw.grpc_endpoint, 100)
         assert wait_until(lambda: gw.sink.sink.items(Signal.TRACES) >= 400)
         assert gw.sink.sink.items(Signal.TRACES) == 400
-    finally:
-        gw.collector.close()
-        gw.sink.stop()

@@ -31,7 +31,7 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 
 from collector.signals import Signal
-from collector.testing.process import CollectorProcess, free_port
+from collector.testing.process import CollectorProcess, OtlpEndpoints, free_port
 from collector.testing.remote_write_sink import RemoteWriteSinkThread, Sample
 from collector.testing.sdk import send_logs, send_metrics, send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
@@ -69,21 +69,13 @@ def tutorial_config(grpc_port: int, http_port: int, *, flush_interval: float | N
 
 
 @dataclass
-class Tutorial:
+class Tutorial(OtlpEndpoints):
     collector: CollectorProcess
     loki: SinkThread
     tempo: SinkThread
     prometheus: RemoteWriteSinkThread
     grpc_port: int
     http_port: int
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
 
     def resource_spans(self) -> list[tuple[dict[str, object], list[str]]]:
         """(resource attributes, span names) per ResourceSpans that reached Tempo."""
