@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.payloads import Encoded, Shape, encode
+from collector.components.kit.exporterhelper.errors import STATUS_DETAILS_KEY, retry_info_delay
 from collector.signals import Signal
 
 RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
@@ -104,18 +105,11 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def grpc_retry_delay(trailing: Any) -> float | None:
-    """RetryInfo.retry_delay from `grpc-status-details-bin`, if the server sent one."""
-    from google.rpc import error_details_pb2, status_pb2
-
+    """RetryInfo.retry_delay from `grpc-status-details-bin`, if the server sent one (read as the
+    collector's exporters read it)."""
     for key, value in trailing or ():
-        if key != "grpc-status-details-bin":
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                info = error_details_pb2.RetryInfo()
-                detail.Unpack(info)
-                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+        if key == STATUS_DETAILS_KEY:
+            return retry_info_delay(value)
     return None
 
 

@@ -17,7 +17,7 @@ import random
 import struct
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Iterator, Literal
 
 import orjson
 from google.protobuf import json_format
@@ -107,14 +107,24 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def _bench_scopes(request: Message, signal: Signal, shape: Shape, seed: int,
+                  rng: random.Random) -> Iterator[tuple[int, Any, int]]:
+    """The resources of a request, each with one `bench` scope and its share of the items; yields
+    (resource index, scope message, items to add). Every signal's builder lays requests out alike."""
+    spec = signal.spec
+    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
+        rx = getattr(request, spec.resource_field).add()
+        _resource(rx.resource, shape, seed * 31 + r, rng)
+        sx = getattr(rx, spec.scope_field).add()
+        sx.scope.name = "bench"
+        yield r, sx, count
+
+
 def traces_message(shape: Shape, seed: int = 0, stamp: bool = True) -> ExportTraceServiceRequest:
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
-    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
-        rs = request.resource_spans.add()
-        _resource(rs.resource, shape, seed * 31 + r, rng)
-        ss = rs.scope_spans.add()
-        ss.scope.name, ss.scope.version = "bench", "1.0"
+    for r, ss, count in _bench_scopes(request, Signal.TRACES, shape, seed, rng):
+        ss.scope.version = "1.0"
         for i in range(count):
             span = ss.spans.add()
             span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
@@ -131,11 +141,7 @@ def traces_message(shape: Shape, seed: int = 0, stamp: bool = True) -> ExportTra
 def logs_message(shape: Shape, seed: int = 0, stamp: bool = True) -> ExportLogsServiceRequest:
     rng = random.Random(seed)
     request = ExportLogsServiceRequest()
-    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
-        rl = request.resource_logs.add()
-        _resource(rl.resource, shape, seed * 31 + r, rng)
-        sl = rl.scope_logs.add()
-        sl.scope.name = "bench"
+    for r, sl, count in _bench_scopes(request, Signal.LOGS, shape, seed, rng):
         for i in range(count):
             record = sl.log_records.add()
             record.time_unix_nano = 1_700_000_000_000_000_000 + i
@@ -158,11 +164,7 @@ def metrics_message(shape: Shape, seed: int = 0, stamp: bool = True,
     now = timestamp_ns or time.time_ns()
     request = ExportMetricsServiceRequest()
     kinds = ("gauge", "sum", "histogram")
-    for r, count in enumerate(_split(shape.items_per_request, shape.resources_per_request)):
-        rm = request.resource_metrics.add()
-        _resource(rm.resource, shape, seed * 31 + r, rng)
-        sm = rm.scope_metrics.add()
-        sm.scope.name = "bench"
+    for r, sm, count in _bench_scopes(request, Signal.METRICS, shape, seed, rng):
         if stamp and r == 0 and count:
             probe = sm.metrics.add()
             probe.name = PROBE_METRIC
