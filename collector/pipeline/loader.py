@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from collector.components.kit.api import ConsumerRef, EvalContext, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, EvalContext, MetricsReceiverRef, Placement, export_values
 from collector.components.kit.registry import ComponentInfo, all_components
 from collector.config import ast
 from collector.config.diag import Diagnostic, DiagnosticError, Sources, Span, has_errors
@@ -34,6 +34,7 @@ from collector.pipeline.configblocks import CONFIG_BLOCKS, UNSUPPORTED_BLOCKS, L
 from collector.pipeline.dag import Graph
 from collector.pipeline.decode import decode_block
 from collector.pipeline.model import Edge, EdgeKind, LoggingSettings, Node, Pipeline, hash_sources
+from collector.pipeline.plan import ReceiverCodeCollision, code_collisions
 from collector.pipeline.references import (
     ComponentTable,
     Reference,
@@ -123,6 +124,7 @@ class _Loader:
         blocked = [cid for cid in self.blocks if cid not in order]  # on or behind a cycle
         failed.update(blocked)
         nodes = self._evaluate(order + blocked, references, failed, bad)
+        self._check_ring_codes()
         settings = self._config_blocks()
         if has_errors(self.diags):
             raise self.fail()
@@ -246,12 +248,13 @@ class _Loader:
                 continue
             context = EvalContext(cid, self.context.http_listen_addr, self.context.storage_path)
             try:
-                exports = dict(info.factory.exports(context, args))
+                exports = info.evaluate_exports(context, args)
             except (ValueError, TypeError) as exc:
                 self.error(block.name_span, f"Failed to build component: {exc}")
                 failed.add(cid)
                 continue
-            scope.insert(cid, exports)
+            values = export_values(exports)
+            scope.insert(cid, values)
             nodes[cid] = Node(
                 id=cid,
                 name=block.full_name,
@@ -259,10 +262,16 @@ class _Loader:
                 info=info,
                 args=args,
                 exports=exports,
+                export_values=values,
                 span=block.span,
                 block=block,
             )
         return nodes
+
+    def _check_ring_codes(self) -> None:
+        receivers = [cid for cid, (_, info) in self.blocks.items() if info.placement is Placement.RECEIVER]
+        for first, second, code in code_collisions(receivers):
+            self.error(self.blocks[second][0].name_span, str(ReceiverCodeCollision(first, second, code)))
 
     def _config_blocks(self) -> dict[str, msgspec.Struct]:
         from collector.config.evaluator import Evaluator
@@ -310,7 +319,7 @@ def _data_flow(references: list[Reference], nodes: Mapping[str, Node]) -> list[E
     edges: list[Edge] = []
     for ref in references:
         target = nodes[ref.target]
-        value: Any = target.exports.get(ref.export) if ref.export else target.exports
+        value: Any = target.export_values.get(ref.export) if ref.export else target.export_values
         kind: EdgeKind
         signal: Signal | None = None
         if isinstance(value, (list, tuple)) and value and isinstance(value[0], (ConsumerRef, MetricsReceiverRef)):

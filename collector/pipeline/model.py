@@ -26,7 +26,8 @@ class Node:
     label: str
     info: ComponentInfo
     args: msgspec.Struct
-    exports: dict[str, Any]
+    exports: msgspec.Struct  # the component's typed Exports
+    export_values: dict[str, Any]  # the same as the configuration sees them: Alloy name -> value
     span: Span
     block: Block
     references_to: list[str] = field(default_factory=list)

@@ -10,7 +10,9 @@ after the ring.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
 
 from collector.components.kit.api import Placement
 from collector.pipeline.model import Edge, Pipeline
@@ -19,6 +21,60 @@ from collector.signals import Signal
 
 def receiver_components(p: Pipeline) -> list[str]:
     return [i for i in p.order if p.nodes[i].info.placement is Placement.RECEIVER]
+
+
+# --- ring codes -----------------------------------------------------------------------------------
+# A ring record names the receiver that accepted it by a 16-bit code, and the worker routes the record
+# through that receiver's `output` block. The code is a pure function of the receiver's ID rather than
+# an index in the configuration: every process evaluates the same file and agrees on it without a
+# handshake, and a receiver that a reload keeps keeps its code, so records written before the reload
+# still reach the right pipeline. A hash can collide, which would route one receiver's data into
+# another's pipeline; so a collision is a configuration error (the loader reports it naming both
+# components), and so is, at a reload, a new receiver taking the code of a receiver of the running
+# configuration that is gone (its records may still be in the rings).
+
+
+class ReceiverCodeCollision(ValueError):
+    def __init__(self, first: str, second: str, code: int, *, running: bool = False) -> None:
+        where = " of the running configuration" if running else ""
+        super().__init__(f"{second} and {first}{where} hash to the same ring code {code}; "
+                         f"rename one of them (their data could not be told apart)")
+        self.first, self.second, self.code = first, second, code
+
+
+@lru_cache(maxsize=1024)
+def ring_code(receiver_id: str) -> int:
+    """The 16-bit code of a receiver in ring record headers."""
+    return zlib.crc32(receiver_id.encode()) & 0xFFFF
+
+
+def code_collisions(receiver_ids: list[str]) -> list[tuple[str, str, int]]:
+    """(first, second, code) for every receiver whose code an earlier one already has."""
+    seen: dict[int, str] = {}
+    found = []
+    for rid in receiver_ids:
+        code = ring_code(rid)
+        if code in seen:
+            found.append((seen[code], rid, code))
+        else:
+            seen[code] = rid
+    return found
+
+
+def receiver_codes(p: Pipeline, running: Pipeline | None = None) -> Mapping[str, int]:
+    """receiver ID -> ring code; raises `ReceiverCodeCollision` if the codes are ambiguous, within
+    `p` or against the receivers of the `running` configuration that `p` would replace."""
+    ids = receiver_components(p)
+    for first, second, code in code_collisions(ids):
+        raise ReceiverCodeCollision(first, second, code)
+    codes = {rid: ring_code(rid) for rid in ids}
+    if running is not None:
+        owners = {code: rid for rid, code in codes.items()}
+        for old in receiver_components(running):
+            rid = owners.get(ring_code(old))
+            if rid is not None and rid != old:
+                raise ReceiverCodeCollision(old, rid, ring_code(old), running=True)
+    return codes
 
 
 def supervisor_components(p: Pipeline) -> list[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from typing import Mapping, Sequence
 
 from google.protobuf.message import Message
 
+from collector.pipeline.plan import ring_code
 from collector.runtime.ring import Doorbell, RecordHeader, Ring
 from collector.runtime.routing import RoundRobin, split_by_resource
 from collector.signals import Signal
@@ -32,12 +32,6 @@ _RECORD_SLACK = 4096
 RETRY_AFTER_FULL = 1.0
 
 
-def receiver_code(receiver_id: str) -> int:
-    """The receiving component's number in ring headers: a hash of its ID, so that records still in
-    a ring keep pointing at the right component when a reload adds or removes receivers."""
-    return zlib.crc32(receiver_id.encode()) & 0xFFFF
-
-
 class RingAdmission:
     def __init__(
         self,
@@ -52,7 +46,7 @@ class RingAdmission:
         rings = self._rings.get(signal)
         if not rings:
             return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
-        code, now = receiver_code(receiver_id), time.time_ns()
+        code, now = ring_code(receiver_id), time.time_ns()
         if signal is Signal.METRICS and len(rings) > 1:
             # parts of a split request carry no count (0): their worker counts them if it must
             return self._admit_split(signal, data, RecordHeader(SIGNAL_CODES[signal], code, now, 0))

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from collector.components.kit.api import BuildContext, Component, ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import (
+    BuildContext, Component, ConsumerRef, MetricsReceiver, MetricsReceiverRef, RuntimeServices,
+)
 from collector.components.kit.fanout import Fanout
 from collector.pipeline.loader import Pipeline
 from collector.signals import Signal
@@ -34,7 +36,24 @@ class ReloadReport:
     removed: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Wire:
+    """One fan-out or `forward_to` list handed out at build, and the IDs it points at."""
+
+    owner: str
+    generation: int  # the `apply` that built its owner: lets a reload forget retired owners' wires
+    ids: tuple[str, ...]
+    fanout: Fanout | None = None
+    receivers: list[MetricsReceiver] | None = None
+    entry: bool = False  # behind a receiver of another process (`entry_points`), not an instance
+
+
+EntryPoints = dict[str, dict[Signal, Fanout]]
+
+
 class ComponentHost:
+    """Builds, wires, starts, reloads and stops the components of one process; it is their `Wiring`."""
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -45,7 +64,7 @@ class ComponentHost:
         http_listen_addr: str,
         worker_signal: Signal | None = None,
         worker_index: int = 0,
-        extras: dict[str, Any] | None = None,
+        services: RuntimeServices | None = None,
         report: StatusReporter | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -55,38 +74,58 @@ class ComponentHost:
         self.http_listen_addr = http_listen_addr
         self.worker_signal = worker_signal
         self.worker_index = worker_index
-        self.extras = extras or {}
-        self.instances: dict[str, Component] = {}
-        self._staged: dict[str, Component] | None = None
+        self.services = services or RuntimeServices()
+        self.instances: dict[str, Component[Any]] = {}
+        self._staged: dict[str, Component[Any]] | None = None
         self._report = report or (lambda _event: None)
-        self._fanouts: dict[tuple[str, Signal, tuple[str, ...]], Fanout] = {}
-        self._receiver_lists: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+        self._wires: list[_Wire] = []
+        self._generation = 0
+        self._entries: dict[str, tuple[Any, dict[Signal, Fanout]]] = {}
 
-    # --- wiring --------------------------------------------------------------------------------
-    def next_consumer_for(self, owner: str) -> Callable[[Sequence[ConsumerRef], Signal], Fanout]:
-        def resolve(refs: Sequence[ConsumerRef], signal: Signal) -> Fanout:
-            ids = tuple(ref.component_id for ref in refs)
-            key = (owner, signal, ids)
-            fanout = self._fanouts.get(key)
-            if fanout is None:
-                fanout = Fanout(owner, signal, self._hosted(ids))  # type: ignore[arg-type]
-                self._fanouts[key] = fanout
-            return fanout
+    # --- wiring (the kit's `Wiring` protocol) ----------------------------------------------------
+    def fanout(self, owner: str, signal: Signal, refs: Sequence[ConsumerRef], *, entry: bool = False) -> Fanout:
+        ids = tuple(ref.component_id for ref in refs)
+        fanout = Fanout(owner, signal, self._hosted(ids))
+        self._wires.append(_Wire(owner, self._generation, ids, fanout=fanout, entry=entry))
+        return fanout
 
-        return resolve
+    def receivers(self, owner: str, refs: Sequence[MetricsReceiverRef]) -> list[MetricsReceiver]:
+        ids = tuple(ref.component_id for ref in refs)
+        receivers: list[MetricsReceiver] = list(self._hosted(ids))
+        self._wires.append(_Wire(owner, self._generation, ids, receivers=receivers))
+        return receivers
 
-    def metrics_receivers_for(self, owner: str) -> Callable[[Sequence[MetricsReceiverRef]], list[Any]]:
-        def resolve(refs: Sequence[MetricsReceiverRef]) -> list[Any]:
-            ids = tuple(ref.component_id for ref in refs)
-            receivers = self._receiver_lists.get((owner, ids))
-            if receivers is None:
-                receivers = self._hosted(ids)
-                self._receiver_lists[(owner, ids)] = receivers
-            return receivers
+    def entry_points(self, receiver_ids: Iterable[str]) -> EntryPoints:
+        """The fan-outs behind the `output` blocks of receivers that run in other processes (a
+        worker routes ring records through them), resolved like a hosted component's output.
 
-        return resolve
+        Receivers of the previous configuration that are gone stay in the answer for one more
+        reload: their records may still sit in the rings and keep flowing to what their output
+        named, as far as it still runs here.
+        """
+        wanted = list(receiver_ids)
+        previous = self._entries
+        current: dict[str, tuple[Any, dict[Signal, Fanout]]] = {}
+        for rid in wanted:
+            node = self.pipeline.nodes[rid]
+            output = node.info.output_of(node.args)
+            kept = previous.get(rid)
+            if kept is not None and kept[0] == output:
+                current[rid] = kept
+                continue
+            fanouts = {signal: self.fanout(rid, signal, output.for_signal(signal) if output else [], entry=True)
+                       for signal in Signal}
+            current[rid] = (output, fanouts)
+        gone = {rid: entry[1] for rid, entry in previous.items() if rid not in current}
+        live = {id(f) for _, fanouts in current.values() for f in fanouts.values()}
+        live |= {id(f) for fanouts in gone.values() for f in fanouts.values()}
+        self._wires = [w for w in self._wires if not w.entry or id(w.fanout) in live]
+        self._entries = current
+        result = {rid: fanouts for rid, (_, fanouts) in current.items()}
+        result.update(gone)
+        return result
 
-    def _hosted(self, ids: tuple[str, ...]) -> list[Component]:
+    def _hosted(self, ids: tuple[str, ...]) -> list[Component[Any]]:
         """The instances this process runs among `ids`.
 
         A component may name consumers of signals that never reach this process (resource detection
@@ -98,13 +137,14 @@ class ComponentHost:
 
     def _rewire(self) -> None:
         """Point every fan-out and receiver list at the current instances (after a reload)."""
-        for (_owner, _signal, ids), fanout in self._fanouts.items():
-            fanout.retarget(self._hosted(ids))  # type: ignore[arg-type]
-        for (_owner, ids), receivers in self._receiver_lists.items():
-            receivers[:] = self._hosted(ids)
+        for wire in self._wires:
+            if wire.fanout is not None:
+                wire.fanout.retarget(self._hosted(wire.ids))  # type: ignore[arg-type]
+            elif wire.receivers is not None:
+                wire.receivers[:] = self._hosted(wire.ids)  # type: ignore[arg-type]
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def _build_one(self, cid: str) -> Component:
+    def _build_one(self, cid: str) -> Component[Any]:
         node = self.pipeline.nodes[cid]
         ctx = BuildContext(
             component_id=cid,
@@ -115,9 +155,8 @@ class ComponentHost:
             worker_signal=self.worker_signal,
             worker_index=self.worker_index,
             logger=logging.getLogger(f"component.{cid}"),
-            next_consumer=self.next_consumer_for(cid),
-            metrics_receivers=self.metrics_receivers_for(cid),
-            extras=dict(self.extras),
+            wiring=self,
+            services=self.services,
         )
         return node.info.factory(ctx, node.args)
 
@@ -127,7 +166,7 @@ class ComponentHost:
         for cid in self.order:
             self.instances[cid] = self._build_one(cid)
 
-    async def _start_one(self, cid: str, instance: Component) -> None:
+    async def _start_one(self, cid: str, instance: Component[Any]) -> None:
         try:
             await instance.start()
         except Exception as exc:
@@ -140,7 +179,7 @@ class ComponentHost:
         for cid in self.order:
             await self._start_one(cid, self.instances[cid])
 
-    async def _shutdown(self, items: list[tuple[str, Component]], deadline: float) -> None:
+    async def _shutdown(self, items: list[tuple[str, Component[Any]]], deadline: float) -> None:
         for cid, instance in items:
             try:
                 await instance.shutdown(deadline)
@@ -173,6 +212,7 @@ class ComponentHost:
         self.pipeline = pipeline
         staged = {cid: old_instances[cid] for cid in report.kept}
         self._staged = staged
+        self._generation += 1
         try:
             for cid in new_order:
                 if cid in fresh:
@@ -185,17 +225,23 @@ class ComponentHost:
             self.pipeline, self._staged = old_pipeline, None
             await self._shutdown([(cid, staged[cid]) for cid in reversed(new_order) if cid in fresh and cid in staged],
                                  time.monotonic() + drain_timeout)
+            self._forget_wires(fresh, lambda generation: generation == self._generation)
             raise
         self._staged = None
         self.instances, self.order = staged, new_order
         self._rewire()
         retired = [cid for cid in reversed(list(old_instances)) if cid in fresh or cid in report.removed]
         await self._shutdown([(cid, old_instances[cid]) for cid in retired], time.monotonic() + drain_timeout)
+        self._forget_wires(set(retired), lambda generation: generation < self._generation)
         for cid in report.removed:
             self._report({"event": "removed", "component": cid})
         return report
 
-    def _report_health(self, cid: str, instance: Component) -> None:
+    def _forget_wires(self, owners: set[str], built: Callable[[int], bool]) -> None:
+        """Drop the wires of instances that are gone, so a reload re-points only live ones."""
+        self._wires = [w for w in self._wires if w.entry or w.owner not in owners or not built(w.generation)]
+
+    def _report_health(self, cid: str, instance: Component[Any]) -> None:
         self._report({"event": "health", "component": cid, "state": instance.health.state.value,
                       "message": instance.health.message})
 

@@ -10,14 +10,15 @@ import signal as signals
 from collections import defaultdict
 from pathlib import Path
 
+from collector.components.kit.api import RuntimeServices
 from collector.pipeline.loader import Pipeline, load
+from collector.pipeline.plan import receiver_codes, receiver_components
 from collector.runtime.control import listen
 from collector.runtime.admission import RingAdmission
 from collector.runtime.host import ComponentHost
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
 from collector.runtime.status import StatusChannel
-from collector.runtime.worker import receiver_ids
 from collector.signals import Signal
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         signal: [Doorbell.from_fd(spec.doorbell_fds[doorbell_key(signal.value, w)]) for w in range(len(rs))]
         for signal, rs in rings.items()
     }
-    ids = receiver_ids(pipeline)
+    ids = receiver_components(pipeline)
     admission = RingAdmission(rings, doorbells)
     host = ComponentHost(
         pipeline,
@@ -45,7 +46,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         storage_path=Path(spec.storage_path),
         http_listen_addr=spec.http_listen_addr,
         worker_index=spec.index,
-        extras={"admission": admission, "reuse_port": True, "run_dir": spec.run_dir},
+        services=RuntimeServices(admission=admission, reuse_port=True, run_dir=Path(spec.run_dir)),
         report=status,
     )
     host.build()
@@ -58,7 +59,10 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         try:
             pipeline = load(str(command["config_path"]), http_listen_addr=spec.http_listen_addr,
                             storage_path=Path(spec.storage_path))
-            await host.apply(pipeline, receiver_ids(pipeline), spec.shutdown_timeout)
+            # the workers refuse a configuration whose ring codes are ambiguous with the running
+            # one's; so does this process, so no record is ever written under such a code
+            receiver_codes(pipeline, host.pipeline)
+            await host.apply(pipeline, receiver_components(pipeline), spec.shutdown_timeout)
         except Exception as exc:
             log.exception("reload failed")
             status({"event": "reloaded", "generation": generation, "ok": False, "error": str(exc)})

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from collector.components.kit.api import Consumer, Placement
+from collector.components.kit.api import Consumer, RuntimeServices
 from collector.pipeline.loader import Pipeline, load
-from collector.pipeline.plan import worker_components
+from collector.pipeline.plan import receiver_codes, receiver_components, worker_components
 from collector.runtime.acks import RingAcks
-from collector.runtime.admission import SIGNALS_BY_CODE, receiver_code
+from collector.runtime.admission import SIGNALS_BY_CODE
 from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
 from collector.runtime.ring import Doorbell, Record, Ring
@@ -47,10 +47,6 @@ class _Source:
     acks: RingAcks
 
 
-def receiver_ids(pipeline: Pipeline) -> list[str]:
-    return sorted(cid for cid, node in pipeline.nodes.items() if node.info.placement is Placement.RECEIVER)
-
-
 class Worker:
     def __init__(self, spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
         assert spec.signal is not None
@@ -66,14 +62,15 @@ class Worker:
             http_listen_addr=spec.http_listen_addr,
             worker_signal=self.signal,
             worker_index=spec.index,
-            extras={"run_dir": spec.run_dir, "workers_for_signal": spec.workers.get(spec.signal, 1),
-                    "workers": dict(spec.workers)},
+            services=RuntimeServices(run_dir=Path(spec.run_dir),
+                                     workers_for_signal=spec.workers.get(spec.signal, 1)),
             report=status,
         )
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._sources: list[_Source] = []
         self._entries: dict[int, Consumer] = {}
+        self._previous: Pipeline | None = None  # the configuration before the last reload
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -107,13 +104,16 @@ class Worker:
         log.info("worker stopped")
 
     def _entry_consumers(self) -> dict[int, Consumer]:
-        """Receiver code in record headers -> the fan-out behind that receiver's output list."""
-        entries: dict[int, Consumer] = {}
-        for rid in receiver_ids(self.pipeline):
-            output = getattr(self.pipeline.nodes[rid].args, "output", None)
-            refs = output.for_signal(self.signal) if output is not None else []
-            entries[receiver_code(rid)] = self.host.next_consumer_for(rid)(refs, self.signal)
-        return entries
+        """Receiver code in record headers -> the fan-out behind that receiver's output list.
+
+        Codes are a pure function of the receiver's ID (`collector.pipeline.plan.receiver_codes`), so
+        records a kept receiver wrote before a reload keep their pipeline. Receivers the reload
+        removed stay routable for one more reload (their records may still be in the rings); the
+        reload was refused if a new receiver's code equals one of theirs.
+        """
+        codes = receiver_codes(self.pipeline, self._previous)
+        return {codes[rid]: fanouts[self.signal]
+                for rid, fanouts in self.host.entry_points(receiver_components(self.pipeline)).items()}
 
     async def _on_command(self, command: dict[str, object]) -> None:
         if command.get("cmd") != "reload":
@@ -122,9 +122,10 @@ class Worker:
         try:
             pipeline = load(str(command["config_path"]), http_listen_addr=self.spec.http_listen_addr,
                             storage_path=Path(self.spec.storage_path))
+            receiver_codes(pipeline, self.pipeline)  # refuse before changing anything
             report = await self.host.apply(pipeline, worker_components(pipeline, self.signal),
                                            self.spec.shutdown_timeout)
-            self.pipeline = pipeline
+            self.pipeline, self._previous = pipeline, self.pipeline
             self._entries = self._entry_consumers()
         except Exception as exc:
             log.exception("reload failed")

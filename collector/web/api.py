@@ -100,7 +100,7 @@ def component_detail(supervisor: SupervisorView, observer: Observer, component_i
     health = observer.health()[component_id]
     doc = component_info(supervisor, observer, node, health)
     doc["arguments"] = struct_body(node.args)
-    exports = exports_body(node.exports)
+    exports = exports_body(node.export_values)
     if exports:
         doc["exports"] = exports
     counters: dict[str, Any] = {stat: observer.rates.component_total(component_id, stat) for stat in COUNTER_STATS}

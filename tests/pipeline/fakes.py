@@ -6,7 +6,7 @@ tests never touch the shared registry. `declare` is `@register` into that table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -17,6 +17,7 @@ from collector.components.kit.api import (
     EvalContext,
     MetricsReceiverRef,
     Placement,
+    ReceiverExports,
 )
 from collector.components.kit.registry import ComponentInfo, register
 from collector.components.kit.types import ByteSize, Duration, Output, Secret, Targets
@@ -27,7 +28,7 @@ from collector.signals import Signal
 
 TEST_COMPONENTS: dict[str, ComponentInfo] = {}
 
-C = TypeVar("C", bound=type[Component])
+C = TypeVar("C", bound=type[Component[Any]])
 ALL = (Signal.TRACES, Signal.METRICS, Signal.LOGS)
 
 
@@ -124,23 +125,26 @@ class SinkArgs(msgspec.Struct, frozen=True, kw_only=True):
     url: str = "http://127.0.0.1:1/api/v1/write"
 
 
-@declare("test.sink", arguments=SinkArgs, accepts=[Signal.METRICS])
-class Sink(Component):
+@declare("test.sink", arguments=SinkArgs, exports=ReceiverExports, accepts=[Signal.METRICS])
+class Sink(Component[SinkArgs]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        return {"receiver": MetricsReceiverRef(ctx.component_id)}
+    def exports(cls, ctx: EvalContext, args: SinkArgs) -> ReceiverExports:
+        return ReceiverExports(MetricsReceiverRef(ctx.component_id))
 
 
 class TargetsArgs(msgspec.Struct, frozen=True, kw_only=True):
     address: str = "127.0.0.1:9"
 
 
-@declare("test.targets", arguments=TargetsArgs, placement=Placement.SUPERVISOR)
-class TargetsSource(Component):
+class TargetsExports(msgspec.Struct, frozen=True):
+    targets: Targets
+
+
+@declare("test.targets", arguments=TargetsArgs, exports=TargetsExports, placement=Placement.SUPERVISOR)
+class TargetsSource(Component[TargetsArgs]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        assert isinstance(args, TargetsArgs)
-        return {"targets": [{"__address__": args.address, "listen": ctx.http_listen_addr}]}
+    def exports(cls, ctx: EvalContext, args: TargetsArgs) -> TargetsExports:
+        return TargetsExports([{"__address__": args.address, "listen": ctx.http_listen_addr}])
 
 
 class RelabelArgs(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,12 +152,15 @@ class RelabelArgs(msgspec.Struct, frozen=True, kw_only=True):
     rule: list[Rule] = msgspec.field(default_factory=list)
 
 
-@declare("test.relabel", arguments=RelabelArgs, placement=Placement.NOWHERE)
-class Relabel(Component):
+class RelabelExports(msgspec.Struct, frozen=True):
+    output: Targets
+
+
+@declare("test.relabel", arguments=RelabelArgs, exports=RelabelExports, placement=Placement.NOWHERE)
+class Relabel(Component[RelabelArgs]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        assert isinstance(args, RelabelArgs)
-        return {"output": [dict(t, relabelled="yes") for t in args.targets]}
+    def exports(cls, ctx: EvalContext, args: RelabelArgs) -> RelabelExports:
+        return RelabelExports([dict(t, relabelled="yes") for t in args.targets])
 
 
 class ScrapeArgs(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,11 +178,14 @@ class ChainArgs(msgspec.Struct, frozen=True, kw_only=True):
     value: Any = None
 
 
-@declare("test.chain", arguments=ChainArgs, placement=Placement.NOWHERE)
-class Chain(Component):
+class ChainExports(msgspec.Struct, frozen=True):
+    value: Any
+
+
+@declare("test.chain", arguments=ChainArgs, exports=ChainExports, placement=Placement.NOWHERE)
+class Chain(Component[ChainArgs]):
     """Exports its argument, for reference and cycle tests."""
 
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        assert isinstance(args, ChainArgs)
-        return {"value": args.value}
+    def exports(cls, ctx: EvalContext, args: ChainArgs) -> ChainExports:
+        return ChainExports(args.value)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.api import ConsumerRef, InputExports, MetricsReceiverRef, ReceiverExports
 from collector.config.diag import DiagnosticError, Sources, format_one
 from collector.pipeline.loader import load, load_sources
 from collector.pipeline.model import Edge
@@ -63,8 +63,9 @@ def test_pipeline_nodes_order_and_exports() -> None:
     ]
     batch = p.nodes["test.processor.batch"]
     assert (batch.name, batch.label) == ("test.processor", "batch")
-    assert batch.exports == {"input": ConsumerRef("test.processor.batch", frozenset(Signal))}
-    assert p.nodes["test.sink.write"].exports == {"receiver": MetricsReceiverRef("test.sink.write")}
+    assert batch.exports == InputExports(ConsumerRef("test.processor.batch", frozenset(Signal)))
+    assert batch.export_values == {"input": ConsumerRef("test.processor.batch", frozenset(Signal))}
+    assert p.nodes["test.sink.write"].exports == ReceiverExports(MetricsReceiverRef("test.sink.write"))
     assert batch.references_to == ["test.exporter.tempo", "test.metrics_exporter.prom"]
     assert batch.referenced_by == ["test.connector.hosts", "test.receiver.in"]
     assert len(p.config_hash) == 64

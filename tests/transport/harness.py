@@ -13,10 +13,11 @@ from typing import Any, Coroutine, Iterator, TypeVar
 
 import uvloop
 
-from collector.components.kit.api import BuildContext
+from collector.components.kit.api import BuildContext, RuntimeServices
 from collector.components.otelcol.receiver.otlp import Arguments, GrpcArguments, HttpArguments, OtlpReceiver
 from collector.components.kit.types import Output
 from collector.testing.admission import CollectingAdmission
+from collector.testing.context import StaticWiring
 from collector.transport.grpc_server import OtlpGrpcServer
 from collector.transport.http_server import OtlpHttpServer
 
@@ -39,9 +40,10 @@ class LoopThread:
         self.loop.close()
 
 
-def build_context(admission: Any, component_id: str = "otelcol.receiver.otlp.default", **extras: Any) -> BuildContext:
+def build_context(admission: Any, component_id: str = "otelcol.receiver.otlp.default") -> BuildContext:
     return BuildContext(component_id, OtlpReceiver.info, Path("data"), "127.0.0.1:0", "receiver", None, 0,
-                        logging.getLogger(component_id), extras={"admission": admission, **extras})
+                        logging.getLogger(component_id), StaticWiring({}),
+                        RuntimeServices(admission=admission, reuse_port=False))
 
 
 def default_args(**http: Any) -> Arguments:

@@ -50,5 +50,5 @@ def test_arguments_body_omits_defaults_and_redacts_secrets() -> None:
         "bearer_token": {"type": "capsule", "value": "(secret)"},
     }
     assert "hunter2" not in repr(body)
-    assert exports_body(node.exports) == [{"name": "receiver", "type": "attr", "value": {
+    assert exports_body(node.export_values) == [{"name": "receiver", "type": "attr", "value": {
         "type": "capsule", "value": "prometheus.remote_write.out.receiver"}}]

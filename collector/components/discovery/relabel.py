@@ -6,8 +6,6 @@ every process, so nothing runs at run time.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import msgspec
 
 from collector.components.kit.api import ArgumentError, Component, EvalContext, Placement
@@ -33,10 +31,13 @@ def validate_rules(rules: list[Rule], block: str) -> None:
             raise ArgumentError(str(err), f"{block}.{err.attribute}" if err.attribute else block) from None
 
 
-@register("discovery.relabel", arguments=Arguments, placement=Placement.NOWHERE)
-class DiscoveryRelabel(Component):
+class Exports(msgspec.Struct, frozen=True):
+    output: Targets
+    rules: list[Rule]
+
+
+@register("discovery.relabel", arguments=Arguments, exports=Exports, placement=Placement.NOWHERE)
+class DiscoveryRelabel(Component[Arguments]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        assert isinstance(args, Arguments)
-        compiled = compile_rules(args.rule)
-        return {"output": relabel_targets(compiled, args.targets), "rules": list(args.rule)}
+    def exports(cls, ctx: EvalContext, args: Arguments) -> Exports:
+        return Exports(output=relabel_targets(compile_rules(args.rule), args.targets), rules=list(args.rule))

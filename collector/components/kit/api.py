@@ -1,23 +1,37 @@
-"""Theory of operation for components.
+"""The contract between a component and the runtime that hosts it.
 
-A component is declared once, in the module whose path is its Alloy name
-(`otelcol.processor.batch` -> `collector/components/otelcol/processor/batch.py`), with:
+Modelled on Alloy's Arguments/Exports and the OpenTelemetry Collector's component helpers, in our
+own words. A component is declared once, in the module (or package) whose path is its Alloy name
+(`otelcol.processor.batch` -> `collector/components/otelcol/processor/batch/`), with:
 
 * `Arguments`: a frozen `msgspec.Struct` holding Alloy's defaults. Decoding a configuration block is
   always defaults -> convert the evaluated values -> `validate()` (cross-field rules, raising
-  `ArgumentError` with the offending attribute name so the error points at it in the file).
-* a class derived from `Component`, decorated with `@register(...)` naming the component, its
-  arguments, which signals it accepts and emits, and where it runs (`Placement`).
-* `exports(ctx, args)`: the values other components may reference (`input`, `receiver`, `targets`,
-  `output`, ...). Exports are computed without running anything, so every process can evaluate the
-  whole configuration and build the same graph.
+  `ArgumentError` with the offending attribute so the error points at it in the file).
+* `Exports`: a frozen `msgspec.Struct` of the values other components may reference (`input`,
+  `receiver`, `targets`, `output`, ...), computed by the classmethod `exports(ctx, args)` without
+  running anything, so every process can evaluate the whole configuration and build the same graph.
+  Components that accept OTLP data default to `InputExports`; those that export nothing to
+  `NoExports`.
+* a class derived from `Component[Arguments]`, decorated with `@register(...)` naming the component,
+  its Arguments and Exports, which signals it accepts and emits, and where it runs (`Placement`).
 
-Every process (supervisor, receivers, workers) parses and evaluates the same configuration; each
-then instantiates only the components that its role runs (see `collector.pipeline.plan`). Inside a
-worker the pipeline is plain in-process calls: `await consumer.consume(payload)`.
+What the runtime hands a component is a `BuildContext`, typed end to end:
 
-Lifecycle is symmetric: the runtime starts downstream components first and stops upstream ones
-first; `shutdown()` drains with the deadline it is given and is idempotent.
+* `output`: if the Arguments have an `output { traces = [...] ... }` block, the kit resolves it once,
+  at build, into one stable `Fanout` per signal (`self.output[signal]`). A reload re-points those
+  fan-outs in place; a component never looks its consumers up again. `forward_to` lists resolve the
+  same way through `ctx.forward_to(refs)`.
+* `RuntimeServices`: facts only some processes have (the ring admission of a receiver process, the
+  run directory, how many workers share a signal). A component lists the ones it uses in its
+  `needs` class variable; building it in a process that cannot provide one fails at once with an
+  error naming the component, the service and the process.
+
+Lifecycle: build (the constructor: no I/O), `start()`, `shutdown(deadline)` (drains until the
+monotonic deadline; idempotent). There is no update: a reload builds a replacement for every
+component whose arguments changed and shuts the old one down after the pipeline was re-pointed
+(`collector.runtime.host`). The runtime starts downstream components first and stops upstream ones
+first. Processors that transform one payload at a time derive from
+`collector.components.kit.processorhelper.Processor`, which owns their counters, drops and errors.
 """
 
 from __future__ import annotations
@@ -26,14 +40,16 @@ import enum
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
 import msgspec
 
 from collector.signals import Payload, Signal
 
 if TYPE_CHECKING:
+    from collector.components.kit.fanout import Fanout
     from collector.components.kit.registry import ComponentInfo
+    from collector.transport.admission import Admission
 
 
 class ArgumentError(ValueError):
@@ -50,7 +66,7 @@ class Placement(enum.Enum):
 
     RECEIVER = "receiver"  # the receiver processes (otelcol.receiver.*)
     WORKER = "worker"  # every worker process whose signal pipeline reaches the component
-    SUPERVISOR = "supervisor"  # the supervisor only (e.g. prometheus.exporter.self)
+    SUPERVISOR = "supervisor"  # the supervisor only
     NOWHERE = "nowhere"  # pure value components: exports are all they do (discovery.relabel)
 
 
@@ -97,6 +113,23 @@ class MetricsReceiverRef:
         return f"{self.component_id}.{self.export_name}"
 
 
+# --- exports -------------------------------------------------------------------------------------
+class NoExports(msgspec.Struct, frozen=True):
+    """A component nothing can reference (receivers, scrapers)."""
+
+
+class InputExports(msgspec.Struct, frozen=True):
+    """What every otelcol processor, connector and exporter exports: where to send it data."""
+
+    input: ConsumerRef
+
+
+class ReceiverExports(msgspec.Struct, frozen=True):
+    """What a Prometheus sink exports: where to append samples."""
+
+    receiver: MetricsReceiverRef
+
+
 # --- run-time interfaces ------------------------------------------------------------------------
 @runtime_checkable
 class Consumer(Protocol):
@@ -108,9 +141,25 @@ class Consumer(Protocol):
 
 
 class MetricsReceiver(Protocol):
-    """Accepts Prometheus samples (`collector.protocols.prometheus` defines the batch type)."""
+    """Accepts Prometheus samples (`collector.protocols.prometheus.series.SampleBatch`)."""
 
     async def append(self, batch: Any) -> None: ...
+
+
+class Wiring(Protocol):
+    """How the hosting process turns references into running consumers.
+
+    Both calls happen while a component is being built and return objects that stay valid for the
+    component's life: a reload re-points them in place rather than handing out new ones.
+    """
+
+    def fanout(self, owner: str, signal: Signal, refs: Sequence[ConsumerRef]) -> Fanout: ...
+
+    def receivers(self, owner: str, refs: Sequence[MetricsReceiverRef]) -> Sequence[MetricsReceiver]: ...
+
+
+T = TypeVar("T")
+A = TypeVar("A", bound=msgspec.Struct)
 
 
 @dataclass
@@ -122,63 +171,126 @@ class EvalContext:
     storage_path: Path = Path("data-collector")
 
 
+class Service(enum.Enum):
+    """A runtime fact that only some hosting processes can provide (see `RuntimeServices`)."""
+
+    ADMISSION = "admission (the ring writer of a receiver process)"
+    REUSE_PORT = "reuse_port (whether listeners share their ports with other processes)"
+    RUN_DIR = "run_dir (the directory the processes of this run share)"
+    WORKER_COUNT = "workers_for_signal (how many workers run this process's signal)"
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeServices:
+    """What the hosting process offers beyond the configuration; `None` means "not here"."""
+
+    admission: Admission | None = None
+    reuse_port: bool | None = None
+    run_dir: Path | None = None
+    workers_for_signal: int | None = None
+
+    def provides(self, service: Service) -> bool:
+        value = {
+            Service.ADMISSION: self.admission,
+            Service.REUSE_PORT: self.reuse_port,
+            Service.RUN_DIR: self.run_dir,
+            Service.WORKER_COUNT: self.workers_for_signal,
+        }[service]
+        return value is not None
+
+
+class MissingServiceError(RuntimeError):
+    """A component needs a runtime service its hosting process cannot provide."""
+
+    def __init__(self, component_id: str, service: Service, process_role: str) -> None:
+        super().__init__(f"{component_id} needs {service.value}, which the {process_role!r} process does not "
+                         "provide; the component cannot run here")
+        self.component_id = component_id
+        self.service = service
+
+
 @dataclass
 class BuildContext:
-    """Handed to a component instance at run time by the process that hosts it.
-
-    `next_consumer(refs, signal)` returns one consumer that fans a payload out to every reference in
-    `refs` (an `output { traces = [...] }` list), copying only when a mutating consumer is among
-    them; with an empty list it returns a consumer that counts the data as dropped and settles it.
-    `metrics_receivers(refs)` resolves `forward_to` lists.
-    """
+    """Handed to a component instance at run time by the process that hosts it."""
 
     component_id: str
     info: ComponentInfo
     storage_path: Path
     http_listen_addr: str
-    process_role: str  # "receiver", "worker traces/1", "supervisor", ...
+    process_role: str  # "receiver/0", "worker traces/1", "test", ...
     worker_signal: Signal | None
     worker_index: int
     logger: logging.Logger
-    next_consumer: Any = None  # Callable[[Sequence[ConsumerRef], Signal], Consumer]
-    metrics_receivers: Any = None  # Callable[[Sequence[MetricsReceiverRef]], list[MetricsReceiver]]
-    extras: dict[str, Any] = field(default_factory=dict)
+    wiring: Wiring
+    services: RuntimeServices = field(default_factory=RuntimeServices)
 
     @property
     def component_storage(self) -> Path:
         """`<storage.path>/<component id>`, as Alloy lays out component data."""
         return self.storage_path / self.component_id
 
+    def check_needs(self, needs: frozenset[Service]) -> None:
+        for service in sorted(needs, key=lambda s: s.name):
+            if not self.services.provides(service):
+                raise MissingServiceError(self.component_id, service, self.process_role)
 
-class Component:
+    def forward_to(self, refs: Sequence[MetricsReceiverRef]) -> Sequence[MetricsReceiver]:
+        """The Prometheus receivers behind a `forward_to` list: a stable sequence, re-pointed on reload."""
+        return self.wiring.receivers(self.component_id, refs)
+
+    # typed access to the runtime services a component declared in `needs`
+    @property
+    def admission(self) -> Admission:
+        return self._require(self.services.admission, Service.ADMISSION)
+
+    @property
+    def reuse_port(self) -> bool:
+        return self._require(self.services.reuse_port, Service.REUSE_PORT)
+
+    @property
+    def run_dir(self) -> Path:
+        return self._require(self.services.run_dir, Service.RUN_DIR)
+
+    @property
+    def workers_for_signal(self) -> int:
+        return self._require(self.services.workers_for_signal, Service.WORKER_COUNT)
+
+    def _require(self, value: T | None, service: Service) -> T:
+        if value is None:
+            raise MissingServiceError(self.component_id, service, self.process_role)
+        return value
+
+
+class Component(Generic[A]):
     """Base class of every component's run-time object.
 
-    Subclasses set `Arguments` (and optionally override `exports`). Consumers also implement
-    `consume`. Defaults here make a component that has nothing to start or stop.
+    Subclasses name their `Arguments` in `@register`, optionally override `exports`, and list the
+    runtime services they use in `needs`. Consumers also implement `consume`. The defaults make a
+    component that has nothing to start or stop.
     """
 
     info: ClassVar[ComponentInfo]
     mutates_data: ClassVar[bool] = False
+    needs: ClassVar[frozenset[Service]] = frozenset()
 
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+    def __init__(self, ctx: BuildContext, args: A) -> None:
+        ctx.check_needs(type(self).needs)
         self.ctx = ctx
-        self.args = args
+        self.args: A = args
         self.health = Health()
+        # per-signal fan-outs behind the `output` block (empty for components without one)
+        self.output: dict[Signal, Fanout] = resolve_output(ctx, args)
 
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
+    def exports(cls, ctx: EvalContext, args: A) -> msgspec.Struct:
         """Default exports: otelcol components that accept data export `input`."""
         accepts = cls.info.accepts
         if accepts:
-            return {"input": ConsumerRef(ctx.component_id, accepts)}
-        return {}
+            return InputExports(ConsumerRef(ctx.component_id, accepts))
+        return NoExports()
 
     async def start(self) -> None:
         self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        """Apply new arguments on reload. The default replaces them; components with state override."""
-        self.args = args
 
     async def shutdown(self, deadline: float | None = None) -> None:
         """Stop, draining what is buffered until the monotonic `deadline`. Must be idempotent."""
@@ -186,3 +298,16 @@ class Component:
 
     async def consume(self, payload: Payload) -> None:
         raise NotImplementedError(f"{self.ctx.component_id} does not accept {payload.signal.value}")
+
+
+def export_values(exports: msgspec.Struct) -> dict[str, Any]:
+    """Typed exports as the configuration language reads them: Alloy name -> value."""
+    return {f.encode_name: getattr(exports, f.name) for f in msgspec.structs.fields(exports)}
+
+
+def resolve_output(ctx: BuildContext, args: msgspec.Struct) -> dict[Signal, Fanout]:
+    """The one place an `output` block becomes consumers: one stable fan-out per signal."""
+    output = ctx.info.output_of(args)
+    if output is None:
+        return {}
+    return {signal: ctx.wiring.fanout(ctx.component_id, signal, output.for_signal(signal)) for signal in Signal}

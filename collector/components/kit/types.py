@@ -11,12 +11,13 @@ Conventions the configuration decoder relies on:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.values import Secret
+from collector.signals import Signal
 
 Duration = Annotated[float, msgspec.Meta(extra={"alloy_type": "duration"})]
 ByteSize = Annotated[int, msgspec.Meta(extra={"alloy_type": "bytesize"})]
@@ -41,8 +42,12 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
     logs: list[ConsumerRef] = msgspec.field(default_factory=list)
     traces: list[ConsumerRef] = msgspec.field(default_factory=list)
 
-    def for_signal(self, signal: Any) -> list[ConsumerRef]:
-        return list(getattr(self, signal.value))
+    def for_signal(self, signal: Signal) -> list[ConsumerRef]:
+        if signal is Signal.TRACES:
+            return self.traces
+        if signal is Signal.METRICS:
+            return self.metrics
+        return self.logs
 
 
 class DebugMetrics(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ not change is forwarded as the same `Series` object, which keeps downstream cach
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import msgspec
 
@@ -87,28 +87,25 @@ class RelabelCache:
         self.entries.pop(series, None)
 
 
-@register("prometheus.relabel", arguments=Arguments, placement=Placement.WORKER)
-class PrometheusRelabel(Component):
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+class Exports(msgspec.Struct, frozen=True):
+    receiver: MetricsReceiverRef
+    rules: list[Rule]
+
+
+@register("prometheus.relabel", arguments=Arguments, exports=Exports, placement=Placement.WORKER)
+class PrometheusRelabel(Component[Arguments]):
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        assert isinstance(args, Arguments)
         self.cache = RelabelCache(compile_rules(args.rule), args.max_cache_size, args.cache_ttl)
-        self._receivers: list[Any] | None = None
+        self._receivers = ctx.forward_to(args.forward_to)
         labels = (ctx.component_id, "/")
         self._m = (m.RELABEL_PROCESSED.labels(*labels), m.RELABEL_WRITTEN.labels(*labels),
                    m.RELABEL_CACHE_HITS.labels(*labels), m.RELABEL_CACHE_MISSES.labels(*labels),
                    m.RELABEL_CACHE_SIZE.labels(*labels), m.FORWARDED.labels(*labels))
 
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        assert isinstance(args, Arguments)
-        return {"receiver": MetricsReceiverRef(ctx.component_id), "rules": list(args.rule)}
-
-    def _resolve(self) -> list[Any]:
-        if self._receivers is None:
-            assert isinstance(self.args, Arguments)
-            self._receivers = list(self.ctx.metrics_receivers(self.args.forward_to)) if self.args.forward_to else []
-        return self._receivers
+    def exports(cls, ctx: EvalContext, args: Arguments) -> Exports:
+        return Exports(receiver=MetricsReceiverRef(ctx.component_id), rules=list(args.rule))
 
     def relabel(self, batch: SampleBatch) -> SampleBatch:
         """The sans-IO part: a new batch with relabelled series; the input batch is not modified."""
@@ -141,16 +138,7 @@ class PrometheusRelabel(Component):
         out = self.relabel(batch)
         if not len(out):
             return
-        receivers = self._resolve()
+        receivers = self._receivers
         for receiver in receivers:
             await receiver.append(out)
         self._m[5].inc(len(out) * len(receivers))
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        old, self.args = self.args, args
-        assert isinstance(old, Arguments)
-        if (args.rule, args.max_cache_size, args.cache_ttl) != (old.rule, old.max_cache_size, old.cache_ttl):
-            self.cache = RelabelCache(compile_rules(args.rule), args.max_cache_size, args.cache_ttl)
-        if args.forward_to != old.forward_to:
-            self._receivers = None

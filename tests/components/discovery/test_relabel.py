@@ -14,7 +14,7 @@ from collector.protocols.prometheus.relabel import Rule
 def test_self_monitoring_example_chain(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOSTNAME", "box-1")
     ctx = EvalContext("prometheus.exporter.self.collector", http_listen_addr="127.0.0.1:12345")
-    [target] = SelfExporter.exports(ctx, SelfArguments())["targets"]
+    [target] = SelfExporter.exports(ctx, SelfArguments()).targets
     assert target == {
         "__address__": "127.0.0.1:12345",
         "__scheme__": "http",
@@ -31,17 +31,17 @@ def test_self_monitoring_example_chain(monkeypatch: pytest.MonkeyPatch) -> None:
     ])
     args.validate()
     exports = DiscoveryRelabel.exports(EvalContext("discovery.relabel.collector"), args)
-    assert exports["output"] == [dict(target, instance="host-a", collector_hostname="host-a",
+    assert exports.output == [dict(target, instance="host-a", collector_hostname="host-a",
                                       job="integrations/collector-check")]
-    assert exports["rules"] == args.rule
+    assert exports.rules == args.rule
 
 
 def test_dropped_targets_removed_and_no_rules_pass_through() -> None:
     targets = [{"__address__": "a:1"}, {"__address__": "b:2"}]
     ctx = EvalContext("discovery.relabel.x")
-    assert DiscoveryRelabel.exports(ctx, Arguments(targets=targets))["output"] == targets
+    assert DiscoveryRelabel.exports(ctx, Arguments(targets=targets)).output == targets
     args = Arguments(targets=targets, rule=[Rule(source_labels=["__address__"], regex="b:.*", action="drop")])
-    assert DiscoveryRelabel.exports(ctx, args)["output"] == [{"__address__": "a:1"}]
+    assert DiscoveryRelabel.exports(ctx, args).output == [{"__address__": "a:1"}]
 
 
 def test_validation_points_at_rule_attribute() -> None:

@@ -92,8 +92,8 @@ def test_exports_and_validation() -> None:
     rules = [Rule(target_label="a", replacement="b")]
     args = Arguments(forward_to=[], rule=rules)
     exports = PrometheusRelabel.exports(EvalContext("prometheus.relabel.x"), args)
-    assert str(exports["receiver"]) == "prometheus.relabel.x.receiver"
-    assert exports["rules"] == rules
+    assert str(exports.receiver) == "prometheus.relabel.x.receiver"
+    assert exports.rules == rules
     with pytest.raises(ArgumentError) as err:
         Arguments(forward_to=[], rule=[Rule(action="hashmod", target_label="x")]).validate()
     assert err.value.attribute == "rule.modulus"

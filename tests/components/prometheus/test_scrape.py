@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from collector.components.kit.api import ArgumentError, MetricsReceiverRef
+from collector.components.kit.api import ArgumentError, MetricsReceiverRef, RuntimeServices
 from collector.components.prometheus.scrape import Arguments, Scrape
 from collector.protocols.prometheus.series import SampleBatch
 from collector.testing.context import build_context
@@ -43,7 +43,7 @@ def make(address: str, sink: Collect, **kw: object) -> Scrape:
     args = Arguments(targets=[{"__address__": address, "team": "a"}], forward_to=[MetricsReceiverRef("sink")],
                      scrape_interval=interval, scrape_timeout=min(5.0, interval), **kw)  # type: ignore[arg-type]
     args.validate()
-    ctx = build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}, extras={"workers_for_signal": 1})
+    ctx = build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink})
     return Scrape(ctx, args)
 
 
@@ -93,7 +93,7 @@ def test_only_the_owning_worker_scrapes() -> None:
     args = Arguments(targets=targets, forward_to=[])
     owned = []
     for index in range(2):
-        ctx = build_context(Scrape, "prometheus.scrape.o", extras={"workers_for_signal": 2})
+        ctx = build_context(Scrape, "prometheus.scrape.o", services=RuntimeServices(workers_for_signal=2))
         ctx.worker_index = index
         owned.append(set(Scrape(ctx, args).owned_targets(args)))
     assert owned[0].isdisjoint(owned[1]) and len(owned[0] | owned[1]) == 20

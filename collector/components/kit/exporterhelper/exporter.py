@@ -1,12 +1,12 @@
 """The lifecycle every connection-pooling queued exporter shares.
 
 An exporter holds two things that outlive a single export: a connection (a gRPC channel, an HTTP
-session) and an `ExportSender` (queue -> retry -> timeout around `_push`). Both are replaced
-together on reload, and the order is the contract: the new connection and sender start first, so
-new payloads never wait; the old sender then drains over the old connection until a deadline,
-and only then is the old connection closed. Subclasses supply the connection, the export timeout
-and one attempt (`_push`); everything else - start, update, idempotent shutdown, health, and the
-rate-limited partial-success warning - lives here once.
+session) and an `ExportSender` (queue -> retry -> timeout around `_push`). A reload that changes the
+arguments replaces the whole component: the runtime starts the new instance (its own connection and
+sender) and re-points the pipeline first, so new payloads never wait; the old instance then drains
+its sender over its own connection until the deadline, and only then closes the connection.
+Subclasses supply the connection, the export timeout and one attempt (`_push`); everything else -
+start, idempotent shutdown, health, and the rate-limited partial-success warning - lives here once.
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ A = TypeVar("A", bound=msgspec.Struct)
 C = TypeVar("C", bound=Connection)
 
 
-class QueuedExporter(Component, Generic[A, C], abc.ABC):
-    args: A
-
+class QueuedExporter(Component[A], Generic[A, C], abc.ABC):
     def __init__(self, ctx: BuildContext, args: A) -> None:
         super().__init__(ctx, args)
-        self.args = args
         self.logger: logging.Logger = ctx.logger
         self._connection: C | None = None
         self._last_partial_log = float("-inf")
@@ -57,10 +54,6 @@ class QueuedExporter(Component, Generic[A, C], abc.ABC):
     def _export_timeout(self, args: A) -> float:
         """Seconds one export attempt may take."""
 
-    def _drain_seconds(self, args: A) -> float:
-        """How long a replaced sender may keep draining over the old connection on reload."""
-        return self._export_timeout(args)
-
     @abc.abstractmethod
     async def _push(self, payload: Payload) -> None:
         """One export attempt: raise `PermanentError` or `RetryableError` on failure."""
@@ -77,20 +70,6 @@ class QueuedExporter(Component, Generic[A, C], abc.ABC):
             self._connection = self._connect(self.args)
         await self.sender.start()
         self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, type(self.args))
-        if args == self.args:
-            return
-        old_sender, old_connection = self.sender, self._connection
-        self.args = args
-        self._configure(args)
-        self._connection = self._connect(args)
-        self.sender = self._new_sender(args)
-        await self.sender.start()
-        await old_sender.shutdown(time.monotonic() + self._drain_seconds(args))
-        if old_connection is not None:
-            await old_connection.close()
 
     async def shutdown(self, deadline: float | None = None) -> None:
         await self.sender.shutdown(deadline)

@@ -99,9 +99,6 @@ class OTLPExporter(QueuedExporter[Arguments, grpc.aio.Channel]):
     def _export_timeout(self, args: Arguments) -> float:
         return args.timeout
 
-    def _drain_seconds(self, args: Arguments) -> float:
-        return max(args.timeout, 1.0)
-
     async def _push(self, payload: Payload) -> None:
         call = self._calls[payload.signal]
         try:

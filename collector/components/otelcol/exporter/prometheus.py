@@ -54,30 +54,21 @@ _REASONS = (("dropped_delta", "delta temporality"), ("dropped_exponential_histog
 
 
 @register("otelcol.exporter.prometheus", arguments=Arguments, accepts=(Signal.METRICS,), placement=Placement.WORKER)
-class PrometheusExporter(Component):
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+class PrometheusExporter(Component[Arguments]):
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        assert isinstance(args, Arguments)
         self.translator = Translator(args.translate_options())
-        self._receivers: list[Any] | None = None
+        self._receivers = ctx.forward_to(args.forward_to)
         self._gc_task: asyncio.Task[None] | None = None
         self._sent = EXPORTER_SENT[Signal.METRICS].labels(ctx.component_id, "/")  # type: ignore[attr-defined]
         self._forwarded = m.FORWARDED.labels(ctx.component_id, "/")
 
-    def _resolve(self) -> list[Any]:
-        if self._receivers is None:
-            assert isinstance(self.args, Arguments)
-            self._receivers = list(self.ctx.metrics_receivers(self.args.forward_to)) if self.args.forward_to else []
-        return self._receivers
-
     async def start(self) -> None:
-        self._resolve()
         self._gc_task = asyncio.create_task(self._gc_loop(), name=f"{self.ctx.component_id} gc")
         await super().start()
 
     async def _gc_loop(self) -> None:
         while True:
-            assert isinstance(self.args, Arguments)
             await asyncio.sleep(self.args.gc_frequency)
             self.translator.gc()
 
@@ -91,7 +82,7 @@ class PrometheusExporter(Component):
             count = getattr(stats, attr)
             if count:
                 m.OTLP_DROPPED.labels(self.ctx.component_id, "/", reason).inc(count)
-        receivers = self._resolve()
+        receivers = self._receivers
         if len(batch):
             for receiver in receivers:
                 await receiver.append(batch)
@@ -99,17 +90,6 @@ class PrometheusExporter(Component):
                 self._forwarded.inc(len(batch) * len(receivers))
         self._sent.inc(stats.points - stats.dropped - stats.skipped_out_of_order)
         payload.settle()
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        old = self.args
-        self.args = args
-        assert isinstance(old, Arguments)
-        if args.translate_options() != old.translate_options():
-            self.translator = Translator(args.translate_options())
-        if args.forward_to != old.forward_to:
-            self._receivers = None
-            self._resolve()
 
     async def shutdown(self, deadline: float | None = None) -> None:
         task, self._gc_task = self._gc_task, None

@@ -2,7 +2,7 @@
 
 Runs in the receiver processes only. Each request is decompressed, size-checked, decoded once to
 validate and count it, and offered with its serialized bytes to the runtime's `Admission`
-(`ctx.extras["admission"]`), which puts it in a shared-memory ring for the workers. The client hears
+(`ctx.admission`, a runtime service only receiver processes offer), which puts it in a shared-memory ring for the workers. The client hears
 "OK" only when admission accepted the data; a full ring becomes a retryable refusal (gRPC
 UNAVAILABLE + RetryInfo, HTTP 503 + Retry-After). The `output` block is honoured by the workers,
 which route what came out of the ring; this component emits nothing in-process.
@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from collector.components.kit.api import (
-    ArgumentError, BuildContext, Component, EvalContext, Health, HealthState, Placement,
+    ArgumentError, BuildContext, Component, Health, HealthState, Placement, Service,
 )
 from collector.components.kit.registry import register
 from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output, Secret
 from collector.signals import Signal
-from collector.transport.admission import Admission
 from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context
 
 if TYPE_CHECKING:
@@ -219,25 +218,16 @@ def is_loopback(host: str) -> bool:
     emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
     placement=Placement.RECEIVER,
 )
-class OtlpReceiver(Component):
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+class OtlpReceiver(Component[Arguments]):
+    needs = frozenset({Service.ADMISSION, Service.REUSE_PORT})
+
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
         self._servers: list[OtlpGrpcServer | OtlpHttpServer] = []
-
-    @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        return {}
 
     @property
     def servers(self) -> list[OtlpGrpcServer | OtlpHttpServer]:
         return list(self._servers)
-
-    def _admission(self) -> Admission:
-        admission = self.ctx.extras.get("admission")
-        if admission is None:
-            raise RuntimeError(f"{self.ctx.component_id}: no admission in the build context "
-                               "(otelcol.receiver.otlp runs only in receiver processes)")
-        return admission  # type: ignore[no-any-return]
 
     def _build(self, args: Arguments) -> list[OtlpGrpcServer | OtlpHttpServer]:
         # The servers' libraries (grpc, aiohttp, codecs) load only where the receiver runs: workers
@@ -249,8 +239,8 @@ class OtlpReceiver(Component):
         from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
         from collector.transport.ingest import Ingest
 
-        admission = self._admission()
-        reuse_port = bool(self.ctx.extras.get("reuse_port", False))
+        admission = self.ctx.admission
+        reuse_port = self.ctx.reuse_port
         log = self.ctx.logger
         cid = self.ctx.component_id
         servers: list[OtlpGrpcServer | OtlpHttpServer] = []
@@ -289,7 +279,6 @@ class OtlpReceiver(Component):
         return servers
 
     async def start(self) -> None:
-        assert isinstance(self.args, Arguments)
         servers = self._build(self.args)
         started: list[OtlpGrpcServer | OtlpHttpServer] = []
         try:
@@ -304,13 +293,6 @@ class OtlpReceiver(Component):
         for server in started:
             self.ctx.logger.info("%s listening on %s (port %d)", self.ctx.component_id, server.endpoint, server.port)
         self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        if args == self.args:
-            return
-        await self.shutdown(time.monotonic() + 5.0)
-        self.args = args
-        await self.start()
 
     async def shutdown(self, deadline: float | None = None) -> None:
         servers, self._servers = self._servers, []

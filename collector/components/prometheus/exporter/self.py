@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Mapping
-
 import msgspec
 
 from collector.components.kit.api import Component, EvalContext, Placement
 from collector.components.kit.registry import register
+from collector.components.kit.types import Targets
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,10 +32,14 @@ def instance_name() -> str:
         return "unknown"
 
 
-@register("prometheus.exporter.self", arguments=Arguments, placement=Placement.NOWHERE)
-class SelfExporter(Component):
+class Exports(msgspec.Struct, frozen=True):
+    targets: Targets
+
+
+@register("prometheus.exporter.self", arguments=Arguments, exports=Exports, placement=Placement.NOWHERE)
+class SelfExporter(Component[Arguments]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
+    def exports(cls, ctx: EvalContext, args: Arguments) -> Exports:
         target = {
             "__address__": ctx.http_listen_addr,
             "__scheme__": "http",
@@ -46,4 +49,4 @@ class SelfExporter(Component):
             "__meta_component_name": "prometheus.exporter.self",
             "__meta_component_id": ctx.component_id,
         }
-        return {"targets": [target]}
+        return Exports(targets=[target])

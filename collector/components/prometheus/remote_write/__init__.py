@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Final, Mapping
+from typing import Final
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.kit.api import (
+    ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement, ReceiverExports,
+)
 from collector.components.discovery.relabel import validate_rules
 from collector.components.kit.prometheus_client import OAuth2, Authorization, BasicAuth, TLSConfig, validate_client
 from collector.components.kit.registry import register
@@ -43,7 +45,6 @@ from collector.protocols.prometheus.relabel import Rule
 from collector.protocols.prometheus.series import SampleBatch
 from collector.storage.wal import WAL, Position
 
-_RELOAD_FLUSH_SECONDS = 5.0
 WAL_SEGMENT_BYTES: Final = 32 << 20
 WAL_MAX_BYTES: Final = 1 << 30  # per worker process; data younger than min_keepalive_time is kept beyond it
 
@@ -162,14 +163,14 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError(f"{name!r} is not a valid label name", "external_labels")
 
 
-@register("prometheus.remote_write", arguments=Arguments, placement=Placement.WORKER)
-class RemoteWrite(Component):
+@register("prometheus.remote_write", arguments=Arguments, exports=ReceiverExports, placement=Placement.WORKER)
+class RemoteWrite(Component[Arguments]):
     """A `MetricsReceiver`: `append()` logs a batch to the WAL, then queues it on every live endpoint."""
 
     segment_bytes: int = WAL_SEGMENT_BYTES
     max_bytes: int = WAL_MAX_BYTES
 
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
         self._queues: list[EndpointQueue] = []
         self._replays: list[asyncio.Task[None]] = []
@@ -184,8 +185,8 @@ class RemoteWrite(Component):
         self._m_segments = m.WAL_SEGMENTS.labels(cid, "/")
 
     @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        return {"receiver": MetricsReceiverRef(ctx.component_id)}
+    def exports(cls, ctx: EvalContext, args: Arguments) -> ReceiverExports:
+        return ReceiverExports(MetricsReceiverRef(ctx.component_id))
 
     @property
     def wal(self) -> WAL | None:
@@ -338,16 +339,6 @@ class RemoteWrite(Component):
         if self._wal is not None:
             self._m_size.set(self._wal.size_bytes)
             self._m_segments.set(len(self._wal.segments()))
-
-    async def update(self, args: msgspec.Struct) -> None:
-        if args == self.args:
-            return
-        assert isinstance(args, Arguments)
-        self.args = args
-        if self._started:
-            # appends meanwhile go to the WAL only; the new queues replay them
-            await self._stop_queues(time.monotonic() + _RELOAD_FLUSH_SECONDS)
-            await self._start_queues(args)
 
     async def shutdown(self, deadline: float | None = None) -> None:
         self._started = False

@@ -1,7 +1,8 @@
 """`prometheus.scrape`: scrape Prometheus text-format targets and forward the samples.
 
 Runs in every metrics worker; a target is scraped only by the worker whose index equals a stable hash
-of the target modulo `ctx.extras["workers_for_signal"]`, so each target has one writer. Each owned
+of the target modulo the number of metrics workers (the `workers_for_signal` runtime service), so each
+target has one writer. Each owned
 target has a loop that scrapes every interval at a stable offset (spreading targets over the
 interval), parses the text format 0.0.4 and appends the samples plus `up`/`scrape_*` to every
 `forward_to` receiver. Differences from Alloy: text format only (OpenMetrics and protobuf
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Mapping
 
 import msgspec
 
 import aiohttp
 
 import collector
-from collector.components.kit.api import ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement
+from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement, Service
 from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.prometheus_client import (
     Authorization,
@@ -134,22 +134,20 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @register("prometheus.scrape", arguments=Arguments, emits=(Signal.METRICS,), placement=Placement.WORKER)
-class Scrape(Component):
-    def __init__(self, ctx: BuildContext, args: msgspec.Struct) -> None:
+class Scrape(Component[Arguments]):
+    needs = frozenset({Service.WORKER_COUNT})
+
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._states: dict[str, ScrapeState] = {}
         self._session: aiohttp.ClientSession | None = None
-        self._receivers: list[Any] = []
+        self._receivers = ctx.forward_to(args.forward_to)
         self.last_status: dict[str, str] = {}
-
-    @classmethod
-    def exports(cls, ctx: EvalContext, args: msgspec.Struct) -> Mapping[str, Any]:
-        return {}
 
     def owned_targets(self, args: Arguments) -> dict[str, Target]:
         job = args.job_name or self.ctx.component_id
-        workers = int(self.ctx.extras.get("workers_for_signal", 1))
+        workers = self.ctx.workers_for_signal
         out: dict[str, Target] = {}
         for raw in args.targets:
             target = populate(raw, job_name=job, scheme=args.scheme, metrics_path=args.metrics_path,
@@ -162,35 +160,17 @@ class Scrape(Component):
         return out
 
     async def start(self) -> None:
-        assert isinstance(self.args, Arguments)
         self._session = aiohttp.ClientSession(auto_decompress=True, skip_auto_headers=("User-Agent",))
-        await self._apply(self.args)
-        await super().start()
-
-    async def _apply(self, args: Arguments) -> None:
-        self._receivers = list(self.ctx.metrics_receivers(args.forward_to)) if args.forward_to else []
+        args = self.args
         wanted = self.owned_targets(args)
-        for key in list(self._loops):
-            if key not in wanted:
-                await self._end(key)
         for key, target in wanted.items():
-            if key in self._loops:
-                await self._end(key, stale=False)
-            state = self._states.get(key) or ScrapeState(target)
-            state.target = target
+            state = ScrapeState(target)
             state.honor_labels = args.honor_labels
             state.honor_timestamps = args.honor_timestamps
             self._states[key] = state
             self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
         m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))
-
-    async def _end(self, key: str, stale: bool = True) -> None:
-        task = self._loops.pop(key)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        state = self._states.pop(key) if stale else self._states.get(key)
-        if stale and state is not None:
-            await self._forward(state.ended(int(time.time() * 1000)))
+        await super().start()
 
     async def _forward(self, batch: SampleBatch) -> None:
         for receiver in self._receivers:
@@ -248,12 +228,6 @@ class Scrape(Component):
             self.last_status[target.url] = f"down: {err or type(err).__name__}"
             batch = state.failure(scrape_ms, time.time() - started)
         await self._forward(batch)
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self.args = args
-        if self._session is not None:
-            await self._apply(args)
 
     async def shutdown(self, deadline: float | None = None) -> None:
         for key in list(self._loops):

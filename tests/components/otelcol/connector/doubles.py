@@ -1,4 +1,4 @@
-"""A BuildContext whose `next_consumer` records payloads, shared by this area's component tests."""
+"""A BuildContext whose outputs record payloads, shared by this area's component tests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any, Sequence
 
 import msgspec
 
-from collector.components.kit.api import BuildContext, ConsumerRef
+from collector.components.kit.api import BuildContext, ConsumerRef, RuntimeServices
+from collector.components.kit.fanout import Fanout
 from collector.components.kit.registry import lookup
+from collector.testing.context import WORKER_SERVICES
 from collector.signals import Payload, Signal
 
 
@@ -29,15 +31,24 @@ class Recorder:
         return [p.message for p in self.payloads]
 
 
-def make_context(name: str, *, worker_index: int = 0, extras: dict[str, Any] | None = None,
+class RecordingWiring:
+    """Every `output` list, whatever it names, ends in the recorder of its signal."""
+
+    def __init__(self, recorders: dict[Signal, Recorder]) -> None:
+        self.recorders = recorders
+
+    def fanout(self, owner: str, signal: Signal, refs: Sequence[ConsumerRef]) -> Fanout:
+        return Fanout(owner, signal, [self.recorders[signal]])
+
+    def receivers(self, owner: str, refs: Sequence[Any]) -> list[Any]:
+        return []
+
+
+def make_context(name: str, *, worker_index: int = 0, services: RuntimeServices | None = None,
                  signal: Signal | None = None) -> tuple[BuildContext, dict[Signal, Recorder]]:
     info = lookup(name)
     assert info is not None, name
     recorders = {sig: Recorder() for sig in Signal}
-
-    def next_consumer(refs: Sequence[ConsumerRef], sig: Signal) -> Recorder:
-        return recorders[sig]
-
     ctx = BuildContext(
         component_id=f"{name}.test",
         info=info,
@@ -47,8 +58,8 @@ def make_context(name: str, *, worker_index: int = 0, extras: dict[str, Any] | N
         worker_signal=signal,
         worker_index=worker_index,
         logger=logging.getLogger(f"test.{name}"),
-        next_consumer=next_consumer,
-        extras=dict(extras or {}),
+        wiring=RecordingWiring(recorders),
+        services=services or WORKER_SERVICES,
     )
     return ctx, recorders
 

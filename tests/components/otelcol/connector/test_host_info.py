@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.components.kit.api import ArgumentError, ConsumerRef
+from collector.components.kit.api import ArgumentError, ConsumerRef, RuntimeServices
 from collector.components.otelcol.connector.host_info import HostInfoConnector
 from collector.signals import AckToken, Payload, Signal
 from tests.components.otelcol.connector.doubles import Recorder, decode_args, make_context
@@ -56,10 +56,10 @@ def _hosts(recorder: Recorder) -> list[list[str]]:
     return out
 
 
-def _connector(values: dict[str, Any], *, worker: int = 0, extras: dict[str, Any] | None = None
+def _connector(values: dict[str, Any], *, worker: int = 0, services: RuntimeServices | None = None
                ) -> tuple[HostInfoConnector, Recorder]:
     args = decode_args(NAME, {**METRICS_OUT, **values})
-    ctx, recorders = make_context(NAME, worker_index=worker, extras=extras, signal=Signal.TRACES)
+    ctx, recorders = make_context(NAME, worker_index=worker, services=services, signal=Signal.TRACES)
     return HostInfoConnector(ctx, args, clock=lambda: 1_700_000_000.0, grace=0.0), recorders[Signal.METRICS]
 
 
@@ -103,9 +103,9 @@ def test_single_instance_unique_hosts_absorbs_and_flushes_on_shutdown() -> None:
 
 def test_two_workers_report_each_host_once(tmp_path: Path) -> None:
     async def run() -> None:
-        extras = {"workers_for_signal": 2, "run_dir": str(tmp_path)}
-        first, out0 = _connector({"host_identifiers": ["host.name"]}, worker=0, extras=extras)
-        second, out1 = _connector({"host_identifiers": ["host.name"]}, worker=1, extras=extras)
+        services = RuntimeServices(workers_for_signal=2, run_dir=tmp_path)
+        first, out0 = _connector({"host_identifiers": ["host.name"]}, worker=0, services=services)
+        second, out1 = _connector({"host_identifiers": ["host.name"]}, worker=1, services=services)
         await first.start()
         await second.start()
         await first.consume(Payload(Signal.TRACES, message=_traces({"host.name": "a"}, {"host.name": "b"})))

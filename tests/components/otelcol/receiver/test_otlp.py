@@ -3,6 +3,7 @@ HTTP) send into the component, and the admission double must hold exactly what w
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import socket
@@ -17,7 +18,9 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from collector.components.kit.api import ArgumentError
+from collector.components.kit.api import (
+    ArgumentError, EvalContext, MissingServiceError, NoExports, RuntimeServices, Service,
+)
 from collector.components.otelcol.receiver.otlp import (
     Arguments, GrpcArguments, HttpArguments, OtlpReceiver, TlsArguments, split_endpoint,
 )
@@ -155,7 +158,16 @@ def test_registration_and_defaults() -> None:
     info = lookup("otelcol.receiver.otlp")
     assert info is not None and info.factory is OtlpReceiver
     assert info.emits == frozenset(Signal) and not info.accepts
-    assert OtlpReceiver.exports(None, default_args()) == {}  # type: ignore[arg-type]
+    assert info.exports is NoExports
+    assert OtlpReceiver.exports(EvalContext("otelcol.receiver.otlp.default"), default_args()) == NoExports()
+    assert OtlpReceiver.needs == {Service.ADMISSION, Service.REUSE_PORT}
+
+
+def test_building_outside_a_receiver_process_is_a_clear_error() -> None:
+    ctx = build_context(CollectingAdmission())
+    worker = dataclasses.replace(ctx, process_role="worker traces/0", services=RuntimeServices(workers_for_signal=1))
+    with pytest.raises(MissingServiceError, match=r"otelcol.receiver.otlp.default needs admission .*'worker traces/0'"):
+        OtlpReceiver(worker, default_args())
     g, h = GrpcArguments(), HttpArguments()
     assert (g.endpoint, g.max_recv_msg_size, g.read_buffer_size) == ("127.0.0.1:4317", 4 << 20, 512 << 10)
     assert (h.endpoint, h.max_request_body_size, h.traces_url_path) == ("127.0.0.1:4318", 20 << 20, "/v1/traces")
@@ -218,12 +230,9 @@ def test_non_loopback_listener_without_tls_warns(caplog: pytest.LogCaptureFixtur
     assert any("reachable from other hosts and has no TLS" in r.getMessage() for r in caplog.records)
 
 
-def test_shutdown_stops_listening_and_update_rebinds() -> None:
+def test_shutdown_stops_listening() -> None:
     for rr in running_receiver():
         old_port = rr.http_port
-        new_args = default_args(logs_url_path="/logs")
-        rr.loop.run(rr.component.update(new_args))
-        assert rr.component.args is new_args
         rr.loop.run(rr.component.shutdown(time.monotonic() + 2))
         assert rr.component.servers == []
         with pytest.raises(OSError):

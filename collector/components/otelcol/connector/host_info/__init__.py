@@ -17,7 +17,7 @@ interval, and at each boundary:
    is reported one interval later, never twice for one timestamp).
 
 So each host is reported at most once per interval by exactly one process. If only one traces
-worker exists (or no run_dir is shared), the instance emits directly from memory. At shutdown each
+worker exists, the instance emits directly from memory. At shutdown each
 worker writes its pending hosts; worker 0 waits one grace period for them and emits the union.
 """
 
@@ -32,7 +32,8 @@ from typing import Any, Callable
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Consumer, Placement
+from collector.components.kit.api import ArgumentError, BuildContext, Component, Placement, Service
+from collector.components.kit.processorhelper import ItemCounters
 from collector.components.kit.registry import register
 from collector.components.kit.types import DebugMetrics, Duration, Output
 from collector.components.otelcol.connector.host_info.hosts import HostSet, host_info_metrics
@@ -64,23 +65,23 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
     emits=(Signal.METRICS,),
     placement=Placement.WORKER,
 )
-class HostInfoConnector(Component):
+class HostInfoConnector(Component[Arguments]):
     mutates_data = False
+    needs = frozenset({Service.RUN_DIR, Service.WORKER_COUNT})
 
     def __init__(self, ctx: BuildContext, args: Arguments, *, clock: Callable[[], float] = time.time,
                  grace: float | None = None) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
         self.hosts = HostSet(args.host_identifiers)
         self._clock = clock
-        self._next: Consumer | None = None
+        self._next = self.output[Signal.METRICS]
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
-        workers = int(ctx.extras.get("workers_for_signal", 1))
-        run_dir = ctx.extras.get("run_dir")
+        # a connector counts like a processor, so the UI shows its traces in and metrics out
+        self.counters = ItemCounters(ctx.component_id, self.info.accepts, self.info.emits)
         self._shared: Path | None = None
-        if workers > 1 and run_dir is not None:
-            self._shared = Path(run_dir) / "host_info" / ctx.component_id.replace("/", "_")
+        if ctx.workers_for_signal > 1:
+            self._shared = ctx.run_dir / "host_info" / ctx.component_id.replace("/", "_")
         self._worker = ctx.worker_index
         self._grace_override = grace
 
@@ -95,20 +96,14 @@ class HostInfoConnector(Component):
         return min(self.args.metrics_flush_interval / 10, 5.0)
 
     async def start(self) -> None:
-        self._next = self.ctx.next_consumer(self.args.output.metrics, Signal.METRICS)
         if self._shared is not None:
             self._shared.mkdir(parents=True, exist_ok=True)
         self._stopped = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.ctx.component_id} flush")
         await super().start()
 
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self.args = args
-        self.hosts.identifiers = tuple(args.host_identifiers)
-        self._next = self.ctx.next_consumer(args.output.metrics, Signal.METRICS)
-
     async def consume(self, payload: Payload) -> None:
+        self.counters.incoming[payload.signal].inc(payload.item_count)
         self.hosts.record(payload.message.resource_spans)  # type: ignore[attr-defined]
         payload.settle()
 
@@ -160,10 +155,11 @@ class HostInfoConnector(Component):
         return union
 
     async def _emit(self, hosts: set[str]) -> None:
-        if not hosts or self._next is None:
+        if not hosts:
             return
         now_ns = int(self._clock() * 1e9)
         message = host_info_metrics(hosts, now_ns)
+        self.counters.outgoing[Signal.METRICS].inc(len(hosts))
         await self._next.consume(Payload(Signal.METRICS, message=message, item_count=len(hosts)))
 
     async def shutdown(self, deadline: float | None = None) -> None:

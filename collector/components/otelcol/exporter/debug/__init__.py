@@ -74,10 +74,9 @@ def summary(payload: Payload) -> str:
 
 
 @register("otelcol.exporter.debug", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
-class DebugExporter(Component):
-    def __init__(self, ctx: BuildContext, args: Arguments, clock: Callable[[], float] = time.monotonic) -> None:  # type: ignore[override]
+class DebugExporter(Component[Arguments]):
+    def __init__(self, ctx: BuildContext, args: Arguments, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
         self.logger: logging.Logger = ctx.logger
         self.sampler = Sampler(args.sampling_initial, args.sampling_thereafter, clock)
         self._streams: list[TextIO] = []
@@ -92,13 +91,6 @@ class DebugExporter(Component):
                 else:
                     self._streams.append(open(path, "a", encoding="utf-8"))  # noqa: SIM115 (closed in shutdown)
         await super().start()
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        await self._close_streams()
-        self.args = args
-        self.sampler = Sampler(args.sampling_initial, args.sampling_thereafter, self.sampler.clock)
-        await self.start()
 
     async def shutdown(self, deadline: float | None = None) -> None:
         await self._close_streams()

@@ -1,8 +1,8 @@
 """`otelcol.processor.attributes`: insert/update/upsert/delete/hash/extract/convert item attributes.
 
 Actions and include/exclude matchers are compiled once (`collector.components.otelcol.processor.attributes.actions`,
-`collector.components.otelcol.processor.attributes.matching`); `consume` walks the spans, log records or data points of the
-payload and applies the action list to each matching item's attributes, in place.
+`collector.components.otelcol.processor.attributes.matching`); `process` walks the spans, log records or data points of
+the payload and applies the action list to each matching item's attributes, in place.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Consumer, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext
+from collector.components.kit.processorhelper import Processor, register_processor
 from collector.components.kit.types import DebugMetrics, Output
 from collector.components.otelcol.processor.attributes.actions import ActionSpec, compile_actions
 from collector.components.otelcol.processor.attributes.matching import MatchSpec, check_for_signal, compile_filter
@@ -111,43 +111,22 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError(str(exc), name) from None
 
 
-@register(
-    "otelcol.processor.attributes",
-    arguments=Arguments,
-    accepts=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    placement=Placement.WORKER,
-)
-class AttributesProcessor(Component):
+@register_processor("otelcol.processor.attributes", arguments=Arguments)
+class AttributesProcessor(Processor[Arguments]):
     mutates_data = True
+    preserves_count = True
 
     def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
-        self._compile()
-        self._next: dict[Signal, Consumer] = {}
-
-    def _compile(self) -> None:
-        self._actions = compile_actions(self.args.action_specs())
-        include = None if self.args.include is None else self.args.include.spec()
-        exclude = None if self.args.exclude is None else self.args.exclude.spec()
+        self._actions = compile_actions(args.action_specs())
+        include = None if args.include is None else args.include.spec()
+        exclude = None if args.exclude is None else args.exclude.spec()
         self._filter = {
-            sig: compile_filter(include, exclude, sig if self.args.output.for_signal(sig) else None) for sig in Signal
+            sig: compile_filter(include, exclude, sig if args.output.for_signal(sig) else None) for sig in Signal
         }
 
-    async def start(self) -> None:
-        self._next = {sig: self.ctx.next_consumer(self.args.output.for_signal(sig), sig) for sig in Signal}
-        await super().start()
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self.args = args
-        self._compile()
-        self._next = {sig: self.ctx.next_consumer(args.output.for_signal(sig), sig) for sig in Signal}
-
-    async def consume(self, payload: Payload) -> None:
-        ctx = context_from_metadata(payload.metadata)
+    def process(self, payload: Payload) -> Payload:
         if self._actions and apply_to_items(payload.signal, payload.message, self._actions,
-                                            self._filter[payload.signal], ctx):
+                                            self._filter[payload.signal], context_from_metadata(payload.metadata)):
             payload.modified(keep_count=True)
-        await self._next[payload.signal].consume(payload)
+        return payload

@@ -24,17 +24,14 @@ from typing import Final
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Consumer, Health, HealthState, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext, Component, Health, HealthState
+from collector.components.kit.processorhelper import ItemCounters, register_processor
 from collector.components.kit.types import DebugMetrics, Duration, Output
 from collector.selfmetrics.otelcol import (
     BATCH_SEND_SIZE,
     BATCH_SIZE_TRIGGER,
     BATCH_TIMEOUT_TRIGGER,
     PIPELINE_DROPPED,
-    PROCESSOR_DROPPED,
-    PROCESSOR_INCOMING,
-    PROCESSOR_OUTGOING,
 )
 from collector.signals import Payload, Signal
 from collector.components.otelcol.processor.batch.batcher import Batch, Batcher, CardinalityLimitError
@@ -72,12 +69,10 @@ def _new_batcher(args: Arguments) -> Batcher:
                    metadata_cardinality_limit=args.metadata_cardinality_limit)
 
 
-@register("otelcol.processor.batch", arguments=Arguments, accepts=tuple(Signal), emits=tuple(Signal),
-          placement=Placement.WORKER)
-class BatchProcessor(Component):
-    def __init__(self, ctx: BuildContext, args: Arguments) -> None:  # type: ignore[override]
+@register_processor("otelcol.processor.batch", arguments=Arguments)
+class BatchProcessor(Component[Arguments]):
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
         self.logger: logging.Logger = ctx.logger
         self.batcher = _new_batcher(args)
         self._outbox: deque[Batch] = deque()
@@ -85,7 +80,6 @@ class BatchProcessor(Component):
         self._wake = asyncio.Event()  # new data or a new deadline for the flusher
         self._progress = asyncio.Event()  # the flusher took a batch: blocked consume() calls re-check
         self._flusher: asyncio.Task[None] | None = None
-        self._next: dict[Signal, Consumer] = {}
         self._closed = False
         self._shutdown_done = False
         self._last_log = float("-inf")
@@ -93,8 +87,7 @@ class BatchProcessor(Component):
         self._send_size = BATCH_SEND_SIZE.labels(cid, "/")
         self._size_trigger = BATCH_SIZE_TRIGGER.labels(cid, "/")
         self._timeout_trigger = BATCH_TIMEOUT_TRIGGER.labels(cid, "/")
-        self._incoming = {s: PROCESSOR_INCOMING.labels(cid, "/", s.value) for s in Signal}
-        self._outgoing = {s: PROCESSOR_OUTGOING.labels(cid, "/", s.value) for s in Signal}
+        self.counters = ItemCounters(cid)
 
     @property
     def high_water(self) -> int:
@@ -110,17 +103,6 @@ class BatchProcessor(Component):
         if self._flusher is None and not self._closed:
             self._flusher = asyncio.create_task(self._flush_loop(), name=f"{self.ctx.component_id} flusher")
         self.health = Health(HealthState.HEALTHY, "started component")
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        old, self.args = self.args, args
-        self._next.clear()  # output lists may have changed
-        if (old.send_batch_size, old.send_batch_max_size, old.timeout, old.metadata_keys,
-                old.metadata_cardinality_limit) != (args.send_batch_size, args.send_batch_max_size, args.timeout,
-                                                    args.metadata_keys, args.metadata_cardinality_limit):
-            self._enqueue(self.batcher.flush_all())
-            self.batcher = _new_batcher(args)
-        self._wake.set()
 
     async def shutdown(self, deadline: float | None = None) -> None:
         if self._shutdown_done:
@@ -146,7 +128,7 @@ class BatchProcessor(Component):
     # --- data path -------------------------------------------------------------------------
     async def consume(self, payload: Payload) -> None:
         signal = payload.signal
-        self._incoming[signal].inc(payload.item_count)
+        self.counters.incoming[signal].inc(payload.item_count)
         if self._closed:  # upstream is stopped before us; anything late goes straight through
             await self._deliver(Batch(payload, "shutdown"))
             return
@@ -195,12 +177,9 @@ class BatchProcessor(Component):
             self._size_trigger.inc()
         elif batch.trigger == "timeout":
             self._timeout_trigger.inc()
-        self._outgoing[signal].inc(items)
-        consumer = self._next.get(signal)
-        if consumer is None:
-            consumer = self._next[signal] = self.ctx.next_consumer(self.args.output.for_signal(signal), signal)
+        self.counters.outgoing[signal].inc(items)
         try:
-            await consumer.consume(payload)
+            await self.output[signal].consume(payload)
         except asyncio.CancelledError:
             self._drop(payload, "shutdown")
             raise
@@ -213,7 +192,7 @@ class BatchProcessor(Component):
         if reason == "shutdown":
             PIPELINE_DROPPED[signal].labels(cid, "/", reason).inc(payload.item_count)  # type: ignore[attr-defined]
         else:
-            PROCESSOR_DROPPED.labels(cid, "/", signal.value, reason).inc(payload.item_count)
+            self.counters.dropped(signal, payload.item_count, reason)
         now = time.monotonic()
         if now - self._last_log >= LOG_INTERVAL:
             self._last_log = now

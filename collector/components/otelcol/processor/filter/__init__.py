@@ -1,8 +1,10 @@
 """`otelcol.processor.filter`: drop the items for which any OTTL condition is true.
 
-Conditions compile once; `consume` filters the decoded message in place (metric before datapoint,
-span before spanevent, then empty metrics/scopes/resources are removed), counts what it removed,
-and forwards the rest. A payload left empty is settled and not forwarded.
+Conditions compile once; `process` filters the decoded message in place (metric before datapoint,
+span before spanevent, then empty metrics/scopes/resources are removed), counts what it removed as
+dropped ("filtered"), and forwards the rest. A payload left empty is settled and not forwarded. Under
+`error_mode = "propagate"` a failing condition drops the whole payload (the processor helper counts,
+logs and settles it).
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from typing import Literal
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext
+from collector.components.kit.processorhelper import Processor, register_processor
 from collector.components.kit.types import DebugMetrics, Output
 from collector.components.otelcol.processor.filter.matching import Matcher, filter_request
-from collector.components.kit.errormode import ErrorReporter, drop_payload
 from collector.ottl.runner import CompiledGroup, GroupCompileError, PropagateError, compile_conditions
-from collector.selfmetrics.otelcol import PROCESSOR_DROPPED, PROCESSOR_INCOMING, PROCESSOR_OUTGOING
 from collector.signals import Payload, Signal
 
 ErrorMode = Literal["ignore", "silent", "propagate"]
@@ -79,50 +79,30 @@ def compile_all(args: Arguments) -> dict[Signal, tuple[CompiledGroup | None, Com
     return out
 
 
-@register(
-    "otelcol.processor.filter",
-    arguments=Arguments,
-    accepts=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    placement=Placement.WORKER,
-)
-class FilterProcessor(Component):
+@register_processor("otelcol.processor.filter", arguments=Arguments)
+class FilterProcessor(Processor[Arguments]):
     mutates_data = True
+    drop_reason = "filtered"
+    error_reason = "filter_error"
+    payload_errors = (PropagateError,)
 
-    def __init__(self, ctx: BuildContext, args: Arguments) -> None:  # type: ignore[override]
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self.report = ErrorReporter(ctx.logger)
-        self.compiled = compile_all(args)
-        cid = ctx.component_id
-        self._incoming = {s: PROCESSOR_INCOMING.labels(cid, "/", s.value) for s in Signal}
-        self._outgoing = {s: PROCESSOR_OUTGOING.labels(cid, "/", s.value) for s in Signal}
+        mode = args.error_mode
+        self.matchers = {
+            signal: (Matcher(item, mode, self.report) if item is not None else None,
+                     Matcher(sub, mode, self.report) if sub is not None else None)
+            for signal, (item, sub) in compile_all(args).items()
+        }
 
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self.compiled = compile_all(args)
-        self.args = args
-
-    async def consume(self, payload: Payload) -> None:
+    def process(self, payload: Payload) -> Payload | None:
         signal = payload.signal
-        args: Arguments = self.args  # type: ignore[assignment]
-        item, sub = self.compiled[signal]
+        item, sub = self.matchers[signal]
+        if item is None and sub is None:
+            return payload
         before = payload.item_count
-        self._incoming[signal].inc(before)
-        if item is not None or sub is not None:
-            mode = args.error_mode
-            item_m = Matcher(item, mode, self.report) if item is not None else None
-            sub_m = Matcher(sub, mode, self.report) if sub is not None else None
-            try:
-                removed = filter_request(payload.message, signal.spec, item_m, sub_m, _LAYOUT[signal][1][1])
-            except PropagateError as exc:
-                self.ctx.logger.error("dropping %s payload: %s", signal.value, exc)
-                drop_payload(payload, self.ctx.component_id, "filter_error")
-                return
-            payload.modified(before - removed)  # empty scopes/resources may go even when no item did
-            if removed:
-                PROCESSOR_DROPPED.labels(self.ctx.component_id, "/", signal.value, "filtered").inc(removed)
-            if payload.item_count == 0:
-                payload.settle()
-                return
-        self._outgoing[signal].inc(payload.item_count)
-        await self.ctx.next_consumer(args.output.for_signal(signal), signal).consume(payload)
+        removed = filter_request(payload.message, signal.spec, item, sub, _LAYOUT[signal][1][1])
+        payload.modified(before - removed)  # empty scopes/resources may go even when no item did
+        if removed:
+            self.dropped(signal, removed, self.drop_reason)
+        return payload if payload.item_count else None

@@ -7,7 +7,7 @@ above the hard limit it also runs `gc.collect()`. Below the soft limit data flow
 What "refuse" means here. In the OpenTelemetry Collector the limiter returns an error to the
 receiver, which answers 503/Unavailable. In this collector the receiver has already answered (the
 data sits in a shared-memory ring) by the time a worker runs processors, so refusing means holding:
-`consume()` waits, re-checking every `check_interval`, until usage falls below the soft limit, then
+`process()` waits, re-checking every `check_interval`, until usage falls below the soft limit, then
 forwards the payload. Held payloads are counted in `otelcol_processor_refused_*`. While it waits the
 worker stops reading its ring; the ring fills up and the receivers answer clients with a retryable
 status — the same back-pressure, one hop later, and nothing accepted is lost.
@@ -21,8 +21,8 @@ from typing import Callable
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Consumer, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext
+from collector.components.kit.processorhelper import AsyncProcessor, register_processor
 from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output
 from collector.components.otelcol.processor.memory_limiter.memory import MemoryLimits, MemoryState, read_rss_bytes, total_memory_bytes
 from collector.selfmetrics.otelcol import PROCESSOR_REFUSED
@@ -82,41 +82,27 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
         return MemoryLimits(hard=hard, soft=hard - spike)
 
 
-@register(
-    "otelcol.processor.memory_limiter",
-    arguments=Arguments,
-    accepts=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    placement=Placement.WORKER,
-)
-class MemoryLimiterProcessor(Component):
+@register_processor("otelcol.processor.memory_limiter", arguments=Arguments)
+class MemoryLimiterProcessor(AsyncProcessor[Arguments]):
     mutates_data = False
+    preserves_count = True
 
     def __init__(self, ctx: BuildContext, args: Arguments, *, read_memory: Callable[[], int] = read_rss_bytes,
                  total_memory: Callable[[], int] = total_memory_bytes) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
         self._read_memory = read_memory
         self._total_memory = total_memory
         self.state = MemoryState(args.limits(total_memory))
-        self._next: dict[Signal, Consumer] = {}
+        self._refused = {signal: PROCESSOR_REFUSED[signal].labels(ctx.component_id, "/") for signal in Signal}
         self._task: asyncio.Task[None] | None = None
         self._below = asyncio.Event()
         self._below.set()
 
     async def start(self) -> None:
-        self._next = {sig: self.ctx.next_consumer(self.args.output.for_signal(sig), sig) for sig in Signal}
         self.check()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.ctx.component_id} check")
         await super().start()
-
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self.args = args
-        self.state.limits = args.limits(self._total_memory)
-        self._next = {sig: self.ctx.next_consumer(args.output.for_signal(sig), sig) for sig in Signal}
-        self.check()
 
     def check(self) -> None:
         """Sample memory once; the state machine decides refusing and forced GC."""
@@ -140,11 +126,11 @@ class MemoryLimiterProcessor(Component):
             await asyncio.sleep(self.args.check_interval)
             self.check()
 
-    async def consume(self, payload: Payload) -> None:
+    async def process(self, payload: Payload) -> Payload:
         if self.state.refusing:
-            PROCESSOR_REFUSED[payload.signal].labels(self.ctx.component_id, "/").inc(payload.item_count)
+            self._refused[payload.signal].inc(payload.item_count)
             await self._below.wait()
-        await self._next[payload.signal].consume(payload)
+        return payload
 
     async def shutdown(self, deadline: float | None = None) -> None:
         if self._task is not None:

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Consumer, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext
+from collector.components.kit.processorhelper import Processor, register_processor
 from collector.components.kit.types import DebugMetrics, Duration, Output
 from collector.components.otelcol.processor.resourcedetection import detectors
 from collector.components.otelcol.processor.resourcedetection.merge import ResourceAttributeMerger
@@ -96,28 +96,20 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                 )
 
 
-@register(
-    "otelcol.processor.resourcedetection",
-    arguments=Arguments,
-    accepts=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    placement=Placement.WORKER,
-)
-class ResourceDetectionProcessor(Component):
+@register_processor("otelcol.processor.resourcedetection", arguments=Arguments)
+class ResourceDetectionProcessor(Processor[Arguments]):
     mutates_data = True
+    preserves_count = True
 
     def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self.args: Arguments = args
         self.detected: dict[str, Any] = {}
         self._merger = ResourceAttributeMerger((), args.override)
-        self._next: dict[Signal, Consumer] = {}
         self.sources = detectors.SystemSources()  # tests replace this before start()
         self.environ: Mapping[str, str] | None = None
 
     async def start(self) -> None:
         args = self.args
-        self._next = {}  # resolved per signal on first use: a worker hosts only its own signals' consumers
         outcome = await self._detect()
         if args.fail_on_missing_metadata and outcome.failed:
             raise RuntimeError("resource detection failed: " + "; ".join(outcome.failed))
@@ -143,19 +135,11 @@ class ResourceDetectionProcessor(Component):
             self.ctx.logger.warning("resource detection did not finish within %ss; no attributes added", args.timeout)
             return detectors.Detection(failed=[f"timed out after {args.timeout}s"])
 
-    async def consume(self, payload: Payload) -> None:
-        if self.detected:
-            payload = self._apply(payload)
-        consumer = self._next.get(payload.signal)
-        if consumer is None:
-            consumer = self._next[payload.signal] = self.ctx.next_consumer(
-                self.args.output.for_signal(payload.signal), payload.signal)
-        await consumer.consume(payload)
-
-    def _apply(self, payload: Payload) -> Payload:
+    def process(self, payload: Payload) -> Payload:
         """Edit the decoded message in place. (A pure-Python byte-level rewrite that avoids decoding was
         measured slower than upb parse + merge + serialize: see bench/resourcedetection_bench.py.)"""
-        resources = getattr(payload.message, payload.signal.spec.resource_field)
-        if self._merger.apply(resources):
-            payload.modified(keep_count=True)
+        if self.detected:
+            resources = getattr(payload.message, payload.signal.spec.resource_field)
+            if self._merger.apply(resources):
+                payload.modified(keep_count=True)
         return payload

@@ -1,12 +1,13 @@
 """`otelcol.processor.transform`: run OTTL statements over the items of each payload.
 
 Statement groups are compiled once (in `validate()` for error positions, and when the component is
-built or updated); `consume` runs the groups of the payload's signal in order and hands the payload to
+built); `process` runs the groups of the payload's signal in order and hands the payload to
 the `output` consumers. A group whose statements are all constant `set`s of item attributes (e.g.
 copying resource attributes onto data points) runs on the serialized request (`collector.ottl.splice`,
 about ten times cheaper per item than the decoded path); any other group runs on the decoded message
 in place. The payload is marked modified only if something changed. Under
-`error_mode = "propagate"` a failing statement drops the whole payload (counted, settled, logged).
+`error_mode = "propagate"` a failing statement drops the whole payload (the processor helper counts,
+settles and logs it).
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from collector.components.kit.api import ArgumentError, BuildContext, Component, Placement
-from collector.components.kit.registry import register
+from collector.components.kit.api import ArgumentError, BuildContext
+from collector.components.kit.processorhelper import Processor, register_processor
 from collector.components.kit.types import DebugMetrics, Output
-from collector.components.kit.errormode import ErrorReporter, drop_payload
 from collector.ottl.runner import (
     CompiledGroup, GroupCompileError, PropagateError, compile_group, visit_fn, walk,
 )
 from collector.ottl.splice import CONTEXTS as SPLICE_CONTEXTS
 from collector.ottl.splice import Splicer, SpliceError
-from collector.selfmetrics.otelcol import PROCESSOR_INCOMING, PROCESSOR_OUTGOING
 from collector.signals import Payload, Signal
 
 ErrorMode = Literal["ignore", "silent", "propagate"]
@@ -85,50 +84,21 @@ def compile_signal(args: Arguments, signal: Signal) -> list[CompiledGroup]:
     return compiled
 
 
-@register(
-    "otelcol.processor.transform",
-    arguments=Arguments,
-    accepts=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    emits=(Signal.TRACES, Signal.METRICS, Signal.LOGS),
-    placement=Placement.WORKER,
-)
-class TransformProcessor(Component):
+@register_processor("otelcol.processor.transform", arguments=Arguments)
+class TransformProcessor(Processor[Arguments]):
     mutates_data = True
+    preserves_count = True
+    error_reason = "transform_error"
+    payload_errors = (PropagateError,)
 
-    def __init__(self, ctx: BuildContext, args: Arguments) -> None:  # type: ignore[override]
+    def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self.report = ErrorReporter(ctx.logger)
-        self._compile(args)
-
-    def _compile(self, args: Arguments) -> None:
         self.groups = {signal: [(group, _splicer(group)) for group in compile_signal(args, signal)]
                        for signal in Signal}
-        cid = self.ctx.component_id
-        self._incoming = {s: PROCESSOR_INCOMING.labels(cid, "/", s.value) for s in Signal}
-        self._outgoing = {s: PROCESSOR_OUTGOING.labels(cid, "/", s.value) for s in Signal}
 
-    async def update(self, args: msgspec.Struct) -> None:
-        assert isinstance(args, Arguments)
-        self._compile(args)
-        self.args = args
-
-    async def consume(self, payload: Payload) -> None:
-        signal = payload.signal
-        groups = self.groups[signal]
-        if groups:
-            try:
-                payload = self._transform(payload, groups)
-            except PropagateError as exc:
-                self.ctx.logger.error("dropping %s payload: %s", signal.value, exc)
-                count = payload.item_count
-                self._incoming[signal].inc(count)
-                drop_payload(payload, self.ctx.component_id, "transform_error", count)
-                return
-        count = payload.item_count
-        self._incoming[signal].inc(count)
-        self._outgoing[signal].inc(count)
-        args: Arguments = self.args  # type: ignore[assignment]
-        await self.ctx.next_consumer(args.output.for_signal(signal), signal).consume(payload)
+    def process(self, payload: Payload) -> Payload:
+        groups = self.groups[payload.signal]
+        return self._transform(payload, groups) if groups else payload
 
     def _transform(self, payload: Payload, groups: list[tuple[CompiledGroup, Splicer | None]]) -> Payload:
         """Run the groups in order, each on bytes or on the decoded message as it allows; returns the
