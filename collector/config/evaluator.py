@@ -10,6 +10,7 @@ always evaluated, as in Alloy. Errors raise `EvalError` with the span of the off
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -42,6 +43,12 @@ def _deprecated() -> Mapping[str, str]:
     from collector.config.stdlib import DEPRECATED
 
     return DEPRECATED
+
+
+# after both operands are checked to be numbers, or strings compared as UTF-8 bytes
+_ORDERING: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
 
 
 class Evaluator:
@@ -160,7 +167,7 @@ class Evaluator:
                 raise EvalError(expr.right.span, f"should be string, got {type_name(right)}")
             joined = str.__add__(left, right)
             return Secret(joined) if isinstance(left, Secret) or isinstance(right, Secret) else joined
-        if op in ("<", "<=", ">", ">="):
+        if op in _ORDERING:
             return self._compare(expr, left, right)
         if not is_number(left):
             expected = "one of [number string]" if op == "+" else "number"
@@ -179,14 +186,7 @@ class Evaluator:
             left, right = left.encode("utf-8", "surrogatepass"), right.encode("utf-8", "surrogatepass")
         else:
             raise EvalError(expr.left.span, f"should be one of [number string], got {type_name(left)}")
-        op = expr.op
-        if op == "<":
-            return bool(left < right)
-        if op == "<=":
-            return bool(left <= right)
-        if op == ">":
-            return bool(left > right)
-        return bool(left >= right)
+        return bool(_ORDERING[expr.op](left, right))
 
 
 def _check_divisor(expr: ast.Binary, right: int | float) -> None:
