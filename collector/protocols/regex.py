@@ -30,7 +30,10 @@ What keeps it fast, without giving up RE2 execution:
 - patterns that are plain literals, anchored alternations of literals and literal prefixes
   (`up|http_.*`), and the relabel default `(.*)` are answered with `==`, `in`, `startswith` and
   `find`. Those are exact: such a pattern matches precisely the strings those operations accept,
-  so nothing is lost by not running the automaton.
+  so nothing is lost by not running the automaton;
+- a pattern that can only match values starting with some literal text (anchored or led by `^`,
+  e.g. `__meta_kubernetes_pod_label_(.+)`) first checks `startswith`: a value without that text
+  cannot match, so the automaton only runs on candidates.
 
 `Regex.sub` is Go's `ReplaceAllStringFunc`: an empty match right after a previous match is not
 replaced (Python's `re.sub` replaces it), so `x*` over "abxd" gives "-a-b-d-" as in Go.
@@ -131,6 +134,21 @@ def _is_literal(text: str) -> bool:
     return not _META.intersection(text)
 
 
+def _required_lead(pattern: str) -> str:
+    """Literal text every match must start the value with, for a pattern matched at the start of
+    the value only (anchored, or led by `^`): the characters before the first metacharacter, less
+    the last one if a quantifier follows it. Any `|` could offer another start, so gives ""."""
+    if "|" in pattern:
+        return ""
+    body = pattern[1:] if pattern.startswith("^") else pattern
+    end = 0
+    while end < len(body) and body[end] not in _META:
+        end += 1
+    if end < len(body) and body[end] in "*+?{":
+        end -= 1
+    return body[:max(end, 0)]
+
+
 Kind = Literal["re2", "literal", "anything", "prefixes"]
 
 
@@ -170,7 +188,7 @@ class Regex:
     `search`, `match` and `fullmatch` agree on them."""
 
     __slots__ = ("pattern", "anchored", "groups", "groupindex", "kind", "_re", "_test_re", "_literal",
-                 "_prefixes", "_exact", "_search_memo", "_test_memo", "_all_memo")
+                 "_prefixes", "_exact", "_lead", "_search_memo", "_test_memo", "_all_memo")
 
     def __init__(self, pattern: str, anchored: bool) -> None:
         self.pattern = pattern
@@ -188,6 +206,7 @@ class Regex:
         self._prefixes: tuple[str, ...] = ()
         self._exact: frozenset[str] = frozenset()
         self.kind: Kind = self._plan()
+        self._lead = _required_lead(pattern) if anchored or pattern.startswith("^") else ""
         self._search_memo: dict[str, Match | None] = {}
         self._test_memo: dict[str, bool] = {}
         self._all_memo: dict[str, tuple[bytes | None, list[tuple[int, int]]]] = {}
@@ -226,6 +245,8 @@ class Regex:
             return True
         if kind == "prefixes":
             return text in self._exact or text.startswith(self._prefixes)
+        if self._lead and not text.startswith(self._lead):
+            return False
         memo = self._test_memo
         found = memo.get(text)
         if found is not None:
@@ -259,6 +280,8 @@ class Regex:
             return Match(self, text, None, [whole] * (self.groups + 1))
         if kind == "prefixes":
             return Match(self, text, None, [(0, len(text))]) if self.test(text) else None
+        if self._lead and not text.startswith(self._lead):
+            return None
         memo = self._search_memo
         found = memo.get(text, memo)
         if found is not memo:
@@ -287,6 +310,8 @@ class Regex:
         """Go's `replaceAll` walk: the spans of every match that gets replaced, in order."""
         raw = text.encode("utf-8", "surrogatepass")
         end = len(raw)
+        if self._lead and not text.startswith(self._lead):
+            return None, []
         run = self._re.Match
         found: list[list[tuple[int, int]]] = []
         last = pos = 0

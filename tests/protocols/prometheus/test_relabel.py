@@ -158,3 +158,27 @@ def test_relabel_targets_drops_and_keeps_double_underscore_labels() -> None:
     rules = compile_rules([Rule(source_labels=["job"], regex="y", action="drop"),
                            Rule(target_label="instance", replacement="host")])
     assert relabel_targets(rules, targets) == [{"__address__": "a:1", "job": "x", "instance": "host"}]
+
+
+def test_regex_errors_name_the_rule_attribute_and_quote_go() -> None:
+    with pytest.raises(RuleError) as info:
+        compile_rules([Rule(source_labels=["a"], regex="(a)\\1", target_label="b")])
+    assert info.value.attribute == "regex"
+    assert str(info.value) == ("invalid regex '(a)\\\\1': invalid escape sequence: `\\1` "
+                               "(backreferences are not supported in RE2)")
+
+
+def test_regex_semantics_are_go_not_python() -> None:
+    # \d is ASCII in Go; Python's re also matches other scripts' digits
+    assert run({"a": "٣"}, Rule(source_labels=["a"], regex="\\d", action="keep")) is None
+    assert run({"a": "3"}, Rule(source_labels=["a"], regex="\\d", action="keep")) == {"a": "3"}
+    # anchored as ^(?s:…)$: an alternation is whole-value on both sides
+    assert run({"a": "ab"}, Rule(source_labels=["a"], regex="a|b", action="keep")) is None
+    out = run({"a": "héllo-wörld"}, Rule(source_labels=["a"], regex="(?i)H(.*)-(?<w>.*)", target_label="b",
+                                         replacement="${w}/$1"))
+    assert out["b"] == "wörld/éllo"  # type: ignore[index]
+
+
+def test_labelmap_prefix_shortcut_agrees_with_regex() -> None:
+    labels = {"__meta_x_label_app": "a", "__meta_x_label_": "empty-name", "job": "j", "x__meta_x_label_b": "c"}
+    assert run(labels, Rule(regex="__meta_x_label_(.+)", action="labelmap")) == {**labels, "app": "a"}

@@ -205,3 +205,29 @@ def test_kv_helper_roundtrip() -> None:
     kv = KeyValue(key="k")
     set_any_value(kv.value, {"a": [1, 2.5, True, None, b"x"]})
     assert to_python(kv.value) == {"a": [1, 2.5, True, None, b"x"]}
+
+
+@pytest.mark.parametrize(("action", "reason"), [
+    ({"key": "k", "action": "extract", "pattern": r"(?P<a>x)\1"}, "backreferences are not supported in RE2"),
+    ({"key": "k", "action": "delete", "pattern": "(?=x)"}, "lookahead is not supported in RE2"),
+])
+def test_patterns_go_rejects(action: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ArgumentError, match=reason):
+        decode_args(NAME, {"action": [action]})
+
+
+def test_regexp_match_blocks_reject_what_go_rejects() -> None:
+    with pytest.raises(ArgumentError, match="backreferences are not supported in RE2"):
+        decode_args(NAME, {"include": {"match_type": "regexp", "span_names": [r"(a)\1"]},
+                           "action": [{"key": "x", "action": "delete"}]})
+
+
+def test_extract_with_go_group_spellings_and_ascii_classes() -> None:
+    attrs = _attrs({"url": "/users/٣/orders/42"})
+    run_actions(compile_actions([ActionSpec("url", "extract", pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")]),
+                attrs, {})
+    assert _dict(attrs) == {"url": "/users/٣/orders/42"}  # \d is ASCII in Go: "٣" is not a digit
+    attrs = _attrs({"url": "/users/7/orders/42"})
+    run_actions(compile_actions([ActionSpec("url", "extract", pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")]),
+                attrs, {})
+    assert _dict(attrs) == {"url": "/users/7/orders/42", "user": "7", "order": "42"}
