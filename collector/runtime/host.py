@@ -14,10 +14,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 from collector.components.kit.api import (
-    BuildContext, Component, ConsumerRef, MetricsReceiver, MetricsReceiverRef, RuntimeServices,
+    BuildContext, Component, Consumer, ConsumerRef, MetricsReceiver, MetricsReceiverRef, RuntimeServices,
 )
 from collector.components.kit.fanout import Fanout
 from collector.pipeline.loader import Pipeline
@@ -85,13 +85,13 @@ class ComponentHost:
     # --- wiring (the kit's `Wiring` protocol) ----------------------------------------------------
     def fanout(self, owner: str, signal: Signal, refs: Sequence[ConsumerRef], *, entry: bool = False) -> Fanout:
         ids = tuple(ref.component_id for ref in refs)
-        fanout = Fanout(owner, signal, self._hosted(ids))
+        fanout = Fanout(owner, signal, self._consumers(ids))
         self._wires.append(_Wire(owner, self._generation, ids, fanout=fanout, entry=entry))
         return fanout
 
     def receivers(self, owner: str, refs: Sequence[MetricsReceiverRef]) -> list[MetricsReceiver]:
         ids = tuple(ref.component_id for ref in refs)
-        receivers: list[MetricsReceiver] = list(self._hosted(ids))
+        receivers = self._receivers(ids)
         self._wires.append(_Wire(owner, self._generation, ids, receivers=receivers))
         return receivers
 
@@ -135,13 +135,19 @@ class ComponentHost:
         table = self._staged if self._staged is not None else self.instances
         return [table[cid] for cid in ids if cid in table]
 
+    def _consumers(self, ids: tuple[str, ...]) -> list[Consumer]:
+        return cast("list[Consumer]", self._hosted(ids))  # the plan only references components that consume
+
+    def _receivers(self, ids: tuple[str, ...]) -> list[MetricsReceiver]:
+        return cast("list[MetricsReceiver]", self._hosted(ids))  # `receiver` exports belong to appenders
+
     def _rewire(self) -> None:
         """Point every fan-out and receiver list at the current instances (after a reload)."""
         for wire in self._wires:
             if wire.fanout is not None:
-                wire.fanout.retarget(self._hosted(wire.ids))  # type: ignore[arg-type]
+                wire.fanout.retarget(self._consumers(wire.ids))
             elif wire.receivers is not None:
-                wire.receivers[:] = self._hosted(wire.ids)  # type: ignore[arg-type]
+                wire.receivers[:] = self._receivers(wire.ids)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def _build_one(self, cid: str) -> Component[Any]:

@@ -38,6 +38,6 @@ def drop_payload(payload: Payload, component_id: str, reason: str, count: int | 
     n = payload.item_count if count is None else count
     signal = payload.signal
     PROCESSOR_DROPPED.labels(component_id, "/", signal.value, reason).inc(n)
-    PIPELINE_DROPPED[signal].labels(component_id, "/", reason).inc(n)  # type: ignore[attr-defined]
+    PIPELINE_DROPPED[signal].labels(component_id, "/", reason).inc(n)
     payload.settle()
     return n

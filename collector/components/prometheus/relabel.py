@@ -68,7 +68,7 @@ class RelabelCache:
             out, expires = entry
             if not self.ttl or expires > self.clock():
                 self.hits += 1
-                return out  # type: ignore[no-any-return]
+                return out
         self.misses += 1
         out = self.compute(series)
         if self.ttl:

@@ -60,7 +60,7 @@ class PrometheusExporter(Component[Arguments]):
         self.translator = Translator(args.translate_options())
         self._receivers = ctx.forward_to(args.forward_to)
         self._gc_task: asyncio.Task[None] | None = None
-        self._sent = EXPORTER_SENT[Signal.METRICS].labels(ctx.component_id, "/")  # type: ignore[attr-defined]
+        self._sent = EXPORTER_SENT[Signal.METRICS].labels(ctx.component_id, "/")
         self._forwarded = m.FORWARDED.labels(ctx.component_id, "/")
 
     async def start(self) -> None:

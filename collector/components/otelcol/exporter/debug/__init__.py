@@ -109,7 +109,7 @@ class DebugExporter(Component[Arguments]):
                 if self.args.verbosity == "detailed":
                     line = f"{line}\n{describe(payload.signal, payload.message)}"
                 self._write(line)
-            EXPORTER_SENT[payload.signal].labels(self.ctx.component_id, "/").inc(  # type: ignore[attr-defined]
+            EXPORTER_SENT[payload.signal].labels(self.ctx.component_id, "/").inc(
                 payload.item_count)
         finally:
             payload.settle()

@@ -190,7 +190,7 @@ class BatchProcessor(Component[Arguments]):
         signal = payload.signal
         cid = self.ctx.component_id
         if reason == "shutdown":
-            PIPELINE_DROPPED[signal].labels(cid, "/", reason).inc(payload.item_count)  # type: ignore[attr-defined]
+            PIPELINE_DROPPED[signal].labels(cid, "/", reason).inc(payload.item_count)
         else:
             self.counters.dropped(signal, payload.item_count, reason)
         now = time.monotonic()

@@ -59,7 +59,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def groups_of(args: Arguments, signal: Signal) -> list[StatementGroup]:
-    return getattr(args, _BLOCK[signal])  # type: ignore[no-any-return]
+    return getattr(args, _BLOCK[signal])
 
 
 def compile_signal(args: Arguments, signal: Signal) -> list[CompiledGroup]:
