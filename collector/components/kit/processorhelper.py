@@ -14,7 +14,8 @@ the fan-out of the payload's signal, and disposes of what the processor did not 
   and abandons the ring record.
 * items a processor removes from a payload it still forwards are counted through `self.dropped()`.
 
-Cost on the hot path is two counter increments per payload. A processor that never changes the number
+Cost on the hot path is two counter increments and one coroutine call per payload (one `consume`
+serves sync and async processors alike). A processor that never changes the number
 of items (`preserves_count = True`) has the count read once, after `process()`, so a payload whose
 count is not known yet is only counted (maybe decoded) when the processor needed to decode it anyway
 or when someone downstream asks; one that changes it has the count read before and after.
@@ -79,6 +80,23 @@ class _ProcessorBase(Component[A]):
         self.report = ErrorReporter(ctx.logger)  # rate-limited statement errors (error_mode=ignore)
         self._last_error_log = float("-inf")
 
+    async def _invoke(self, payload: Payload) -> Payload | None:
+        raise NotImplementedError
+
+    async def consume(self, payload: Payload) -> None:
+        if not self.preserves_count:
+            self.counters.incoming[payload.signal].inc(payload.item_count)
+        try:
+            out = await self._invoke(payload)
+        except self.payload_errors as error:
+            self._fail(payload, error, counted=not self.preserves_count)
+            return
+        if out is None:
+            self._discard(payload)
+            return
+        self._count_out(out)
+        await self.output[out.signal].consume(out)
+
     def dropped(self, signal: Signal, count: int, reason: str) -> None:
         self.counters.dropped(signal, count, reason)
 
@@ -113,19 +131,8 @@ class Processor(_ProcessorBase[A]):
     def process(self, payload: Payload) -> Payload | None:
         raise NotImplementedError
 
-    async def consume(self, payload: Payload) -> None:
-        if not self.preserves_count:
-            self.counters.incoming[payload.signal].inc(payload.item_count)
-        try:
-            out = self.process(payload)
-        except self.payload_errors as error:
-            self._fail(payload, error, counted=not self.preserves_count)
-            return
-        if out is None:
-            self._discard(payload)
-            return
-        self._count_out(out)
-        await self.output[out.signal].consume(out)
+    async def _invoke(self, payload: Payload) -> Payload | None:
+        return self.process(payload)
 
 
 class AsyncProcessor(_ProcessorBase[A]):
@@ -134,19 +141,8 @@ class AsyncProcessor(_ProcessorBase[A]):
     async def process(self, payload: Payload) -> Payload | None:
         raise NotImplementedError
 
-    async def consume(self, payload: Payload) -> None:
-        if not self.preserves_count:
-            self.counters.incoming[payload.signal].inc(payload.item_count)
-        try:
-            out = await self.process(payload)
-        except self.payload_errors as error:
-            self._fail(payload, error, counted=not self.preserves_count)
-            return
-        if out is None:
-            self._discard(payload)
-            return
-        self._count_out(out)
-        await self.output[out.signal].consume(out)
+    async def _invoke(self, payload: Payload) -> Payload | None:
+        return await self.process(payload)
 
 
 __all__ = ["AsyncProcessor", "ItemCounters", "Processor", "register_processor"]

@@ -27,6 +27,13 @@ def _counter(name: str, cid: str, signal: Signal) -> float:
                                             "otel_signal": signal.value}) or 0.0
 
 
+async def _one_payload(component: Any) -> None:
+    """Start, take 6 spans (2 scopes x 3), shut down (a connector emits what it saw)."""
+    await component.start()
+    await component.consume(Payload(Signal.TRACES, data=payloads.traces(3).SerializeToString()))
+    await component.shutdown()
+
+
 def _counters(cid: str, incoming: Signal, outgoing: Signal) -> tuple[float, float]:
     return (_counter("otelcol_processor_incoming_items_total", cid, incoming),
             _counter("otelcol_processor_outgoing_items_total", cid, outgoing))
@@ -38,16 +45,8 @@ def test_processors_count_items_in_and_out(name: str) -> None:
     assert info is not None
     args = decode_args(name, {**OUTPUT_ALL, **PROCESSORS[name]})
     ctx, recorders = make_context(name, signal=Signal.TRACES)
-
-    async def run() -> Any:
-        component = info.factory(ctx, args)
-        await component.start()
-        await component.consume(Payload(Signal.TRACES, data=payloads.traces(3).SerializeToString()))
-        await component.shutdown()
-        return component
-
     before = _counters(ctx.component_id, Signal.TRACES, Signal.TRACES)
-    asyncio.run(run())
+    asyncio.run(_one_payload(info.factory(ctx, args)))
     assert len(recorders[Signal.TRACES].payloads) == 1
     after = _counters(ctx.component_id, Signal.TRACES, Signal.TRACES)
     assert (after[0] - before[0], after[1] - before[1]) == (6, 6)
@@ -60,15 +59,8 @@ def test_host_info_counts_traces_in_and_metrics_out() -> None:
     args = decode_args(name, {"output": {"metrics": OUTPUT_ALL["output"]["metrics"]},
                               "host_identifiers": ["service.name"]})
     ctx, recorders = make_context(name, signal=Signal.TRACES)
-
-    async def run() -> None:
-        component = info.factory(ctx, args)
-        await component.start()
-        await component.consume(Payload(Signal.TRACES, data=payloads.traces(3).SerializeToString()))
-        await component.shutdown()
-
     before = _counters(ctx.component_id, Signal.TRACES, Signal.METRICS)
-    asyncio.run(run())
+    asyncio.run(_one_payload(info.factory(ctx, args)))
     after = _counters(ctx.component_id, Signal.TRACES, Signal.METRICS)
     emitted = sum(p.item_count for p in recorders[Signal.METRICS].payloads)
     assert emitted >= 1
