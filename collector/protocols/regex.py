@@ -31,9 +31,11 @@ What keeps it fast, without giving up RE2 execution:
   (`up|http_.*`), and the relabel default `(.*)` are answered with `==`, `in`, `startswith` and
   `find`. Those are exact: such a pattern matches precisely the strings those operations accept,
   so nothing is lost by not running the automaton;
-- a pattern that can only match values starting with some literal text (anchored or led by `^`,
-  e.g. `__meta_kubernetes_pod_label_(.+)`) first checks `startswith`: a value without that text
-  cannot match, so the automaton only runs on candidates.
+- a pattern whose matches all start with some literal text first checks for it -- `startswith`
+  when the pattern only matches at the start (anchored or led by `^`, e.g.
+  `__meta_kubernetes_pod_label_(.+)`), `in` otherwise (`/users/([0-9]+)`): a value without that
+  text cannot match, so the automaton only runs on candidates (and `sub` stops looking once the
+  rest of the value lacks it).
 
 `Regex.sub` is Go's `ReplaceAllStringFunc`: an empty match right after a previous match is not
 replaced (Python's `re.sub` replaces it), so `x*` over "abxd" gives "-a-b-d-" as in Go.
@@ -188,7 +190,7 @@ class Regex:
     `search`, `match` and `fullmatch` agree on them."""
 
     __slots__ = ("pattern", "anchored", "groups", "groupindex", "kind", "_re", "_test_re", "_literal",
-                 "_prefixes", "_exact", "_lead", "_search_memo", "_test_memo", "_all_memo")
+                 "_prefixes", "_exact", "_lead", "_inner", "_search_memo", "_test_memo", "_all_memo")
 
     def __init__(self, pattern: str, anchored: bool) -> None:
         self.pattern = pattern
@@ -206,7 +208,12 @@ class Regex:
         self._prefixes: tuple[str, ...] = ()
         self._exact: frozenset[str] = frozenset()
         self.kind: Kind = self._plan()
-        self._lead = _required_lead(pattern) if anchored or pattern.startswith("^") else ""
+        # Literal text every match starts with: at the start of the value (`_lead`) when the
+        # pattern can only match there, else somewhere in it (`_inner`).
+        lead = _required_lead(pattern)
+        at_start = anchored or pattern.startswith("^")
+        self._lead = lead if at_start else ""
+        self._inner = "" if at_start else lead
         self._search_memo: dict[str, Match | None] = {}
         self._test_memo: dict[str, bool] = {}
         self._all_memo: dict[str, tuple[bytes | None, list[tuple[int, int]]]] = {}
@@ -245,7 +252,7 @@ class Regex:
             return True
         if kind == "prefixes":
             return text in self._exact or text.startswith(self._prefixes)
-        if self._lead and not text.startswith(self._lead):
+        if (self._lead and not text.startswith(self._lead)) or (self._inner and self._inner not in text):
             return False
         memo = self._test_memo
         found = memo.get(text)
@@ -280,7 +287,7 @@ class Regex:
             return Match(self, text, None, [whole] * (self.groups + 1))
         if kind == "prefixes":
             return Match(self, text, None, [(0, len(text))]) if self.test(text) else None
-        if self._lead and not text.startswith(self._lead):
+        if (self._lead and not text.startswith(self._lead)) or (self._inner and self._inner not in text):
             return None
         memo = self._search_memo
         found = memo.get(text, memo)
@@ -310,12 +317,15 @@ class Regex:
         """Go's `replaceAll` walk: the spans of every match that gets replaced, in order."""
         raw = text.encode("utf-8", "surrogatepass")
         end = len(raw)
-        if self._lead and not text.startswith(self._lead):
+        if (self._lead and not text.startswith(self._lead)) or (self._inner and self._inner not in text):
             return None, []
+        inner = self._inner.encode("utf-8")
         run = self._re.Match
         found: list[list[tuple[int, int]]] = []
         last = pos = 0
         while pos <= end:
+            if inner and raw.find(inner, pos) < 0:
+                break  # no later match can start: each starts with `inner`
             spans = run(_UNANCHORED, raw, pos, end)
             start, stop = spans[0]
             if start < 0:

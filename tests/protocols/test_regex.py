@@ -113,6 +113,7 @@ SHORTCUT_CASES = [
                                           "job", "x__meta_kubernetes_pod_label_app"]),
     ("^/r/[0-9]+$", ["/r/12", "/r/", "x/r/1", "/r/1\n"]),
     ("abc?d", ["abd", "abcd", "ab", "xabd"]),
+    ("/u/([0-9]+)", ["/u/1/u/22/x", "/u/", "a/u/7", "/v/1", "/u/1é/u/2"]),
 ]
 
 
