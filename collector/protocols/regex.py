@@ -216,7 +216,7 @@ class Regex:
         self._inner = "" if at_start else lead
         self._search_memo: dict[str, Match | None] = {}
         self._test_memo: dict[str, bool] = {}
-        self._all_memo: dict[str, tuple[bytes | None, list[tuple[int, int]]]] = {}
+        self._all_memo: dict[str, tuple[bytes | None, list[list[tuple[int, int]]]]] = {}
 
     def _plan(self) -> Kind:
         """Pick an exact shortcut for the pattern shapes relabel rules and filters use most."""
@@ -358,7 +358,7 @@ class Regex:
             if len(text) <= _MEMO_MAX_LEN:
                 if len(memo) >= _MEMO_ENTRIES:
                     memo.clear()
-                memo[text] = entry  # type: ignore[assignment]
+                memo[text] = entry
         raw, matches = entry
         if not matches:
             return text
