@@ -35,83 +35,14 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from collector.ottl.compiler import ConstantSet
 from collector.ottl.paths import PARENT, RESOURCE, SCOPE, Frame
-from collector.ottl.values import to_any
+from collector.protocols.wire import WireError, encode_varint, read_varint, scan_field, set_any_value
+from collector.protocols.wire import fields as _len_fields  # `fields` is a local name below
 
 CONTEXTS: Final = ("datapoint", "span", "spanevent", "log")
 
 
-class SpliceError(ValueError):
+class SpliceError(WireError):
     """The bytes are not a request this walker understands; use the decoded path instead."""
-
-
-# --- wire format -----------------------------------------------------------------------------
-_SMALL: Final = [bytes((i,)) for i in range(0x80)]
-
-
-def encode_varint(n: int) -> bytes:
-    if n < 0x80:
-        return _SMALL[n]
-    if n < 0x4000:
-        return bytes((n & 0x7F | 0x80, n >> 7))
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise SpliceError("varint too long")
-
-
-def _field(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
-    """(field number, wire type, value start, field end) of the field at `pos`."""
-    tag = data[pos]
-    if tag < 0x80:
-        p = pos + 1
-    else:
-        tag, p = _varint(data, pos)
-    wire = tag & 7
-    if wire == 2:
-        n = data[p]
-        if n < 0x80:
-            p += 1
-        else:
-            n, p = _varint(data, p)
-        stop = p + n
-    elif wire == 0:
-        stop = _varint(data, p)[1]
-    elif wire == 1:
-        stop = p + 8
-    elif wire == 5:
-        stop = p + 4
-    else:
-        raise SpliceError(f"unsupported wire type {wire}")
-    if stop > end:
-        raise SpliceError("truncated field")
-    return tag >> 3, wire, p, stop
-
-
-def _len_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
-    """Every field in [start, end): (number, field start, value start, field end); value start is -1
-    for fields that are not length-delimited."""
-    fields = []
-    pos = start
-    while pos < end:
-        number, wire, value, stop = _field(data, pos, end)
-        fields.append((number, pos, value if wire == 2 else -1, stop))
-        pos = stop
-    return fields
 
 
 # Metric.data oneof: field number -> point class
@@ -142,7 +73,7 @@ class _Effect:
         for key, value in changes.items():
             kv = KeyValue()
             kv.key = key
-            to_any(kv.value, value)
+            set_any_value(kv.value, value)
             self.kvs.append(kv.SerializeToString())
         # An item that already has the key contains its encoding (KeyValue.key is field 1)
         self.needles = [b"\x0a" + encode_varint(len(k)) + k for k in (key.encode() for key in changes)]
@@ -188,11 +119,11 @@ def _count_items(data: bytes, start: int, end: int, item_tag: int) -> int:
             if n < 0x80:
                 pos += 2 + n
             else:
-                n, body = _varint(data, pos + 1)
+                n, body = read_varint(data, pos + 1)
                 pos = body + n
             items += 1
         else:
-            pos = _field(data, pos, end)[3]
+            pos = scan_field(data, pos, end)[3]
     if pos != end:
         raise SpliceError("truncated item")
     return items
@@ -284,7 +215,7 @@ class Splicer:
         walk = _Walk(self, data, visit)
         try:
             walk.request()
-        except (IndexError, SpliceError) as exc:
+        except (IndexError, WireError) as exc:
             raise SpliceError(str(exc)) from exc
         return (b"".join(walk.out) if walk.changed else None), walk.count
 
@@ -461,7 +392,7 @@ class _Walk:
         pos = start
         while pos < end:
             if data[pos] != 0x12:  # not a metric (scope, schema_url, unknown)
-                stop = _field(data, pos, end)[3]
+                stop = scan_field(data, pos, end)[3]
                 out.append(data[pos:stop])
                 pos = stop
                 continue
@@ -469,7 +400,7 @@ class _Walk:
             if n < 0x80:
                 m_start = pos + 2
             else:
-                n, m_start = _varint(data, pos + 1)
+                n, m_start = read_varint(data, pos + 1)
             m_end = m_start + n
             out += (b"\x12", b"")
             m_first = len(out)
@@ -481,7 +412,7 @@ class _Walk:
                     if (tag & 7) == 2 and tag < 0x80 and data[p + 1] < 0x80:
                         stop = p + 2 + data[p + 1]
                     else:
-                        stop = _field(data, p, m_end)[3]
+                        stop = scan_field(data, p, m_end)[3]
                     out.append(data[p:stop])
                     p = stop
                     continue
@@ -490,7 +421,7 @@ class _Walk:
                 if n < 0x80:
                     c_start = p + 2
                 else:
-                    n, c_start = _varint(data, p + 1)
+                    n, c_start = read_varint(data, p + 1)
                 c_end = c_start + n
                 if hit < c_start:
                     hit = _first_hit(data, needles, c_start, end)
@@ -529,7 +460,7 @@ class _Walk:
                 if n < 0x80:
                     body = pos + 2
                 else:
-                    n, body = _varint(data, pos + 1)
+                    n, body = read_varint(data, pos + 1)
                 stop = body + n
                 if stop <= hit:
                     try:
@@ -546,7 +477,7 @@ class _Walk:
                         hit = _first_hit(data, needles, stop, limit)
                 pos = stop
                 continue
-            number, wire, value, stop = _field(data, pos, end)
+            number, wire, value, stop = scan_field(data, pos, end)
             if number == item_tag >> 3 and wire == 2:  # an item behind a non-canonical tag
                 raise SpliceError("non-canonical item tag")
             out.append(data[pos:stop])

@@ -2,20 +2,21 @@
 
 Python value model: str, int (int64), float, bool, bytes, None (nil), dict (map), list (slice),
 `Time` (Go time.Time) and `Duration`. Attribute maps stay as repeated `KeyValue` in the upb message;
-only the entries a statement touches are converted, by key lookup.
+only the entries a statement touches are converted, by key lookup. The conversions themselves are
+`collector.protocols.wire`'s, shared with every other component.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import orjson
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.ottl.errors import OttlRuntimeError
+from collector.protocols.wire import format_f, set_any_value, to_python
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -30,55 +31,9 @@ class Duration:
     ns: int
 
 
-def from_any(v: AnyValue) -> Any:
-    """AnyValue -> Python (recursively for maps and lists; an empty AnyValue is nil)."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "string_value":
-        return v.string_value
-    if kind == "int_value":
-        return v.int_value
-    if kind == "double_value":
-        return v.double_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "bytes_value":
-        return v.bytes_value
-    if kind == "kvlist_value":
-        return {kv.key: from_any(kv.value) for kv in v.kvlist_value.values}
-    return [from_any(x) for x in v.array_value.values]
-
-
-def to_any(dst: AnyValue, value: Any) -> None:
-    """Store a Python value into `dst` (values of unsupported types leave it untouched, as in Go)."""
-    t = type(value)
-    if t is str:
-        dst.string_value = value
-    elif t is bool:
-        dst.bool_value = value
-    elif t is int:
-        dst.int_value = value
-    elif t is float:
-        dst.double_value = value
-    elif t is bytes:
-        dst.bytes_value = value
-    elif t is dict:
-        dst.kvlist_value.SetInParent()
-        values = dst.kvlist_value.values
-        del values[:]
-        for k, x in value.items():
-            kv = values.add()
-            kv.key = k
-            to_any(kv.value, x)
-    elif t is list:
-        dst.array_value.SetInParent()
-        items = dst.array_value.values
-        del items[:]
-        for x in value:
-            to_any(items.add(), x)
-    elif value is None:
-        dst.Clear()
+# One AnyValue <-> Python mapping for the whole collector (pcommon FromRaw/AsRaw); OTTL's names.
+from_any = to_python
+to_any = set_any_value
 
 
 def find(kvs: Iterable[KeyValue], key: str) -> KeyValue | None:
@@ -126,18 +81,8 @@ def type_name(v: Any) -> str:
             list: "slice", Time: "time.Time", Duration: "time.Duration"}.get(type(v), type(v).__name__)
 
 
-def format_float(f: float) -> str:
-    """Go strconv.FormatFloat(f, 'f', -1, 64)-like: shortest digits, no exponent."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == int(f) and abs(f) < 1e21:
-        return str(int(f))
-    text = repr(f)
-    if "e" in text or "E" in text:
-        text = format(f, "f").rstrip("0").rstrip(".") if abs(f) >= 1 else f"{f:.20f}".rstrip("0")
-    return text
+# Go strconv.FormatFloat(f, 'f', -1, 64), what OTTL's StringLikeGetter uses for a double.
+format_float = format_f
 
 
 def to_json(v: Any) -> str:

@@ -20,6 +20,8 @@ from typing import Callable, Final
 import snappy
 import zstandard
 
+from collector.protocols.wire import WireError, read_varint
+
 __all__ = [
     "DecompressError",
     "TooLarge",
@@ -105,18 +107,11 @@ def _zstd(data: bytes, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _varint(data: bytes) -> tuple[int, int]:
-    value = shift = 0
-    for i, byte in enumerate(data[:10]):
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, i + 1
-        shift += 7
-    raise DecompressError("invalid snappy body: bad length header")
-
-
 def _snappy_block(data: bytes, limit: int) -> bytes:
-    length, _ = _varint(data)  # the block format states its decompressed size up front
+    try:  # the block format states its decompressed size up front, as a varint
+        length = read_varint(data, 0)[0]
+    except (WireError, IndexError):
+        raise DecompressError("invalid snappy body: bad length header") from None
     if length > limit:
         raise TooLarge(f"decompressed body exceeds {limit} bytes")
     try:

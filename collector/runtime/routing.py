@@ -12,19 +12,7 @@ from __future__ import annotations
 
 import zlib
 
-
-def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
+from collector.protocols.wire import read_varint as _varint
 
 
 def top_level_entries(data: bytes) -> list[tuple[int, int, int, int]]:

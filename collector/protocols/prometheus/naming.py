@@ -8,14 +8,12 @@ once per series, never per sample.
 
 from __future__ import annotations
 
-import base64
 import functools
-import json
-import math
 import re
-from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
+
+from collector.protocols.wire import as_string
 
 
 class MetricKind(Enum):
@@ -123,79 +121,6 @@ def label_name(key: str) -> str | None:
     return name
 
 
-def format_float(value: float) -> str:
-    """Go `strconv.FormatFloat(x, 'f', -1, 64)`: shortest round-trip digits, never an exponent.
-
-    Used for `le` and `quantile` label values (`1`, `0.005`, `1000000`, `+Inf`)."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text
-
-
-def format_double_attribute(value: float) -> str:
-    """pcommon `AsString` of a double: positional for 1e-6 <= |x| < 1e21, exponent form otherwise."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    magnitude = abs(value)
-    if magnitude == 0 or 1e-6 <= magnitude < 1e21:
-        return format_float(value)
-    text = repr(value)
-    if "e" not in text:  # repr chose positional; Go would use the exponent here
-        text = f"{value:e}"
-    mantissa, _, exponent = text.partition("e")
-    if mantissa.endswith(".0"):
-        mantissa = mantissa[:-2]
-    sign = "-" if exponent.startswith("-") else "+"
-    digits = exponent.lstrip("+-").lstrip("0").rjust(2, "0")
-    return f"{mantissa}e{sign}{digits}"
-
-
-def _any_to_json(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    if kind == "array_value":
-        return [_any_to_json(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _any_to_json(kv.value) for kv in value.kvlist_value.values}
-    return None
-
-
-def attribute_value(value: Any) -> str:
-    """The label value of an OTLP `AnyValue` (protocols.md §6.2)."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "double_value":
-        return format_double_attribute(value.double_value)
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    if kind in ("array_value", "kvlist_value"):
-        return json.dumps(_any_to_json(value), separators=(",", ":"), ensure_ascii=False)
-    return ""
-
-
 def attributes_to_labels(attributes: Any) -> dict[str, str]:
     """Sanitised labels of an attribute list; colliding keys join their values with `;` in key order."""
     collected: dict[str, list[tuple[str, str]]] = {}
@@ -203,7 +128,7 @@ def attributes_to_labels(attributes: Any) -> dict[str, str]:
         name = label_name(kv.key)
         if name is None:
             continue
-        text = attribute_value(kv.value)
+        text = as_string(kv.value)  # pdata AsString, as the Prometheus translator uses it
         if not text:
             continue
         collected.setdefault(name, []).append((kv.key, text))

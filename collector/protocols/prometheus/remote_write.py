@@ -24,7 +24,8 @@ from typing import Final, Iterable, Sequence
 
 import snappy
 
-from collector.protocols.prometheus.series import Exemplar, Metadata, encode_labels, varint
+from collector.protocols.prometheus.series import Exemplar, Metadata, encode_labels
+from collector.protocols.wire import encode_varint, read_varint
 
 CONTENT_TYPE: Final = "application/x-protobuf"
 CONTENT_ENCODING: Final = "snappy"
@@ -51,46 +52,43 @@ def request_headers(user_agent: str, extra: dict[str, str] | None = None) -> dic
 
 
 def _sample(value: float, timestamp_ms: int) -> bytes:
-    body = b"\x09" + _DOUBLE.pack(value) + b"\x10" + varint(timestamp_ms)
-    return b"\x12" + varint(len(body)) + body
+    body = b"\x09" + _DOUBLE.pack(value) + b"\x10" + encode_varint(timestamp_ms)
+    return b"\x12" + encode_varint(len(body)) + body
 
 
 def encode_exemplar(exemplar: Exemplar) -> bytes:
-    body = encode_labels(exemplar.labels) + b"\x11" + _DOUBLE.pack(exemplar.value) + b"\x18" + varint(
+    body = encode_labels(exemplar.labels) + b"\x11" + _DOUBLE.pack(exemplar.value) + b"\x18" + encode_varint(
         exemplar.timestamp_ms)
-    return b"\x1a" + varint(len(body)) + body
+    return b"\x1a" + encode_varint(len(body)) + body
 
 
 def encode_timeseries(labels: bytes, value: float, timestamp_ms: int, extra: bytes = b"") -> bytes:
     """One `TimeSeries` with one sample (and optional pre-encoded exemplars), as WriteRequest field 1."""
     body = labels + _sample(value, timestamp_ms) + extra
-    return b"\x0a" + varint(len(body)) + body
+    return b"\x0a" + encode_varint(len(body)) + body
 
 
 def encode_metadata(metadata: Metadata) -> bytes:
     body = bytearray()
     if metadata.type:
-        body += b"\x08" + varint(metadata.type)
+        body += b"\x08" + encode_varint(metadata.type)
     for tag, text in ((0x12, metadata.family), (0x22, metadata.help), (0x2A, metadata.unit)):
         if text:
             raw = text.encode()
-            body += bytes((tag,)) + varint(len(raw)) + raw
-    return b"\x1a" + varint(len(body)) + bytes(body)
+            body += bytes((tag,)) + encode_varint(len(raw)) + raw
+    return b"\x1a" + encode_varint(len(body)) + bytes(body)
 
 
 def timeseries_head(labels: bytes) -> bytes:
     """The bytes of a one-sample `TimeSeries` in front of the value, for a 6-byte varint timestamp:
     TimeSeries{ labels..., samples = Sample{ value = <8 bytes>, timestamp = <6-byte varint> } }
     (sample body: 1 + 8 + 1 + 6 = 16 bytes; sample field: 2 + 16 = 18 bytes)."""
-    return b"\x0a" + varint(len(labels) + 18) + labels + b"\x12\x10\x09"
+    return b"\x0a" + encode_varint(len(labels) + 18) + labels + b"\x12\x10\x09"
 
 
 def labels_of_head(head: bytes) -> bytes:
     """Inverse of `timeseries_head`."""
-    i = 1
-    while head[i] & 0x80:
-        i += 1
-    return head[i + 1:-3]
+    return head[read_varint(head, 1)[1]:-3]
 
 
 class WriteRequestEncoder:
@@ -114,7 +112,7 @@ class WriteRequestEncoder:
     def _tail(self, timestamp_ms: int) -> bytes:
         """Timestamp field of a sample; only the common 6-byte varint width is cached (others take
         the slow path, which re-encodes the whole TimeSeries with its own lengths)."""
-        tail = b"\x10" + varint(timestamp_ms)
+        tail = b"\x10" + encode_varint(timestamp_ms)
         if len(tail) == 7:
             if len(self._ts) >= _TS_CACHE_LIMIT:
                 self._ts.clear()

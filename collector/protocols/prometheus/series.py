@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final, Iterable, Mapping
 
+from collector.protocols.wire import encode_varint
+
 STALE_NAN_BITS: Final = 0x7FF0000000000002
 STALE_NAN: Final[float] = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
 _DOUBLE = struct.Struct("<d")
@@ -31,22 +33,8 @@ def is_stale_nan(value: float) -> bool:
 _STALE_BYTES: Final = _DOUBLE.pack(STALE_NAN)
 
 
-def varint(value: int) -> bytes:
-    """Protobuf base-128 varint of a non-negative int (negative int64s use their 64-bit two's complement)."""
-    if value < 0:
-        value += 1 << 64
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _len_field(tag: int, payload: bytes) -> bytes:
-    return bytes((tag,)) + varint(len(payload)) + payload
+    return bytes((tag,)) + encode_varint(len(payload)) + payload
 
 
 def encode_label(name: str, value: str) -> bytes:

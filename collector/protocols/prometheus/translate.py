@@ -25,13 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from collector.protocols.prometheus.naming import (
-    MetricKind,
-    attribute_value,
-    attributes_to_labels,
-    format_float,
-    metric_name,
-)
+from collector.protocols.prometheus.naming import MetricKind, attributes_to_labels, metric_name
 from collector.protocols.prometheus.series import (
     STALE_NAN,
     Exemplar,
@@ -39,8 +33,8 @@ from collector.protocols.prometheus.series import (
     MetricType,
     SampleBatch,
     Series,
-    varint,
 )
+from collector.protocols.wire import WireError, as_string, encode_varint, format_f, scan_field
 
 STALE_AFTER: Final = 300.0
 _NO_RECORDED_VALUE: Final = 1
@@ -86,43 +80,18 @@ def attributes_key(data: bytes, tag: int) -> bytes:
     upb writes fields in field-number order, so the repeated attribute entries are contiguous; if they
     were not, the slice would merely include other fields too (still a correct, if less reusable, key).
     """
-    i, n = 0, len(data)
     start = end = -1
-    while i < n:
-        pos = i
-        t = data[i]
-        i += 1
-        if t & 0x80:  # multi-byte tag: not used by data point messages; fall back to the whole point
-            return data
-        wire = t & 7
-        if wire == 2:
-            length = data[i]
-            i += 1
-            if length & 0x80:
-                length &= 0x7F
-                shift = 7
-                while True:
-                    b = data[i]
-                    i += 1
-                    length |= (b & 0x7F) << shift
-                    shift += 7
-                    if not b & 0x80:
-                        break
-            i += length
-            if t == tag:
+    pos, n = 0, len(data)
+    try:
+        while pos < n:
+            number, wire, _, stop = scan_field(data, pos, n)
+            if number << 3 | wire == tag:
                 if start < 0:
                     start = pos
-                end = i
-        elif wire == 1:
-            i += 8
-        elif wire == 0:
-            while data[i] & 0x80:
-                i += 1
-            i += 1
-        elif wire == 5:
-            i += 4
-        else:
-            return data
+                end = stop
+            pos = stop
+    except (WireError, IndexError):  # not protobuf we can slice: the whole point is still a correct key
+        return data
     return data[start:end] if start >= 0 else b""
 
 
@@ -148,7 +117,7 @@ def point_key(data: bytes, tag: int, trailing: int) -> bytes:
 
 def _flags_bytes(flags: int) -> int:
     """Size of a serialized `flags` field (0 when it is zero: proto3 leaves it out)."""
-    return 1 + len(varint(flags)) if flags else 0
+    return 1 + len(encode_varint(flags)) if flags else 0
 
 
 class _Point:
@@ -225,12 +194,12 @@ class Translator:
     def _resource(self, resource: Any) -> _Resource:
         attrs = {kv.key: kv.value for kv in resource.attributes}
         identity: dict[str, str] = {}
-        name = attribute_value(attrs["service.name"]) if "service.name" in attrs else ""
-        namespace = attribute_value(attrs["service.namespace"]) if "service.namespace" in attrs else ""
+        name = as_string(attrs["service.name"]) if "service.name" in attrs else ""
+        namespace = as_string(attrs["service.namespace"]) if "service.namespace" in attrs else ""
         if name:
             identity["job"] = f"{namespace}/{name}" if namespace else name
         if "service.instance.id" in attrs:
-            instance = attribute_value(attrs["service.instance.id"])
+            instance = as_string(attrs["service.instance.id"])
             if instance:
                 identity["instance"] = instance
         base: dict[str, str] = {}
@@ -418,7 +387,7 @@ class Translator:
             counts = dp.bucket_counts
             if point.bounds is None or bounds != point.bounds:  # upb compares its container with a list
                 point.bounds = list(bounds)
-                point.buckets = [self._named(point.labels, name + "_bucket", (("le", format_float(b)),))
+                point.buckets = [self._named(point.labels, name + "_bucket", (("le", format_f(b)),))
                                  for b in bounds]
                 point.layouts = {}
             nb = min(len(bounds), len(counts))
@@ -470,7 +439,7 @@ class Translator:
                 q = qv.quantile
                 series = point.quantiles.get(q)
                 if series is None:
-                    series = point.quantiles[q] = self._named(point.labels, name, (("quantile", format_float(q)),))
+                    series = point.quantiles[q] = self._named(point.labels, name, (("quantile", format_f(q)),))
                 batch.append(series, STALE_NAN if stale else qv.value, ts)
             batch.append(point.sum, STALE_NAN if stale else dp.sum, ts)  # type: ignore[arg-type]
             batch.append(point.count, STALE_NAN if stale else float(dp.count), ts)  # type: ignore[arg-type]

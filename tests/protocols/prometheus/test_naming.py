@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.protocols.prometheus.naming import MetricKind, format_double_attribute, format_float, label_name, metric_name
+from collector.protocols.prometheus.naming import MetricKind, label_name, metric_name
 
 G, C, U, H, S = (MetricKind.GAUGE, MetricKind.MONOTONIC_COUNTER, MetricKind.NON_MONOTONIC_COUNTER,
                  MetricKind.HISTOGRAM, MetricKind.SUMMARY)
@@ -149,18 +149,3 @@ LABELS = [
 @pytest.mark.parametrize(("key", "expected"), LABELS)
 def test_label_name(key: str, expected: str | None) -> None:
     assert label_name(key) == expected
-
-
-@pytest.mark.parametrize(("value", "expected"), [
-    (1.0, "1"), (0.005, "0.005"), (1e6, "1000000"), (0.0001, "0.0001"), (0.99, "0.99"), (2.5, "2.5"),
-    (float("inf"), "+Inf"), (1e-7, "0.0000001"), (1e21, "1000000000000000000000"), (-3.0, "-3"),
-])
-def test_format_float_like_go(value: float, expected: str) -> None:
-    assert format_float(value) == expected
-
-
-@pytest.mark.parametrize(("value", "expected"), [
-    (2.0, "2"), (0.25, "0.25"), (1e21, "1e+21"), (1e-7, "1e-07"), (123456.5, "123456.5"), (1.5e-6, "0.0000015"),
-])
-def test_double_attribute_value(value: float, expected: str) -> None:
-    assert format_double_attribute(value) == expected

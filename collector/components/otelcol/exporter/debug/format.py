@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from google.protobuf.message import Message
 
+from collector.protocols.wire import format_double
 from collector.signals import Signal
 
 _SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -33,7 +34,7 @@ def any_value(value: Message) -> str:
     if kind == "int_value":
         return f"Int({value.int_value})"
     if kind == "double_value":
-        return f"Double({value.double_value})"
+        return f"Double({format_double(value.double_value)})"  # Go: Type(AsString)
     if kind == "bool_value":
         return f"Bool({str(value.bool_value).lower()})"
     if kind == "bytes_value":
