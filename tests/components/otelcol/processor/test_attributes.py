@@ -15,6 +15,7 @@ from collector.components.kit.api import ArgumentError, ConsumerRef
 from collector.components.otelcol.processor.attributes import AttributesProcessor
 from collector.protocols.wire import set_any_value, to_python
 from collector.components.otelcol.processor.attributes.actions import ActionSpec, compile_actions, run_actions
+from collector.components.otelcol.processor.attributes.matching import Matcher, MatchSpec
 from collector.signals import Payload, Signal
 from tests.components.otelcol.connector.doubles import decode_args, make_context
 
@@ -231,3 +232,27 @@ def test_extract_with_go_group_spellings_and_ascii_classes() -> None:
     run_actions(compile_actions([ActionSpec("url", "extract", pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")]),
                 attrs, {})
     assert _dict(attrs) == {"url": "/users/7/orders/42", "user": "7", "order": "42"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1e-7, "1e-7"), (1e21, "1e+21"), (2.0, "2"), (1e20, "100000000000000000000"), (0.1 + 0.2, "0.30000000000000004"),
+    (float("nan"), "json: unsupported value: NaN"),
+])
+def test_convert_double_to_string_like_the_collector(value: float, expected: str) -> None:
+    """pdata's AsString (ES6 rule), what the Collector's convert action writes."""
+    attrs = _attrs({"x": value})
+    run_actions(compile_actions([ActionSpec("x", "convert", converted_type="string")]), attrs, {})
+    assert _dict(attrs) == {"x": expected}
+
+
+def test_matching_sees_the_collectors_strings_for_doubles() -> None:
+    """Regexp attribute filters see FormatFloat 'f' text (filtermatcher); log bodies AsString (filterlog)."""
+    span = _traces().resource_spans[0].scope_spans[0].spans[0]
+    set_any_value(span.attributes.add(key="ratio").value, 1e-7)
+    for pattern, matched in ((r"^0\.0000001$", True), ("e-7", False)):
+        matcher = Matcher(MatchSpec("regexp", attributes=(("ratio", pattern),)))
+        assert matcher.match_item(Signal.TRACES, span, span.name) is matched
+    record = ExportLogsServiceRequest().resource_logs.add().scope_logs.add().log_records.add()
+    set_any_value(record.body, 1e21)
+    assert Matcher(MatchSpec("strict", log_bodies=("1e+21",))).match_item(Signal.LOGS, record, "")
+    assert not Matcher(MatchSpec("strict", log_bodies=("1000000000000000000000",))).match_item(Signal.LOGS, record, "")

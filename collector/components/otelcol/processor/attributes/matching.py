@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
-from collector.protocols.wire import as_string, to_python
+from collector.protocols.wire import as_string, format_f, to_python
 from collector.components.otelcol.processor.attributes.actions import go_regex
 from collector.protocols.regex import Regex
 from collector.signals import Signal
@@ -106,9 +106,26 @@ def _present(_value: Any) -> bool:
     return True
 
 
+def filter_text(value: Any) -> str | None:
+    """The text a regexp attribute filter sees (filtermatcher's attributeStringValue): strings as
+    they are, bools and ints in decimal, doubles as Go's FormatFloat 'f' (`0.0000001`, not AsString's
+    `1e-7`); other kinds never match."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return str(value.string_value)
+    if kind == "double_value":
+        return format_f(value.double_value)
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    return None
+
+
 def _regex_check(regex: Regex) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
-        return value.WhichOneof("value") == "string_value" and regex.test(value.string_value)
+        text = filter_text(value)
+        return text is not None and regex.test(text)
 
     return check
 
@@ -165,8 +182,7 @@ class Matcher:
             return False
         if self._kinds is not None and item.kind not in self._kinds:
             return False
-        if self._bodies is not None and (item.body.WhichOneof("value") != "string_value"
-                                         or not self._bodies(item.body.string_value)):
+        if self._bodies is not None and not self._bodies(as_string(item.body)):  # filterlog: Body().AsString()
             return False
         if self._severity_texts is not None and not self._severity_texts(item.severity_text):
             return False
