@@ -23,8 +23,7 @@ RingKey = tuple[int, Signal, int]
 
 
 class RingView(Protocol):
-    @property
-    def capacity(self) -> int: ...
+    capacity: int
 
     def used_bytes(self) -> int: ...
 
@@ -40,47 +39,31 @@ class ProcessView(Protocol):
 class ChildView(Protocol):
     """One child process as the supervisor tracks it."""
 
-    @property
-    def spec(self) -> ChildSpec: ...
+    spec: ChildSpec
+    ready: bool
+    started_at: float
+    restarts: int
 
     @property
-    def process(self) -> ProcessView | None: ...
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def started_at(self) -> float: ...
-
-    @property
-    def restarts(self) -> int: ...
+    def process(self) -> ProcessView | None: ...  # read-only, so asyncio's Process satisfies it
 
 
 class ReloadView(Protocol):
-    @property
-    def ok(self) -> bool: ...
-
-    @property
-    def message(self) -> str: ...
-
-    @property
-    def at(self) -> float: ...
+    ok: bool
+    message: str
+    at: float
 
 
 class SupervisorView(Protocol):
-    """The supervisor's state, read at request or scrape time."""
+    """The supervisor's state, read at request or scrape time. The collections are read-only
+    properties so that the supervisor's concrete dicts of concrete children and rings satisfy them."""
 
-    @property
-    def pipeline(self) -> Pipeline: ...
+    pipeline: Pipeline
+    started_at: float
+    metrics_dir: Path
 
     @property
     def ready(self) -> bool: ...
-
-    @property
-    def started_at(self) -> float: ...
-
-    @property
-    def metrics_dir(self) -> Path: ...
 
     @property
     def children(self) -> Mapping[str, ChildView]: ...
@@ -91,9 +74,7 @@ class SupervisorView(Protocol):
     @property
     def last_reload(self) -> ReloadView | None: ...
 
-    def component_health(self) -> dict[str, dict[str, Any]]:
-        """Worst health of each component over the processes that run it."""
-        ...
+    def component_health(self) -> dict[str, dict[str, Any]]: ...
 
 
 class SupervisorControl(SupervisorView, Protocol):
