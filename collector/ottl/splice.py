@@ -498,4 +498,4 @@ class _Walk:
         f.item = item
         self.visit(f)
         self.changed = True  # conservatively: the visitor may have edited the item
-        return item.SerializeToString()  # type: ignore[no-any-return]
+        return item.SerializeToString()

@@ -148,15 +148,8 @@ def fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]
 
 
 # --- Go's float text -------------------------------------------------------------------------
-def _special(value: float) -> str | None:
-    """Go's spelling of NaN and the infinities (strconv: `NaN`, `+Inf`, `-Inf`), else None."""
-    if value != value:
-        return "NaN"
-    if value == float("inf"):
-        return "+Inf"
-    if value == float("-inf"):
-        return "-Inf"
-    return None
+# repr of the special values -> Go's spelling (strconv: NaN, +Inf, -Inf); repr never signs a NaN
+_SPECIAL: Final = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
 
 
 def _decimal(text: str) -> tuple[str, str, int]:
@@ -196,9 +189,10 @@ def format_f(value: float) -> str:
 
     Fast path: for 1e-4 <= |v| < 1e16 `repr` is already positional and only `.0` differs."""
     text = repr(value)
-    if "e" in text or "n" in text:  # exponent, or nan/inf
-        special = _special(value)
-        return special if special is not None else _positional(*_decimal(text))
+    if "e" in text:
+        return _positional(*_decimal(text))
+    if "n" in text:  # nan, inf
+        return _SPECIAL[text]
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -206,8 +200,8 @@ def format_g(value: float) -> str:
     """Go `strconv.FormatFloat(value, 'g', -1, 64)`: exponent form when the decimal exponent is
     below -4 or at least 6 (Go fixes the cut-off at 6 for the shortest precision)."""
     text = repr(value)
-    if "n" in text:
-        return _special(value)  # type: ignore[return-value]
+    if "n" in text and "e" not in text:
+        return _SPECIAL[text]
     sign, digits, point = _decimal(text)
     if digits and not -4 <= point - 1 < 6:
         return _exponent_form(sign, digits, point)
@@ -223,11 +217,10 @@ def format_double(value: float) -> str:
 
     Fast path: `repr` is positional exactly when 1e-4 <= |v| < 1e16 (or zero), inside the ES6 range."""
     text = repr(value)
-    if "e" not in text and "n" not in text:
+    if "e" not in text:
+        if "n" in text:  # nan, inf
+            return _UNSUPPORTED + _SPECIAL[text]
         return text[:-2] if text.endswith(".0") else text
-    special = _special(value)
-    if special is not None:
-        return _UNSUPPORTED + special
     if 1e-6 <= abs(value) < 1e21:
         return _positional(*_decimal(text))
     # repr's exponent layout is Go's 'e' layout (two exponent digits at least); pdata then drops

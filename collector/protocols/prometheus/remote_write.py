@@ -164,7 +164,7 @@ class WriteRequestEncoder:
                     if len(tails[i]) != 7:  # type: ignore[arg-type]
                         slow.setdefault(i, [])
         parts: list[bytes] = [b""] * (3 * n)
-        parts[0::3] = heads  # type: ignore[assignment]
+        parts[0::3] = heads
         parts[1::3] = map(_DOUBLE.pack, values)
         parts[2::3] = tails  # type: ignore[assignment]
         for i, extra in slow.items():
@@ -178,11 +178,11 @@ class WriteRequestEncoder:
 
 def compress(body: bytes) -> bytes:
     """Snappy *block* format, as remote write requires (not the framed stream format)."""
-    return snappy.compress(body)  # type: ignore[no-any-return]
+    return snappy.compress(body)
 
 
 def decompress(body: bytes) -> bytes:
-    return snappy.uncompress(body)  # type: ignore[no-any-return]
+    return snappy.uncompress(body)
 
 
 def classify_status(status: int, retry_on_http_429: bool) -> str:
