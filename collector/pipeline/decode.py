@@ -218,6 +218,12 @@ def attribute_span(
     for stmt in body:
         if isinstance(stmt, ast.Attribute) and stmt.name == attribute:
             return stmt.value.span
+    name, element = _split_index(attribute)
+    for stmt in body:
+        # "statements[2]": the third element of a list attribute (one OTTL statement of a list)
+        if element is not None and isinstance(stmt, ast.Attribute) and stmt.name == name:
+            items = stmt.value.elements if isinstance(stmt.value, ast.ArrayExpr) else ()
+            return items[element].span if element < len(items) else stmt.value.span
     head, _, rest = attribute.partition(".")
     head, index = _split_index(head)
     matches = [s for s in body if isinstance(s, ast.Block) and s.full_name == head]

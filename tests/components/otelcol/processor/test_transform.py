@@ -78,7 +78,7 @@ def test_propagate_drops_the_payload_and_settles_it() -> None:
 def test_bad_statement_is_an_argument_error_with_position() -> None:
     with pytest.raises(ArgumentError) as info:
         _args([TUTORIAL[0], 'set(attributes["a"], Concat(["x"], "-")']).validate()
-    assert info.value.attribute == "metric_statements[0].statements"
+    assert info.value.attribute == "metric_statements[0].statements[1]"
     assert str(info.value).startswith("statement 1: 1:")
 
 

@@ -63,7 +63,7 @@ def _compile(block: str, attribute: str, context: str, conditions: list[str]) ->
     try:
         return compile_conditions(context, conditions)
     except GroupCompileError as exc:
-        raise ArgumentError(str(exc), f"{block}.{attribute}") from exc
+        raise ArgumentError(str(exc), f"{block}.{attribute}[{exc.index}]") from exc
 
 
 def compile_all(args: Arguments) -> dict[Signal, tuple[CompiledGroup | None, CompiledGroup | None]]:

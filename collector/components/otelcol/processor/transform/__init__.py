@@ -63,7 +63,7 @@ def groups_of(args: Arguments, signal: Signal) -> list[StatementGroup]:
 
 
 def compile_signal(args: Arguments, signal: Signal) -> list[CompiledGroup]:
-    """Compile the groups of one signal. Errors name the attribute (`metric_statements[0].statements`)
+    """Compile the groups of one signal. Errors name the statement (`metric_statements[0].statements[2]`, so the caret points at it)
     and carry `statement <index>: 1:<column>: <message>`, index 0-based and column 1-based inside
     the statement text."""
     compiled = []
@@ -80,7 +80,7 @@ def compile_signal(args: Arguments, signal: Signal) -> list[CompiledGroup]:
                                           group.error_mode or args.error_mode))
         except GroupCompileError as exc:
             attribute = "statements" if exc.kind == "statement" else "conditions"
-            raise ArgumentError(str(exc), f"{block}.{attribute}") from exc
+            raise ArgumentError(str(exc), f"{block}.{attribute}[{exc.index}]") from exc
     return compiled
 
 
