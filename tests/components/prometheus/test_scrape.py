@@ -107,3 +107,35 @@ def test_validation() -> None:
     with pytest.raises(ArgumentError):
         Arguments(targets=[], forward_to=[], bearer_token="x", basic_auth=None,  # type: ignore[arg-type]
                   bearer_token_file="f").validate()
+
+
+def test_reload_writes_staleness_markers_for_removed_targets_only() -> None:
+    """A reload replaces the component: the old instance marks the series of the targets the new one
+    no longer scrapes as stale (Prometheus's StaleNaN), and leaves the kept target alone."""
+    from collector.protocols.prometheus.series import is_stale_nan
+
+    async def scenario() -> None:
+        runner, address, _ = await serve()
+        sink = Collect()
+        ctx = build_context(Scrape, "prometheus.scrape.r", consumers={"sink": sink})
+        both = Arguments(targets=[{"__address__": address}, {"__address__": address, "team": "b"}],
+                         forward_to=[MetricsReceiverRef("sink")])
+        old = Scrape(ctx, both)
+        await old.start()
+        try:
+            for state in list(old._states.values()):
+                await old.scrape_once(state, both)
+            sink.batches.clear()
+            one = Arguments(targets=[{"__address__": address}], forward_to=[MetricsReceiverRef("sink")])
+            new = Scrape(build_context(Scrape, "prometheus.scrape.r", consumers={"sink": sink}), one)
+            await new.start()
+            await old.shutdown()
+            await new.shutdown()
+        finally:
+            await runner.cleanup()
+        stale = [(s, v) for batch in sink.batches for s, v, _ in batch.rows()]
+        assert stale and all(is_stale_nan(v) for _, v in stale)
+        assert {dict(s.labels).get("team") for s, _ in stale} == {"b"}
+        assert {s.name for s, _ in stale} >= {"reqs_total", "mem_bytes", "up"}
+
+    asyncio.run(scenario())

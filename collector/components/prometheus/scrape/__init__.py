@@ -21,14 +21,7 @@ import aiohttp
 import collector
 from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement, Service
 from collector.components.kit import prometheus_metrics as m
-from collector.components.kit.prometheus_client import (
-    Authorization,
-    BasicAuth,
-    OAuth2,
-    TLSConfig,
-    auth_headers,
-    validate_client,
-)
+from collector.components.kit.prometheus_client import HTTPClientConfig, auth_headers, validate_client
 from collector.components.kit.registry import register
 from collector.components.kit.types import ByteSize, Duration, Secret, Targets
 from collector.config.units import format_duration
@@ -50,7 +43,7 @@ class Clustering(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = False
 
 
-class Arguments(msgspec.Struct, frozen=True, kw_only=True):
+class Arguments(HTTPClientConfig, frozen=True, kw_only=True):
     targets: Targets
     forward_to: list[MetricsReceiverRef]
     job_name: str = ""
@@ -79,20 +72,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
     enable_compression: bool = True
     metric_name_validation_scheme: str = "legacy"
     metric_name_escaping_scheme: str = "underscores"
-    # HTTP client
-    bearer_token: Secret | None = None
-    bearer_token_file: str = ""
-    proxy_url: str = ""
-    no_proxy: str = ""
-    proxy_from_environment: bool = False
-    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
-    follow_redirects: bool = True
-    enable_http2: bool = True
     http_headers: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    oauth2: OAuth2 | None = None
-    tls_config: TLSConfig | None = None
     clustering: Clustering = msgspec.field(default_factory=Clustering)
 
     def validate(self) -> None:
@@ -133,6 +113,13 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
         validate_client("", self)
 
 
+# component ID -> the instance of it that started last in this process. A reload starts the new
+# instance before it stops the one it replaces, so the old one can tell which of its targets the
+# new one no longer scrapes and write their staleness markers, as Prometheus does for targets that
+# leave a scrape pool; targets both scrape continue without a gap.
+_LATEST: dict[str, Scrape] = {}
+
+
 @register("prometheus.scrape", arguments=Arguments, emits=(Signal.METRICS,), placement=Placement.WORKER)
 class Scrape(Component[Arguments]):
     needs = frozenset({Service.WORKER_COUNT})
@@ -170,7 +157,17 @@ class Scrape(Component[Arguments]):
             self._states[key] = state
             self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
         m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))
+        _LATEST[self.ctx.component_id] = self
         await super().start()
+
+    async def _mark_dropped_targets(self, kept: set[str]) -> None:
+        """Staleness markers for every series of the targets a reload removed (the fan-out already
+        points at the new downstream instances when a replaced component shuts down)."""
+        now_ms = int(time.time() * 1000)
+        for key, state in list(self._states.items()):
+            if key not in kept:
+                await self._forward(state.ended(now_ms))
+                del self._states[key]
 
     async def _forward(self, batch: SampleBatch) -> None:
         for receiver in self._receivers:
@@ -234,6 +231,11 @@ class Scrape(Component[Arguments]):
             task = self._loops.pop(key)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        successor = _LATEST.get(self.ctx.component_id)
+        if successor is self:
+            del _LATEST[self.ctx.component_id]  # a stop, not a replacement: nothing to mark
+        elif successor is not None:
+            await self._mark_dropped_targets(set(successor._states))
         session, self._session = self._session, None
         if session is not None:
             await session.close()
