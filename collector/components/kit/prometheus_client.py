@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import msgspec
 
 from collector.components.kit.api import ArgumentError
 from collector.components.kit.types import Secret
+
+
+def _value_or_file(path: str, block: str, name: str, value_set: object, file_set: object) -> None:
+    """A secret given inline (`name`) or read from `name_file`, never both."""
+    if value_set and file_set:
+        raise ArgumentError(f"at most one of {block} {name} & {name}_file must be configured", f"{path}.{name}")
 
 
 class BasicAuth(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,12 +22,8 @@ class BasicAuth(msgspec.Struct, frozen=True, kw_only=True):
     password_file: str = ""
 
     def validate(self, path: str) -> None:
-        if self.password is not None and self.password_file:
-            raise ArgumentError("at most one of basic_auth password & password_file must be configured",
-                                f"{path}.password")
-        if self.username and self.username_file:
-            raise ArgumentError("at most one of basic_auth username & username_file must be configured",
-                                f"{path}.username")
+        _value_or_file(path, "basic_auth", "password", self.password is not None, self.password_file)
+        _value_or_file(path, "basic_auth", "username", self.username, self.username_file)
 
 
 class Authorization(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,9 +32,7 @@ class Authorization(msgspec.Struct, frozen=True, kw_only=True):
     credentials_file: str = ""
 
     def validate(self, path: str) -> None:
-        if self.credentials is not None and self.credentials_file:
-            raise ArgumentError("at most one of authorization credentials & credentials_file must be configured",
-                                f"{path}.credentials")
+        _value_or_file(path, "authorization", "credentials", self.credentials is not None, self.credentials_file)
         if self.type.lower() == "basic":
             raise ArgumentError("authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
                                 f"{path}.type")
@@ -78,36 +76,31 @@ class OAuth2(msgspec.Struct, frozen=True, kw_only=True):
     tls_config: TLSConfig | None = None
 
     def validate(self, path: str) -> None:
-        if self.client_secret is not None and self.client_secret_file:
-            raise ArgumentError("at most one of oauth2 client_secret & client_secret_file must be configured",
-                                f"{path}.client_secret")
+        _value_or_file(path, "oauth2", "client_secret", self.client_secret is not None, self.client_secret_file)
         if self.tls_config is not None:
             self.tls_config.validate(f"{path}.tls_config")
 
 
-class HTTPClientFields(Protocol):
-    """The HTTPClientConfig fields an `Arguments` (scrape) or `endpoint` block (remote_write) carries
-    inline, as Alloy squashes the struct into both."""
+class HTTPClientConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The HTTPClientConfig fields a scrape `Arguments` or a remote_write `endpoint` block carries
+    inline, as Alloy squashes the struct into both; each subclass keeps its own defaults where
+    Alloy's differ (`enable_http2`)."""
 
-    @property
-    def bearer_token(self) -> Secret | None: ...
-    @property
-    def bearer_token_file(self) -> str: ...
-    @property
-    def proxy_url(self) -> str: ...
-    @property
-    def proxy_from_environment(self) -> bool: ...
-    @property
-    def basic_auth(self) -> BasicAuth | None: ...
-    @property
-    def authorization(self) -> Authorization | None: ...
-    @property
-    def oauth2(self) -> OAuth2 | None: ...
-    @property
-    def tls_config(self) -> TLSConfig | None: ...
+    bearer_token: Secret | None = None
+    bearer_token_file: str = ""
+    proxy_url: str = ""
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
+    follow_redirects: bool = True
+    enable_http2: bool = True
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    oauth2: OAuth2 | None = None
+    tls_config: TLSConfig | None = None
 
 
-def validate_client(path: str, client: HTTPClientFields) -> None:
+def validate_client(path: str, client: HTTPClientConfig) -> None:
     """Proxy settings and at most one authentication mechanism, then each block's own rules."""
     prefix = f"{path}." if path else ""
     if client.proxy_from_environment and client.proxy_url:
@@ -136,7 +129,7 @@ def validate_client(path: str, client: HTTPClientFields) -> None:
         tls_config.validate(prefix + "tls_config")
 
 
-def auth_headers(client: HTTPClientFields) -> dict[str, str]:
+def auth_headers(client: HTTPClientConfig) -> dict[str, str]:
     """Static Authorization header for the configured mechanism (files are read at start)."""
     import base64
 

@@ -35,7 +35,7 @@ from collector.components.kit.api import (
     ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement, ReceiverExports,
 )
 from collector.components.discovery.relabel import validate_rules
-from collector.components.kit.prometheus_client import OAuth2, Authorization, BasicAuth, TLSConfig, validate_client
+from collector.components.kit.prometheus_client import HTTPClientConfig, validate_client
 from collector.components.kit.registry import register
 from collector.components.kit.types import Duration, Secret
 from collector.components.kit import prometheus_metrics as m
@@ -86,7 +86,7 @@ class MetadataConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise ArgumentError("max_samples_per_send must be greater than 0", f"{path}.max_samples_per_send")
 
 
-class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
+class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
     url: str
     name: str = ""
     remote_timeout: Duration = 30.0
@@ -95,18 +95,7 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     send_native_histograms: bool = False
     round_robin_dns: bool = False
     protobuf_message: str = "prometheus.WriteRequest"
-    follow_redirects: bool = True
     enable_http2: bool = False
-    bearer_token: Secret | None = None
-    bearer_token_file: str = ""
-    proxy_url: str = ""
-    no_proxy: str = ""
-    proxy_from_environment: bool = False
-    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    oauth2: OAuth2 | None = None
-    tls_config: TLSConfig | None = None
     queue_config: QueueConfig = msgspec.field(default_factory=QueueConfig)
     metadata_config: MetadataConfig = msgspec.field(default_factory=MetadataConfig)
     write_relabel_config: list[Rule] = msgspec.field(default_factory=list)
