@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -210,6 +211,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _listen_address(protocol: str, endpoint: str, auth: Any, tls: bool, log: logging.Logger) -> tuple[str, int]:
+    """The (host, port) a `grpc`/`http` block listens on; warns when it is reachable without TLS."""
+    if auth is not None:
+        raise ArgumentError("server-side auth is not supported yet", f"{protocol}.auth")
+    host, port = split_endpoint(endpoint, f"{protocol}.endpoint")
+    if not tls and not is_loopback(host):
+        log.warning("otlp %s listener on %s is reachable from other hosts and has no TLS", protocol, endpoint)
+    return host, port
+
+
 # --- the component -------------------------------------------------------------------------------
 @register(
     "otelcol.receiver.otlp",
@@ -246,24 +257,16 @@ class OtlpReceiver(Component[Arguments]):
         servers: list[OtlpGrpcServer | OtlpHttpServer] = []
         if args.grpc is not None:
             g = args.grpc
-            if g.auth is not None:
-                raise ArgumentError("server-side auth is not supported yet", "grpc.auth")
-            host, port = split_endpoint(g.endpoint, "grpc.endpoint")
+            host, port = _listen_address("grpc", g.endpoint, g.auth, g.tls is not None, log)
             creds = grpc_credentials(g.tls.load()) if g.tls is not None else None
-            if creds is None and not is_loopback(host):
-                log.warning("otlp grpc listener on %s is reachable from other hosts and has no TLS", g.endpoint)
             servers.append(OtlpGrpcServer(GrpcServerConfig(
                 host, port, g.max_recv_msg_size, creds, reuse_port, g.max_concurrent_streams,
                 g.keepalive.grpc_options() if g.keepalive is not None else (),
             ), Ingest(admission, cid, "grpc"), log))
         if args.http is not None:
             h = args.http
-            if h.auth is not None:
-                raise ArgumentError("server-side auth is not supported yet", "http.auth")
-            host, port = split_endpoint(h.endpoint, "http.endpoint")
+            host, port = _listen_address("http", h.endpoint, h.auth, h.tls is not None, log)
             context = ssl_context(h.tls.load()) if h.tls is not None else None
-            if context is None and not is_loopback(host):
-                log.warning("otlp http listener on %s is reachable from other hosts and has no TLS", h.endpoint)
             allowed = otlp_compression.allowed_encodings(h.compression_algorithms)
             unknown = {otlp_compression.normalize_encoding(n) for n in h.compression_algorithms} - allowed
             if unknown:
