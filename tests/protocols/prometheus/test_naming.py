@@ -81,11 +81,6 @@ NAMES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "unit", "kind", "expected"), NAMES)
-def test_metric_name_with_suffixes(name: str, unit: str, kind: MetricKind, expected: str) -> None:
-    assert metric_name(name, unit, kind, True) == expected
-
-
 NAMES_NO_SUFFIX = [
     ("system.io", "By", C, "system_io"),
     ("system.cpu.utilization", "1", G, "system_cpu_utilization"),
@@ -97,9 +92,12 @@ NAMES_NO_SUFFIX = [
 ]
 
 
-@pytest.mark.parametrize(("name", "unit", "kind", "expected"), NAMES_NO_SUFFIX)
-def test_metric_name_without_suffixes(name: str, unit: str, kind: MetricKind, expected: str) -> None:
-    assert metric_name(name, unit, kind, False) == expected
+@pytest.mark.parametrize(("name", "unit", "kind", "add_suffixes", "expected"), [
+    *((name, unit, kind, True, expected) for name, unit, kind, expected in NAMES),
+    *((name, unit, kind, False, expected) for name, unit, kind, expected in NAMES_NO_SUFFIX),
+])
+def test_metric_name(name: str, unit: str, kind: MetricKind, add_suffixes: bool, expected: str) -> None:
+    assert metric_name(name, unit, kind, add_suffixes) == expected
 
 
 @pytest.mark.parametrize("name", ["", "___", "...", "☃"])

@@ -39,6 +39,12 @@ def rows(batch: Any) -> dict[str, tuple[float, int]]:
     return out
 
 
+def samples(req: Any) -> list[tuple[str, float]]:
+    """(series text, value) rows of `req` translated without scope labels, in output order."""
+    batch = Translator(TranslateOptions(include_scope_labels=False)).translate(req)
+    return [(repr(s), v) for s, v, _ in batch.rows()]
+
+
 def test_gauge_counter_and_job_instance_labels() -> None:
     req, sm = request({"service__name": "api", "service__namespace": "shop", "service__instance__id": "i-1"})
     g = sm.metrics.add(name="system.memory.usage", unit="By")
@@ -104,9 +110,7 @@ def test_histogram_buckets_cumulative_with_inf_sum_count() -> None:
     h.histogram.aggregation_temporality = CUM
     h.histogram.data_points.add(time_unix_nano=T0, count=10, sum=4.5, explicit_bounds=[0.005, 1.0, 1e6],
                                 bucket_counts=[1, 2, 3, 4])
-    batch = Translator(TranslateOptions(include_scope_labels=False)).translate(req)
-    got = [(repr(s), v) for s, v, _ in batch.rows()]
-    assert got == [
+    assert samples(req) == [
         ('http_duration_seconds_bucket{job="api",le="0.005"}', 1.0),
         ('http_duration_seconds_bucket{job="api",le="1"}', 3.0),
         ('http_duration_seconds_bucket{job="api",le="1000000"}', 6.0),
@@ -131,8 +135,7 @@ def test_summary_quantiles() -> None:
     dp = s.summary.data_points.add(time_unix_nano=T0, count=5, sum=12.0)
     dp.quantile_values.add(quantile=0.5, value=2.0)
     dp.quantile_values.add(quantile=0.99, value=9.0)
-    batch = Translator(TranslateOptions(include_scope_labels=False)).translate(req)
-    assert [(repr(s), v) for s, v, _ in batch.rows()] == [
+    assert samples(req) == [
         ('rpc_latency_milliseconds{job="api",quantile="0.5"}', 2.0),
         ('rpc_latency_milliseconds{job="api",quantile="0.99"}', 9.0),
         ('rpc_latency_milliseconds_sum{job="api"}', 12.0),
