@@ -11,8 +11,9 @@ import pytest
 
 from collector.signals import Signal
 from collector.testing.process import CollectorProcess, free_port
-from collector.testing.sdk import send_spans, wait_until
+from collector.testing.sdk import send_logs, send_metrics, send_spans, wait_until
 from collector.testing.sink import SinkThread
+from tests.web.conftest import EXAMPLES, backends_down
 from tests.web.test_api import OTEL_EDGES, SELF_EDGES
 
 
@@ -152,3 +153,28 @@ def test_exporter_health_follows_its_backend() -> None:
             assert wait_until(lambda: health()["state"] == "healthy", timeout=60), health()
             assert sink.sink.items(Signal.TRACES) == 20
             assert get_json(proc, f"/api/v0/web/components/{EXPORTER}")["counters"]["sent"] == 20
+
+
+def test_every_processor_and_connector_reports_items_in_and_out_under_load() -> None:
+    """The tutorial gateway under a small load of every signal: the components view shows a number
+    (not "—") for items in and out of each processor and connector."""
+    grpc_port, http_port = free_port(), free_port()
+    text = (EXAMPLES / "opentelemetry.alloy").read_text().replace(
+        "127.0.0.1:4317", f"127.0.0.1:{grpc_port}").replace("127.0.0.1:4318", f"127.0.0.1:{http_port}")
+    endpoint = f"http://127.0.0.1:{http_port}"
+    with CollectorProcess(text, env=backends_down(), shutdown_timeout="2s") as proc:
+        def rates() -> dict[str, dict[str, float | None]]:
+            docs = get_json(proc, "/api/v0/web/components")
+            return {d["localID"]: d["itemsPerSecond"] for d in docs
+                    if d["kind"] in ("processor", "connector")}
+
+        def all_numeric() -> bool:
+            send_spans("http", endpoint, 20)
+            send_logs("http", endpoint, 20)
+            send_metrics("http", endpoint)
+            return all(r["in"] is not None and r["out"] is not None for r in rates().values())
+
+        assert wait_until(all_numeric, timeout=90, interval=0.5), rates()
+        seen = rates()
+    assert {"otelcol.processor.resourcedetection.default", "otelcol.processor.transform.promote_resource_attributes",
+            "otelcol.processor.batch.default", "otelcol.connector.host_info.default"} <= set(seen)
