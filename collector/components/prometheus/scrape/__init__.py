@@ -28,6 +28,7 @@ from collector.config.units import format_duration
 from collector.protocols.prometheus.series import SampleBatch
 from collector.components.prometheus.scrape.targets import ScrapeState, Target, owns, populate, stable_hash
 from collector.protocols.prometheus.textparse import ParseError, parse
+from collector.protocols.wire import format_f
 from collector.signals import Signal
 
 USER_AGENT = f"collector/{collector.__version__}"
@@ -177,7 +178,7 @@ class Scrape(Component[Arguments]):
 
     def _headers(self, args: Arguments, target: Target) -> dict[str, str]:
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT,
-                   "X-Prometheus-Scrape-Timeout-Seconds": f"{target.timeout:g}"}
+                   "X-Prometheus-Scrape-Timeout-Seconds": format_f(target.timeout)}
         if not args.enable_compression:
             headers["Accept-Encoding"] = "identity"
         for name, values in args.http_headers.items():
