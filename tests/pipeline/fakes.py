@@ -20,7 +20,7 @@ from collector.components.kit.api import (
     ReceiverExports,
 )
 from collector.components.kit.registry import ComponentInfo, register
-from collector.components.kit.types import ByteSize, Duration, Output, Secret, Targets
+from collector.components.kit.types import ByteSize, Duration, Output, Secret, Targets, TargetsExports
 from collector.config.diag import Sources
 from collector.pipeline.loader import load_sources
 from collector.pipeline.model import Pipeline
@@ -134,10 +134,6 @@ class Sink(Component[SinkArgs]):
 
 class TargetsArgs(msgspec.Struct, frozen=True, kw_only=True):
     address: str = "127.0.0.1:9"
-
-
-class TargetsExports(msgspec.Struct, frozen=True):
-    targets: Targets
 
 
 @declare("test.targets", arguments=TargetsArgs, exports=TargetsExports, placement=Placement.SUPERVISOR)

@@ -23,6 +23,13 @@ Duration = Annotated[float, msgspec.Meta(extra={"alloy_type": "duration"})]
 ByteSize = Annotated[int, msgspec.Meta(extra={"alloy_type": "bytesize"})]
 Targets = list[dict[str, str]]
 
+
+class TargetsExports(msgspec.Struct, frozen=True):
+    """What a target source exports (Alloy's discovery `Exports`): the targets, as label sets."""
+
+    targets: Targets
+
+
 __all__ = [
     "ByteSize",
     "ConsumerRef",
@@ -32,6 +39,7 @@ __all__ = [
     "Output",
     "Secret",
     "Targets",
+    "TargetsExports",
 ]
 
 

@@ -13,7 +13,7 @@ import msgspec
 
 from collector.components.kit.api import Component, EvalContext, Placement
 from collector.components.kit.registry import register
-from collector.components.kit.types import Targets
+from collector.components.kit.types import TargetsExports
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,14 +32,10 @@ def instance_name() -> str:
         return "unknown"
 
 
-class Exports(msgspec.Struct, frozen=True):
-    targets: Targets
-
-
-@register("prometheus.exporter.self", arguments=Arguments, exports=Exports, placement=Placement.NOWHERE)
+@register("prometheus.exporter.self", arguments=Arguments, exports=TargetsExports, placement=Placement.NOWHERE)
 class SelfExporter(Component[Arguments]):
     @classmethod
-    def exports(cls, ctx: EvalContext, args: Arguments) -> Exports:
+    def exports(cls, ctx: EvalContext, args: Arguments) -> TargetsExports:
         target = {
             "__address__": ctx.http_listen_addr,
             "__scheme__": "http",
@@ -49,4 +45,4 @@ class SelfExporter(Component[Arguments]):
             "__meta_component_name": "prometheus.exporter.self",
             "__meta_component_id": ctx.component_id,
         }
-        return Exports(targets=[target])
+        return TargetsExports(targets=[target])
