@@ -23,8 +23,8 @@ class Ingest:
         self.component_id = component_id
         self.transport = transport
         labels = (component_id, component_path, transport)
-        self._accepted: dict[Signal, Any] = {s: RECEIVER_ACCEPTED[s].labels(*labels) for s in Signal}  # type: ignore[attr-defined]
-        self._refused: dict[Signal, Any] = {s: RECEIVER_REFUSED[s].labels(*labels) for s in Signal}  # type: ignore[attr-defined]
+        self._accepted: dict[Signal, Any] = {s: RECEIVER_ACCEPTED[s].labels(*labels) for s in Signal}
+        self._refused: dict[Signal, Any] = {s: RECEIVER_REFUSED[s].labels(*labels) for s in Signal}
         self._requests = {o: RECEIVER_REQUESTS.labels(*labels, o) for o in ("success", "refused", "failure")}
 
     def admit(self, decoded: DecodedExport) -> ExportError | None:

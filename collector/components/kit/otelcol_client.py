@@ -205,7 +205,7 @@ def compressor(compression: str, level: int = 0) -> tuple[str | None, Any]:
 
         def gzip(data: bytes) -> bytes:
             c = deflate.compressobj(gzip_level, deflate.DEFLATED, 31)
-            return c.compress(data) + c.flush()  # type: ignore[no-any-return]
+            return c.compress(data) + c.flush()
 
         return "gzip", gzip
     if compression in ("zlib", "deflate"):

@@ -194,12 +194,12 @@ class ExportSender:
             self._failed(signal, items, error)
             payload.settle()
             return
-        EXPORTER_SENT[signal].labels(self.component_id, "/").inc(items)  # type: ignore[attr-defined]
+        EXPORTER_SENT[signal].labels(self.component_id, "/").inc(items)
         payload.settle()
 
     # --- outcomes --------------------------------------------------------------------------
     def _failed(self, signal: Signal, items: int, error: Exception) -> None:
-        EXPORTER_SEND_FAILED[signal].labels(self.component_id, "/").inc(items)  # type: ignore[attr-defined]
+        EXPORTER_SEND_FAILED[signal].labels(self.component_id, "/").inc(items)
         report = self.failure_log.record(items, self.clock())
         if report is not None:
             batches, total = report
@@ -209,7 +209,7 @@ class ExportSender:
                               self.component_id, str(error), kind, batches, total)
 
     def _drop_shutdown(self, payload: Payload, reason: str = "") -> None:
-        PIPELINE_DROPPED[payload.signal].labels(self.component_id, "/", "shutdown").inc(  # type: ignore[attr-defined]
+        PIPELINE_DROPPED[payload.signal].labels(self.component_id, "/", "shutdown").inc(
             payload.item_count)
         report = self.failure_log.record(payload.item_count, self.clock())
         if report is not None:

@@ -84,7 +84,7 @@ def partial_success_message(signal: Signal, body: bytes, content_type: str) -> s
             response.ParseFromString(body)
     except (DecodeError, ValueError):
         return None
-    if not response.HasField("partial_success"):  # type: ignore[attr-defined]
+    if not response.HasField("partial_success"):
         return None
     partial = response.partial_success  # type: ignore[attr-defined]
     rejected = getattr(partial, signal.spec.rejected_field)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from google.protobuf.message import Message
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.protocols.wire import format_double
 from collector.signals import Signal
@@ -27,7 +28,7 @@ def timestamp(nanos: int) -> str:
     return f"{base}.{rest:09d} +0000 UTC"
 
 
-def any_value(value: Message) -> str:
+def any_value(value: AnyValue) -> str:
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return f"Str({value.string_value})"

@@ -84,8 +84,9 @@ class _Tree:
     def add_child(self, parent: Message | None, request: Message, depth: int) -> Message:
         """Append an empty node at `depth` under `parent` (or the request for resources)."""
         if depth == 0:
-            return getattr(request, self.spec.resource_field).add()  # type: ignore[no-any-return]
-        return self.children(parent, depth - 1).add()  # type: ignore[arg-type,no-any-return]
+            return getattr(request, self.spec.resource_field).add()
+        assert parent is not None, "below the resource level a node always has a parent"
+        return self.children(parent, depth - 1).add()
 
 
 class _Cutter:
