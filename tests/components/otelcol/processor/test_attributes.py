@@ -14,7 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from collector.components.kit.api import ArgumentError, ConsumerRef
 from collector.components.otelcol.processor.attributes import AttributesProcessor
 from collector.protocols.wire import set_any_value, to_python
-from collector.components.otelcol.processor.attributes.actions import ActionSpec, compile_actions, run_actions
+from collector.components.otelcol.processor.attributes.actions import Action, compile_actions, run_actions
 from collector.components.otelcol.processor.attributes.matching import Matcher, MatchSpec
 from collector.signals import Payload, Signal
 from tests.components.otelcol.connector.doubles import decode_args, make_context
@@ -72,13 +72,13 @@ CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
 @pytest.mark.parametrize(("action", "expected"), CASES)
 def test_action(action: dict[str, Any], expected: dict[str, Any]) -> None:
     attrs = _attrs(BASE)
-    run_actions(compile_actions([ActionSpec(**{"key": "", **action})]), attrs, {})
+    run_actions(compile_actions([Action(**{"key": "", **action})]), attrs, {})
     assert _dict(attrs) == expected
 
 
 def test_from_context_reads_request_metadata() -> None:
     attrs = _attrs({})
-    steps = compile_actions([ActionSpec("tenant", "insert", from_context="metadata.x-scope-orgid")])
+    steps = compile_actions([Action(key="tenant", action="insert", from_context="metadata.x-scope-orgid")])
     run_actions(steps, attrs, {"x-scope-orgid": ["42"]})
     assert _dict(attrs) == {"tenant": "42"}
 
@@ -224,13 +224,13 @@ def test_regexp_match_blocks_reject_what_go_rejects() -> None:
 
 
 def test_extract_with_go_group_spellings_and_ascii_classes() -> None:
+    extract = compile_actions([Action(key="url", action="extract",
+                                      pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")])
     attrs = _attrs({"url": "/users/٣/orders/42"})
-    run_actions(compile_actions([ActionSpec("url", "extract", pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")]),
-                attrs, {})
+    run_actions(extract, attrs, {})
     assert _dict(attrs) == {"url": "/users/٣/orders/42"}  # \d is ASCII in Go: "٣" is not a digit
     attrs = _attrs({"url": "/users/7/orders/42"})
-    run_actions(compile_actions([ActionSpec("url", "extract", pattern=r"^/users/(?<user>\d*)/orders/(?P<order>\d+)")]),
-                attrs, {})
+    run_actions(extract, attrs, {})
     assert _dict(attrs) == {"url": "/users/7/orders/42", "user": "7", "order": "42"}
 
 
@@ -241,7 +241,7 @@ def test_extract_with_go_group_spellings_and_ascii_classes() -> None:
 def test_convert_double_to_string_like_the_collector(value: float, expected: str) -> None:
     """pdata's AsString (ES6 rule), what the Collector's convert action writes."""
     attrs = _attrs({"x": value})
-    run_actions(compile_actions([ActionSpec("x", "convert", converted_type="string")]), attrs, {})
+    run_actions(compile_actions([Action(key="x", action="convert", converted_type="string")]), attrs, {})
     assert _dict(attrs) == {"x": expected}
 
 

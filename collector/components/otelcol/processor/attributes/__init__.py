@@ -15,20 +15,10 @@ import msgspec
 from collector.components.kit.api import ArgumentError, BuildContext
 from collector.components.kit.processorhelper import Processor, register_processor
 from collector.components.kit.types import DebugMetrics, Output
-from collector.components.otelcol.processor.attributes.actions import ActionSpec, compile_actions
+from collector.components.otelcol.processor.attributes.actions import Action, compile_actions
 from collector.components.otelcol.processor.attributes.matching import MatchSpec, check_for_signal, compile_filter
 from collector.components.otelcol.processor.attributes.walk import apply_to_items, context_from_metadata
 from collector.signals import Payload, Signal
-
-
-class Action(msgspec.Struct, frozen=True, kw_only=True):
-    key: str = ""
-    action: str
-    value: Any = None
-    pattern: str = ""
-    from_attribute: str = ""
-    from_context: str = ""
-    converted_type: str = ""
 
 
 class MatchAttribute(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,13 +79,9 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
     exclude: Match | None = None
     debug_metrics: DebugMetrics | None = None
 
-    def action_specs(self) -> list[ActionSpec]:
-        return [ActionSpec(a.key, a.action, a.value, a.pattern, a.from_attribute, a.from_context, a.converted_type)
-                for a in self.action]
-
     def validate(self) -> None:
         try:
-            compile_actions(self.action_specs())
+            compile_actions(self.action)
         except ValueError as exc:
             index = getattr(exc, "index", None)
             raise ArgumentError(str(exc), "action" if index is None else f"action[{index}]") from None
@@ -118,7 +104,7 @@ class AttributesProcessor(Processor[Arguments]):
 
     def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
-        self._actions = compile_actions(args.action_specs())
+        self._actions = compile_actions(args.action)
         include = None if args.include is None else args.include.spec()
         exclude = None if args.exclude is None else args.exclude.spec()
         self._filter = {

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+import msgspec
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.protocols.regex import Regex, RegexError, compile as compile_re2
@@ -30,9 +30,10 @@ class ActionError(ValueError):
         self.index = index
 
 
-@dataclass(frozen=True, slots=True)
-class ActionSpec:
-    key: str
+class Action(msgspec.Struct, frozen=True, kw_only=True):
+    """One `action` block, as configured (the `action` name is checked and lower-cased at compile)."""
+
+    key: str = ""
     action: str
     value: Any = None
     pattern: str = ""
@@ -58,7 +59,7 @@ def _find(attrs: Any, key: str) -> int:
     return -1
 
 
-def _value_source(spec: ActionSpec) -> Callable[[Any, Context], AnyValue | None]:
+def _value_source(spec: Action) -> Callable[[Any, Context], AnyValue | None]:
     if spec.from_attribute:
         source = spec.from_attribute
 
@@ -81,7 +82,7 @@ def _value_source(spec: ActionSpec) -> Callable[[Any, Context], AnyValue | None]
     return lambda _attrs, _ctx: constant
 
 
-def _set_step(spec: ActionSpec) -> Step:
+def _set_step(spec: Action) -> Step:
     key = spec.key
     source = _value_source(spec)
     mode = spec.action
@@ -100,7 +101,7 @@ def _set_step(spec: ActionSpec) -> Step:
     return step
 
 
-def _keys_matching(spec: ActionSpec) -> Callable[[Any], list[int]]:
+def _keys_matching(spec: Action) -> Callable[[Any], list[int]]:
     key = spec.key
     regex = go_regex(spec.pattern) if spec.pattern else None
 
@@ -110,7 +111,7 @@ def _keys_matching(spec: ActionSpec) -> Callable[[Any], list[int]]:
     return indexes
 
 
-def _delete_step(spec: ActionSpec) -> Step:
+def _delete_step(spec: Action) -> Step:
     matching = _keys_matching(spec)
 
     def step(attrs: Any, _ctx: Context) -> None:
@@ -136,7 +137,7 @@ def sha1_hex(value: AnyValue) -> str:
     return hashlib.sha1(data).hexdigest() if data else ""
 
 
-def _hash_step(spec: ActionSpec) -> Step:
+def _hash_step(spec: Action) -> Step:
     matching = _keys_matching(spec)
 
     def step(attrs: Any, _ctx: Context) -> None:
@@ -147,7 +148,7 @@ def _hash_step(spec: ActionSpec) -> Step:
     return step
 
 
-def _extract_step(spec: ActionSpec) -> Step:
+def _extract_step(spec: Action) -> Step:
     key = spec.key
     regex = go_regex(spec.pattern)
     names = list(regex.groupindex)
@@ -202,7 +203,7 @@ def convert_value(value: AnyValue, to: str) -> None:
                 pass
 
 
-def _convert_step(spec: ActionSpec) -> Step:
+def _convert_step(spec: Action) -> Step:
     key = spec.key
     to = spec.converted_type
 
@@ -214,10 +215,9 @@ def _convert_step(spec: ActionSpec) -> Step:
     return step
 
 
-def _check(spec: ActionSpec, index: int) -> ActionSpec:
+def _check(spec: Action, index: int) -> Action:
     action = spec.action.lower()
-    spec = ActionSpec(spec.key, action, spec.value, spec.pattern, spec.from_attribute, spec.from_context,
-                      spec.converted_type)
+    spec = msgspec.structs.replace(spec, action=action)
     if action not in ACTIONS:
         raise ActionError(f"error creating AttrProc due to unsupported action {spec.action!r} at the {index}-th "
                           "actions", index)
@@ -266,13 +266,13 @@ def _check(spec: ActionSpec, index: int) -> ActionSpec:
     return spec
 
 
-_BUILDERS: dict[str, Callable[[ActionSpec], Step]] = {
+_BUILDERS: dict[str, Callable[[Action], Step]] = {
     "insert": _set_step, "update": _set_step, "upsert": _set_step, "delete": _delete_step,
     "hash": _hash_step, "extract": _extract_step, "convert": _convert_step,
 }
 
 
-def compile_actions(specs: Sequence[ActionSpec]) -> list[Step]:
+def compile_actions(specs: Sequence[Action]) -> list[Step]:
     """Validate and compile; raises `ActionError` (with `.index`) on the first invalid action."""
     checked = [_check(spec, index) for index, spec in enumerate(specs)]
     return [_BUILDERS[spec.action](spec) for spec in checked]
