@@ -30,6 +30,12 @@ def batches(count: int, start: int = 0) -> list[SampleBatch]:
     return out
 
 
+async def append_all(rw: RemoteWrite, samples: list[SampleBatch]) -> None:
+    """Append batch by batch, as a worker does: each returns once it is in the WAL."""
+    for batch in samples:
+        await rw.append(batch)
+
+
 def args(url: str, **queue: object) -> Arguments:
     config = dict(batch_send_deadline=0.05, min_backoff=0.01, max_backoff=0.05)
     config.update(queue)
@@ -41,6 +47,20 @@ def component(storage: Path, arguments: Arguments, cid: str = "prometheus.remote
     return RemoteWrite(build_context(RemoteWrite, cid, storage_path=storage), arguments)
 
 
+async def started(storage: Path, arguments: Arguments) -> RemoteWrite:
+    rw = component(storage, arguments)
+    await rw.start()
+    return rw
+
+
+async def deliver(storage: Path, sink: RemoteWriteSink, count: int) -> None:
+    """Run a component until the sink holds all of `count` batches, then stop it."""
+    rw = await started(storage, args(sink.url))
+    await append_all(rw, batches(count))
+    await sink.wait_for(lambda s: s.sample_count() == 5 * count)
+    await rw.shutdown(time.monotonic() + 2)
+
+
 def received(sink: RemoteWriteSink) -> list[tuple[str, int]]:
     return [(dict(labels)["series"], ts) for labels, _, ts in sink.samples]
 
@@ -48,12 +68,7 @@ def received(sink: RemoteWriteSink) -> list[tuple[str, int]]:
 def test_wal_files_live_under_component_storage_per_worker(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with RemoteWriteSink() as sink:
-            rw = component(tmp_path, args(sink.url))
-            await rw.start()
-            for batch in batches(2):
-                await rw.append(batch)
-            await sink.wait_for(lambda s: s.sample_count() == 10)
-            await rw.shutdown(time.monotonic() + 2)
+            await deliver(tmp_path, sink, 2)
         wal_dir = tmp_path / "prometheus.remote_write.wal" / "wal-main-0"
         assert (wal_dir / "00000000").stat().st_size > 0
         assert (wal_dir / "positions" / "ep").read_text().strip() == f"0:{(wal_dir / '00000000').stat().st_size}"
@@ -67,20 +82,16 @@ def test_crash_copy_of_the_wal_replays_everything_unsent_in_order(tmp_path: Path
     """The WAL directory copied while the component runs is what a SIGKILL leaves on disk."""
     async def scenario() -> None:
         async with RemoteWriteSink(responses=list(DOWN)) as sink:
-            first = component(tmp_path / "a", args(sink.url))
-            await first.start()
-            for batch in batches(4):
-                await first.append(batch)
+            first = await started(tmp_path / "a", args(sink.url))
+            await append_all(first, batches(4))
             await sink.wait_for(lambda s: s.attempts >= 2)
             shutil.copytree(tmp_path / "a", tmp_path / "b")  # the crash
             await first.shutdown(time.monotonic())
             sink.responses.clear()
             attempts = sink.attempts
 
-            second = component(tmp_path / "b", args(sink.url))
-            await second.start()
-            for batch in batches(2, start=4):  # live data after the restart: must come after the replay
-                await second.append(batch)
+            second = await started(tmp_path / "b", args(sink.url))
+            await append_all(second, batches(2, start=4))  # live data after the restart: must come after the replay
             await sink.wait_for(lambda s: s.sample_count() == 30)
             await second.shutdown(time.monotonic() + 2)
         assert sink.attempts > attempts
@@ -100,18 +111,11 @@ def test_crash_copy_of_the_wal_replays_everything_unsent_in_order(tmp_path: Path
 def test_acknowledged_samples_are_not_sent_again(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with RemoteWriteSink() as sink:
-            rw = component(tmp_path, args(sink.url))
-            await rw.start()
-            for batch in batches(3):
-                await rw.append(batch)
-            await sink.wait_for(lambda s: s.sample_count() == 15)
-            await rw.shutdown(time.monotonic() + 2)
+            await deliver(tmp_path, sink, 3)
 
-            again = component(tmp_path, args(sink.url))
-            await again.start()
+            again = await started(tmp_path, args(sink.url))
             assert again.wal is not None and again.wal.positions["ep"] == again.wal.head
-            for batch in batches(1, start=3):
-                await again.append(batch)
+            await append_all(again, batches(1, start=3))
             await sink.wait_for(lambda s: s.sample_count() >= 20)
             await again.shutdown(time.monotonic() + 2)
         assert sorted(received(sink)) == sorted((str(s), T + b * 1000) for s in range(5) for b in range(4))
@@ -127,8 +131,7 @@ def test_truncation_drops_old_unsent_segments_and_counts_them(tmp_path: Path) ->
             writer = component(tmp_path, args(sink.url), cid)
             writer.segment_bytes = 150  # about one record per segment
             await writer.start()
-            for batch in batches(6):
-                await writer.append(batch)
+            await append_all(writer, batches(6))
             await writer.shutdown(time.monotonic())
             wal_dir = tmp_path / cid / "wal-main-0"
             old = time.time() - 3600
