@@ -64,6 +64,12 @@ class Backend:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def __aenter__(self) -> Backend:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def wait_for_requests(self, n: int, timeout: float = 10.0) -> None:
         async def wait() -> None:
             while len(self.received) < n:

@@ -13,7 +13,7 @@ import pytest
 from collector.components.kit.api import ArgumentError
 from collector.components.otelcol.exporter.otlphttp import USER_AGENT, Arguments, OTLPHTTPExporter
 from collector.selfmetrics.otelcol import EXPORTER_SEND_FAILED, EXPORTER_SENT, PIPELINE_DROPPED
-from collector.signals import AckToken, Signal
+from collector.signals import AckToken, Payload, Signal
 from collector.testing.context import build_context
 from tests.components.otelcol.exporter.backend import Backend
 from tests.signals import otlp_data as data
@@ -64,6 +64,15 @@ class Tokens:
     def all_once(self) -> bool:
         return all(count == 1 for count in self.released.values())
 
+    def traces(self, spans: int) -> Payload:
+        """A one-span-group traces payload carrying a fresh token."""
+        return data.payload(Signal.TRACES, data.traces([[spans]]), token=self.new())
+
+    async def settled(self) -> None:
+        """Wait until the exporter released every token (delivered, dropped or failed)."""
+        while not all(self.released.values()):
+            await asyncio.sleep(0.01)
+
 
 def counter(family: Any, cid: str, *labels: str) -> float:
     value = family.labels(cid, "/", *labels)._value.get()
@@ -81,6 +90,18 @@ async def with_exporter(args: Arguments, body: Callable[[OTLPHTTPExporter, str],
         await exporter.shutdown(time.monotonic() + deadline)
         await exporter.shutdown(time.monotonic() + deadline)  # idempotent
     return cid
+
+
+def sending(tokens: Tokens, backend: Backend, batches: int, spans: int,
+            requests: int = 0) -> Callable[[OTLPHTTPExporter, str], Awaitable[None]]:
+    """An exporter body: consume `batches` traces payloads, wait for `requests` requests, then for
+    every token to be released."""
+    async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
+        for _ in range(batches):
+            await exporter.consume(tokens.traces(spans))
+        await backend.wait_for_requests(requests)
+        await tokens.settled()
+    return body
 
 
 @pytest.mark.parametrize("endpoint,signal,url", [
@@ -118,8 +139,7 @@ def test_delivers_exact_counts_gzip_and_headers() -> None:
     tokens = Tokens()
 
     async def scenario() -> None:
-        backend = await Backend(success_status=204).start()  # Loki answers 204 with no body
-        try:
+        async with Backend(success_status=204) as backend:  # Loki answers 204 with no body
             async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
                 for n in range(1, 21):
                     await exporter.consume(data.payload(Signal.LOGS, data.logs([[n]]), token=tokens.new()))
@@ -128,8 +148,6 @@ def test_delivers_exact_counts_gzip_and_headers() -> None:
             cid = await with_exporter(args_for(backend.url + "/otlp", client={"endpoint": backend.url + "/otlp",
                                                                              "headers": {"X-Scope-OrgID": "t1"}}),
                                       body)
-        finally:
-            await backend.stop()
         assert backend.delivered_items == sum(range(1, 21))
         assert {r.path for r in backend.received} == {"/otlp/v1/logs"}
         headers = backend.received[0].headers
@@ -153,17 +171,8 @@ def test_503_for_a_while_then_everything_arrives(retry_after: str | None) -> Non
             headers = {"Retry-After": email.utils.formatdate(time.time(), usegmt=True)}
         elif retry_after is not None:
             headers = {"Retry-After": retry_after}
-        backend = await Backend(script=[(503, headers)] * 4 + [(502, {}), (504, {})]).start()
-        try:
-            async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
-                for _ in range(5):
-                    await exporter.consume(data.payload(Signal.TRACES, data.traces([[10]]), token=tokens.new()))
-                await backend.wait_for_requests(11)
-                while not all(tokens.released.values()):
-                    await asyncio.sleep(0.01)
-            cid = await with_exporter(args_for(backend.url), body)
-        finally:
-            await backend.stop()
+        async with Backend(script=[(503, headers)] * 4 + [(502, {}), (504, {})]) as backend:
+            cid = await with_exporter(args_for(backend.url), sending(tokens, backend, 5, spans=10, requests=11))
         assert backend.delivered_items == 50
         assert counter(EXPORTER_SENT[Signal.TRACES], cid) == 50
         assert counter(EXPORTER_SEND_FAILED[Signal.TRACES], cid) == 0
@@ -176,18 +185,15 @@ def test_429_retry_after_is_honoured() -> None:
     tokens = Tokens()
 
     async def scenario() -> None:
-        backend = await Backend(script=[(429, {"Retry-After": "1"})]).start()
-        times: list[float] = []
-        try:
+        async with Backend(script=[(429, {"Retry-After": "1"})]) as backend:
+            times: list[float] = []
             async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
-                await exporter.consume(data.payload(Signal.TRACES, data.traces([[3]]), token=tokens.new()))
+                await exporter.consume(tokens.traces(3))
                 await backend.wait_for_requests(1)
                 times.append(time.monotonic())
                 await backend.wait_for_requests(2)
                 times.append(time.monotonic())
             await with_exporter(args_for(backend.url), body)
-        finally:
-            await backend.stop()
         assert backend.delivered_items == 3
         # the hint (1 s) replaced the 10 ms backoff: the second request cannot come before it
         assert times[1] - times[0] >= 0.9
@@ -201,17 +207,8 @@ def test_permanent_status_drops_with_one_request_per_batch(status: int) -> None:
     tokens = Tokens()
 
     async def scenario() -> None:
-        backend = await Backend(script=[(status, {})] * 3).start()
-        try:
-            async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
-                for _ in range(3):
-                    await exporter.consume(data.payload(Signal.TRACES, data.traces([[4]]), token=tokens.new()))
-                await backend.wait_for_requests(3)
-                while not all(tokens.released.values()):
-                    await asyncio.sleep(0.01)
-            cid = await with_exporter(args_for(backend.url), body)
-        finally:
-            await backend.stop()
+        async with Backend(script=[(status, {})] * 3) as backend:
+            cid = await with_exporter(args_for(backend.url), sending(tokens, backend, 3, spans=4, requests=3))
         assert len(backend.received) == 3  # no retry storm
         assert backend.delivered_items == 0
         assert counter(EXPORTER_SEND_FAILED[Signal.TRACES], cid) == 12
@@ -225,16 +222,9 @@ def test_exhausted_retries_are_counted_as_failed() -> None:
     tokens = Tokens()
 
     async def scenario() -> None:
-        backend = await Backend(script=[(503, {})] * 1000).start()
-        try:
-            async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
-                await exporter.consume(data.payload(Signal.TRACES, data.traces([[5]]), token=tokens.new()))
-                while not all(tokens.released.values()):
-                    await asyncio.sleep(0.01)
+        async with Backend(script=[(503, {})] * 1000) as backend:
             args = args_for(backend.url, retry_on_failure={"max_elapsed_time": "100ms"})
-            cid = await with_exporter(args, body)
-        finally:
-            await backend.stop()
+            cid = await with_exporter(args, sending(tokens, backend, 1, spans=5))
         assert len(backend.received) >= 2
         assert counter(EXPORTER_SEND_FAILED[Signal.TRACES], cid) == 5
         assert tokens.all_once()
@@ -246,17 +236,14 @@ def test_shutdown_with_backend_down_counts_and_settles_everything() -> None:
     tokens = Tokens()
 
     async def scenario() -> None:
-        backend = await Backend(script=[(503, {})] * 100_000).start()
-        try:
+        async with Backend(script=[(503, {})] * 100_000) as backend:
             async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
                 for _ in range(30):  # more than the 2 consumers: most of it waits in the queue
-                    await exporter.consume(data.payload(Signal.TRACES, data.traces([[2]]), token=tokens.new()))
+                    await exporter.consume(tokens.traces(2))
                 await backend.wait_for_requests(2)
             args = args_for(backend.url, sending_queue={"num_consumers": 2},
                             retry_on_failure={"max_elapsed_time": "0s"})
             cid = await with_exporter(args, body, deadline=0.2)
-        finally:
-            await backend.stop()
         assert counter(PIPELINE_DROPPED[Signal.TRACES], cid, "shutdown") == 60
         assert tokens.all_once()
 
@@ -283,8 +270,7 @@ def test_connection_refused_is_retried_until_the_backend_is_up() -> None:
             await web.TCPSite(runner, "127.0.0.1", int(port)).start()
             try:
                 await revived.wait_for_requests(1)
-                while not all(tokens.released.values()):
-                    await asyncio.sleep(0.01)
+                await tokens.settled()
             finally:
                 await runner.cleanup()
             assert revived.delivered_items == 3
@@ -332,16 +318,13 @@ def test_json_encoding_and_no_compression() -> None:
 
 def test_gzip_body_decodes_to_the_payload() -> None:
     async def scenario() -> None:
-        backend = await Backend().start()
-        payload = data.payload(Signal.METRICS, data.metrics([[[2, 3]]]))
-        original = payload.data
-        try:
+        async with Backend() as backend:
+            payload = data.payload(Signal.METRICS, data.metrics([[[2, 3]]]))
+            original = payload.data
             async def body(exporter: OTLPHTTPExporter, cid: str) -> None:
                 await exporter.consume(payload)
                 await backend.wait_for_requests(1)
             await with_exporter(args_for(backend.url), body)
-        finally:
-            await backend.stop()
         assert backend.received[0].body == original
         assert gzip.decompress(gzip.compress(original)) == original
 
