@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Iterator
+from typing import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -61,30 +61,30 @@ class Attempts:
 FAST = RetryArgs(initial_interval=0.001, max_interval=0.002, randomization_factor=0, max_elapsed_time=0)
 
 
-def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+def retry(attempt: Callable[[], Awaitable[None]], args: RetryArgs = FAST,
+          clock: Callable[[], float] = lambda: 0.0) -> None:
+    """Run the retry loop to its end: fixed jitter, never stopping, no shutdown deadline."""
+    asyncio.run(send_with_retry(attempt, args, clock=clock, random=constant(0.5), stopping=asyncio.Event(),
+                                deadline=lambda: None))
 
 
 def test_retry_loop_succeeds_after_retryable_failures() -> None:
     attempts = Attempts([RetryableError("503"), RetryableError("503"), None])
-    run(send_with_retry(attempts, FAST, clock=lambda: 0.0, random=constant(0.5), stopping=asyncio.Event(),
-                        deadline=lambda: None))
+    retry(attempts)
     assert attempts.calls == 3
 
 
 def test_permanent_error_is_not_retried() -> None:
     attempts = Attempts([PermanentError("400")])
     with pytest.raises(PermanentError):
-        run(send_with_retry(attempts, FAST, clock=lambda: 0.0, random=constant(0.5), stopping=asyncio.Event(),
-                            deadline=lambda: None))
+        retry(attempts)
     assert attempts.calls == 1
 
 
 def test_disabled_retry_turns_retryable_into_permanent() -> None:
     attempts = Attempts([RetryableError("503")])
     with pytest.raises(PermanentError):
-        run(send_with_retry(attempts, RetryArgs(enabled=False), clock=lambda: 0.0, random=constant(0.5),
-                            stopping=asyncio.Event(), deadline=lambda: None))
+        retry(attempts, RetryArgs(enabled=False))
     assert attempts.calls == 1
 
 
@@ -97,8 +97,7 @@ def test_exhausted_retries() -> None:
 
     args = RetryArgs(initial_interval=0.001, max_interval=0.001, randomization_factor=0, max_elapsed_time=3)
     with pytest.raises(RetriesExhausted):
-        run(send_with_retry(failing, args, clock=lambda: now[0], random=constant(0.5), stopping=asyncio.Event(),
-                            deadline=lambda: None))
+        retry(failing, args, clock=lambda: now[0])
     assert now[0] == 4.0
 
 
@@ -112,4 +111,4 @@ def test_shutdown_deadline_aborts_a_retry_wait() -> None:
                                   deadline=lambda: 1.0)
         return attempts.calls
 
-    assert run(scenario()) == 1
+    assert asyncio.run(scenario()) == 1
