@@ -97,18 +97,21 @@ class RingMachine(RuleBasedStateMachine):
         del self.ends[:count]
         self.read -= count
 
+    def unread(self) -> None:
+        """The consumer starts again at the oldest unreleased record (what it read is read again)."""
+        self.read = 0
+        self.ends.clear()
+
     @rule()
     def rewind(self) -> None:
         self.consumer.rewind()
-        self.read = 0
-        self.ends.clear()
+        self.unread()
 
     @rule()
     def restart_consumer(self) -> None:
         self.consumer.close()
         self.consumer = Ring.attach(self.producer.name)
-        self.read = 0
-        self.ends.clear()
+        self.unread()
 
     @rule()
     def restart_producer(self) -> None:
