@@ -468,6 +468,17 @@ def _unary(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     return wrap
 
 
+def _parse_text(v: str, parse: Callable[[str], Any]) -> Any:
+    """A number from a string as Go's strconv reads it: no surrounding space, no `_` separators;
+    nil when it does not parse."""
+    if v and v.strip() == v and "_" not in v:
+        try:
+            return parse(v)
+        except ValueError:
+            return None
+    return None
+
+
 @_unary("Int")
 def _int(v: Any) -> Any:
     t = type(v)
@@ -477,12 +488,7 @@ def _int(v: Any) -> Any:
         return int(v)
     if t is float:
         return int(v) if math.isfinite(v) else None
-    if t is str and v and v.strip() == v and "_" not in v:
-        try:
-            return int(v, 10)
-        except ValueError:
-            return None
-    return None
+    return _parse_text(v, int) if t is str else None
 
 
 @_unary("Double")
@@ -492,12 +498,7 @@ def _double(v: Any) -> Any:
         return v
     if t is int or t is bool:
         return float(v)
-    if t is str and v and v.strip() == v and "_" not in v:
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+    return _parse_text(v, float) if t is str else None
 
 
 @_unary("String")
