@@ -87,24 +87,34 @@ CONTEXT_NAMES: Final = tuple(_CONTEXTS)
 
 
 # --- AnyValue navigation ---------------------------------------------------------------------
+def _map_entry(v: Any, key: Any) -> Any:
+    """The KeyValue `key` of an AnyValue map, or None when absent."""
+    if type(key) is not str:
+        raise OttlRuntimeError("map must be indexed by a string")
+    return find(v.kvlist_value.values, key)
+
+
+def _slice_item(v: Any, key: Any) -> Any:
+    """The element `key` of an AnyValue array, as Go's `GetIndexableValue` checks it."""
+    if type(key) is not int:
+        raise OttlRuntimeError("slice must be indexed by an int")
+    values = v.array_value.values
+    if key < 0 or key >= len(values):
+        raise OttlRuntimeError(f"index {key} out of bounds")
+    return values[key]
+
+
 def index_any(v: Any, keys: Sequence[Any]) -> Any:
     """Follow `keys` inside an AnyValue; a missing map key is nil, other misuse is an error."""
     for key in keys:
         kind = v.WhichOneof("value")
         if kind == "kvlist_value":
-            if type(key) is not str:
-                raise OttlRuntimeError("map must be indexed by a string")
-            kv = find(v.kvlist_value.values, key)
+            kv = _map_entry(v, key)
             if kv is None:
                 return None
             v = kv.value
         elif kind == "array_value":
-            if type(key) is not int:
-                raise OttlRuntimeError("slice must be indexed by an int")
-            values = v.array_value.values
-            if key < 0 or key >= len(values):
-                raise OttlRuntimeError(f"index {key} out of bounds")
-            v = values[key]
+            v = _slice_item(v, key)
         else:
             raise OttlRuntimeError(f"type {type_name(from_any(v))} does not support indexing")
     return from_any(v)
@@ -115,20 +125,13 @@ def set_in_any(v: Any, keys: Sequence[Any], value: Any) -> None:
     for key in keys:
         kind = v.WhichOneof("value")
         if kind == "kvlist_value":
-            if type(key) is not str:
-                raise OttlRuntimeError("map must be indexed by a string")
-            kv = find(v.kvlist_value.values, key)
+            kv = _map_entry(v, key)
             if kv is None:
                 kv = v.kvlist_value.values.add()
                 kv.key = key
             v = kv.value
         elif kind == "array_value":
-            if type(key) is not int:
-                raise OttlRuntimeError("slice must be indexed by an int")
-            values = v.array_value.values
-            if key < 0 or key >= len(values):
-                raise OttlRuntimeError(f"index {key} out of bounds")
-            v = values[key]
+            v = _slice_item(v, key)
         elif kind is None:
             if type(key) is str:
                 v.kvlist_value.SetInParent()
