@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Final
+from typing import Any, Callable, Container, Final
 
 import orjson
 from google.protobuf import json_format
@@ -51,30 +51,23 @@ def _hex_to_b64(key: str, value: Any) -> Any:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _ids_in(node: Any) -> None:
+def _b64_to_hex(key: str, value: Any) -> Any:
+    return base64.b64decode(value).hex() if isinstance(value, str) else value
+
+
+def _rewrite_ids(node: Any, fields: Container[str], convert: Callable[[str, Any], Any]) -> None:
+    """Replace, in place, the value of every key in `fields` anywhere in a JSON tree by
+    `convert(key, value)`: OTLP/JSON spells ids in hex where protobuf's JSON mapping uses base64."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in _ID_FIELDS:
-                node[key] = _hex_to_b64(key, value)
+            if key in fields:
+                node[key] = convert(key, value)
             elif isinstance(value, (dict, list)):
-                _ids_in(value)
+                _rewrite_ids(value, fields, convert)
     elif isinstance(node, list):
         for item in node:
             if isinstance(item, (dict, list)):
-                _ids_in(item)
-
-
-def _ids_out(node: Any) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_OUT and isinstance(value, str):
-                node[key] = base64.b64decode(value).hex()
-            elif isinstance(value, (dict, list)):
-                _ids_out(value)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, (dict, list)):
-                _ids_out(item)
+                _rewrite_ids(item, fields, convert)
 
 
 def json_to_message(body: bytes, message: Message) -> Message:
@@ -85,7 +78,7 @@ def json_to_message(body: bytes, message: Message) -> Message:
         raise JsonDecodeError(f"invalid JSON: {exc}") from None
     if not isinstance(tree, dict):
         raise JsonDecodeError("the JSON body must be an object")
-    _ids_in(tree)
+    _rewrite_ids(tree, _ID_FIELDS, _hex_to_b64)
     try:
         json_format.ParseDict(tree, message, ignore_unknown_fields=True)
     except (json_format.ParseError, binascii.Error, ValueError, TypeError) as exc:
@@ -95,7 +88,7 @@ def json_to_message(body: bytes, message: Message) -> Message:
 
 def message_to_dict(message: Message) -> dict[str, Any]:
     tree: dict[str, Any] = json_format.MessageToDict(message, use_integers_for_enums=True)
-    _ids_out(tree)
+    _rewrite_ids(tree, _ID_OUT, _b64_to_hex)
     return tree
 
 
