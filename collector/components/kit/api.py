@@ -209,6 +209,24 @@ class MissingServiceError(RuntimeError):
         self.service = service
 
 
+class _ServiceValue(Generic[T]):
+    """`BuildContext.<name>`: `RuntimeServices.<name>` of the hosting process, or
+    `MissingServiceError` where that process does not offer it."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, ctx: BuildContext, owner: type | None = None) -> T:
+        value: T | None = getattr(ctx.services, self.name)
+        if value is None:
+            raise MissingServiceError(ctx.component_id, self.service, ctx.process_role)
+        return value
+
+
 @dataclass
 class BuildContext:
     """Handed to a component instance at run time by the process that hosts it."""
@@ -239,26 +257,10 @@ class BuildContext:
         return self.wiring.receivers(self.component_id, refs)
 
     # typed access to the runtime services a component declared in `needs`
-    @property
-    def admission(self) -> Admission:
-        return self._require(self.services.admission, Service.ADMISSION)
-
-    @property
-    def reuse_port(self) -> bool:
-        return self._require(self.services.reuse_port, Service.REUSE_PORT)
-
-    @property
-    def run_dir(self) -> Path:
-        return self._require(self.services.run_dir, Service.RUN_DIR)
-
-    @property
-    def workers_for_signal(self) -> int:
-        return self._require(self.services.workers_for_signal, Service.WORKER_COUNT)
-
-    def _require(self, value: T | None, service: Service) -> T:
-        if value is None:
-            raise MissingServiceError(self.component_id, service, self.process_role)
-        return value
+    admission: ClassVar[_ServiceValue[Admission]] = _ServiceValue(Service.ADMISSION)
+    reuse_port: ClassVar[_ServiceValue[bool]] = _ServiceValue(Service.REUSE_PORT)
+    run_dir: ClassVar[_ServiceValue[Path]] = _ServiceValue(Service.RUN_DIR)
+    workers_for_signal: ClassVar[_ServiceValue[int]] = _ServiceValue(Service.WORKER_COUNT)
 
 
 class Component(Generic[A]):
