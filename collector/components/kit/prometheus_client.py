@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from collector.components.kit.api import ArgumentError
+from collector.components.kit.tls import CertificateFiles
 from collector.components.kit.types import Secret
 
 
@@ -38,13 +39,7 @@ class Authorization(msgspec.Struct, frozen=True, kw_only=True):
                                 f"{path}.type")
 
 
-class TLSConfig(msgspec.Struct, frozen=True, kw_only=True):
-    ca_pem: str = ""
-    ca_file: str = ""
-    cert_pem: str = ""
-    cert_file: str = ""
-    key_pem: Secret | None = None
-    key_file: str = ""
+class TLSConfig(CertificateFiles, frozen=True, kw_only=True):
     server_name: str = ""
     insecure_skip_verify: bool = False
     min_version: str = ""

@@ -25,7 +25,8 @@ from collector.components.kit.api import (
     ArgumentError, BuildContext, Component, Health, HealthState, Placement, Service,
 )
 from collector.components.kit.registry import register
-from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output, Secret
+from collector.components.kit.tls import CertificateFiles
+from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output
 from collector.signals import Signal
 from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context
 
@@ -37,13 +38,7 @@ MIB = 1024 * 1024
 
 
 # --- arguments ---------------------------------------------------------------------------------
-class TlsArguments(msgspec.Struct, frozen=True, kw_only=True):
-    ca_file: str = ""
-    ca_pem: str = ""
-    cert_file: str = ""
-    cert_pem: str = ""
-    key_file: str = ""
-    key_pem: Secret | None = None
+class TlsArguments(CertificateFiles, frozen=True, kw_only=True):
     client_ca_file: str = ""
     min_version: str = ""
     max_version: str = ""
