@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from collector.runtime.view import SupervisorView
     from collector.web.observe import Observer
 
+# the single-page UI's own routes: each serves the page, which renders the view for its path
+PAGES = ("/", "/graph", "/processes", "/component/{component_id}")
+
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 
 
@@ -44,10 +47,7 @@ class UiRoutes:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/", self.page),
-            web.get("/graph", self.page),
-            web.get("/processes", self.page),
-            web.get("/component/{component_id}", self.page),
+            *(web.get(path, self.page) for path in PAGES),
             web.get("/static/{name}", self.static),
             web.get("/api/v0/web/components", self.components),
             web.get("/api/v0/web/components/{component_id}", self.component),
