@@ -106,20 +106,17 @@ def _present(_value: Any) -> bool:
     return True
 
 
+_TEXT_KINDS = frozenset(("string_value", "int_value", "bool_value"))  # filtered as AsString gives them
+
+
 def filter_text(value: Any) -> str | None:
     """The text a regexp attribute filter sees (filtermatcher's attributeStringValue): strings as
     they are, bools and ints in decimal, doubles as Go's FormatFloat 'f' (`0.0000001`, not AsString's
     `1e-7`); other kinds never match."""
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
     if kind == "double_value":
         return format_f(value.double_value)
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    return None
+    return as_string(value) if kind in _TEXT_KINDS else None
 
 
 def _regex_check(regex: Regex) -> Callable[[Any], bool]:
