@@ -8,6 +8,7 @@ names that normalise to nothing) are counted by reason; Alloy drops them silentl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -38,14 +39,8 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
             raise ArgumentError("gc_frequency must be greater than 0", "gc_frequency")
 
     def translate_options(self) -> TranslateOptions:
-        return TranslateOptions(
-            include_target_info=self.include_target_info,
-            include_scope_info=self.include_scope_info,
-            include_scope_labels=self.include_scope_labels,
-            add_metric_suffixes=self.add_metric_suffixes,
-            resource_to_telemetry_conversion=self.resource_to_telemetry_conversion,
-            keep_identifying_resource_attributes=self.keep_identifying_resource_attributes,
-        )
+        """Every `TranslateOptions` setting is an argument of the same name."""
+        return TranslateOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TranslateOptions)})
 
 
 _REASONS = (("dropped_delta", "delta temporality"), ("dropped_exponential_histogram", "exponential histogram"),
