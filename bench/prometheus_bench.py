@@ -72,24 +72,18 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def encode_upb_merge(batch: object) -> bytes:
-    """Alternative: upb message classes, labels merged from the cached encoded bytes."""
+def encode_upb(batch: object, merge_labels: bool) -> bytes:
+    """Alternative: upb message classes, labels merged from the cached encoded bytes or (naive)
+    added one by one."""
     req = prompb.WriteRequest()
     add = req.timeseries.add
     for series, value, ts in zip(batch.series, batch.values, batch.timestamps_ms):  # type: ignore[attr-defined]
         t = add()
-        t.MergeFromString(series.encoded)
-        t.samples.add(value=value, timestamp=ts)
-    return req.SerializeToString()
-
-
-def encode_upb_naive(batch: object) -> bytes:
-    req = prompb.WriteRequest()
-    add = req.timeseries.add
-    for series, value, ts in zip(batch.series, batch.values, batch.timestamps_ms):  # type: ignore[attr-defined]
-        t = add()
-        for name, val in series.labels:
-            t.labels.add(name=name, value=val)
+        if merge_labels:
+            t.MergeFromString(series.encoded)
+        else:
+            for name, val in series.labels:
+                t.labels.add(name=name, value=val)
         t.samples.add(value=value, timestamp=ts)
     return req.SerializeToString()
 
@@ -232,10 +226,11 @@ def main() -> None:
     batch = Translator().translate(m)
     labels = [s.encoded for s in batch.series]
     direct = encoder.encode(labels, batch.values, batch.timestamps_ms)
-    assert prompb.decode(direct) == prompb.decode(encode_upb_merge(batch)) == prompb.decode(encode_upb_naive(batch))
+    assert (prompb.decode(direct) == prompb.decode(encode_upb(batch, merge_labels=True))
+            == prompb.decode(encode_upb(batch, merge_labels=False)))
     for name, fn in (("direct bytes", lambda: encoder.encode(labels, batch.values, batch.timestamps_ms)),
-                     ("upb + merge labels", lambda: encode_upb_merge(batch)),
-                     ("upb naive", lambda: encode_upb_naive(batch))):
+                     ("upb + merge labels", lambda: encode_upb(batch, merge_labels=True)),
+                     ("upb naive", lambda: encode_upb(batch, merge_labels=False))):
         times = []
         for _ in range(args.rounds):
             c0 = _cpu()
