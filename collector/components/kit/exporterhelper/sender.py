@@ -7,9 +7,12 @@ collector). The wrapper owns the outcomes, so every exporter keeps the same prom
 * success -> `otelcol_exporter_sent_*` and `settle()`;
 * permanent failure or retries exhausted -> `otelcol_exporter_send_failed_*`, `settle()`, and a log
   line with the reason at most once per `log_interval` per component (never per item or per retry);
-* still undelivered at the shutdown deadline -> `collector_dropped_*{reason="shutdown"}`, `settle()`.
+* still undelivered at the shutdown deadline -> *not* settled and not counted as dropped: its ring
+  records stay unsettled, so the next start of this collector instance adopts the rings and delivers
+  them (`collector/runtime/adoption.py`); one warning says how many were left.
 
-Every payload that enters `consume()` is settled exactly once by one of these paths.
+Every payload that enters `consume()` is settled at most once, and exactly once unless the shutdown
+deadline leaves it for the next start.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import random as _random
 import time
 from typing import Awaitable, Callable, Final
 
+from collector.components.kit.api import Health
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.kit.exporterhelper.errors import ExportFailure, PermanentError, RetryableError
+from collector.components.kit.exporterhelper.persistent import DEFAULT_MAX_BYTES, PersistentQueue
 from collector.components.kit.exporterhelper.queue import BoundedQueue, QueueClosed
 from collector.components.kit.exporterhelper.retry import RetriesExhausted, ShutdownAbort, send_with_retry
 from collector.selfmetrics.otelcol import (
@@ -29,7 +34,6 @@ from collector.selfmetrics.otelcol import (
     EXPORTER_QUEUE_SIZE,
     EXPORTER_SEND_FAILED,
     EXPORTER_SENT,
-    PIPELINE_DROPPED,
 )
 from collector.signals import Payload, Signal
 
@@ -73,6 +77,10 @@ class ExportSender:
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
         log_interval: float = 10.0,
+        worker_signal: Signal | None = None,
+        worker_index: int = 0,
+        on_health: Callable[[Health], None] = lambda health: None,
+        persistent_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.component_id = component_id
         self.logger = logger
@@ -85,26 +93,31 @@ class ExportSender:
         self.failure_log = FailureLog(log_interval)
         self.stopping = asyncio.Event()
         self._deadline: float | None = None
-        self._queue: BoundedQueue | None = None
+        self.worker_signal = worker_signal
+        self.worker_index = worker_index
+        self.on_health = on_health
+        self.persistent_max_bytes = persistent_max_bytes
+        self._queue: BoundedQueue | PersistentQueue | None = None
         self._consumers: list[asyncio.Task[None]] = []
         self._in_flight = 0  # unqueued sends running in callers' tasks
         self._idle = asyncio.Event()
         self._idle.set()
         self._shutdown_done = False
+        self._left = [0, 0]  # batches, items left unsettled at the shutdown deadline
         self._queue_size = EXPORTER_QUEUE_SIZE.labels(component_id, "/")
         self._queue_capacity = EXPORTER_QUEUE_CAPACITY.labels(component_id, "/")
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         if self.queue_args.enabled and self._queue is None:
-            self._queue = BoundedQueue(self.queue_args.queue_size, self.queue_args.sizer)
+            self._queue = self._new_queue()
             self._queue_capacity.set(self.queue_args.queue_size)
             self._queue_size.set(0)
             self._consumers = [asyncio.create_task(self._consume_queue(), name=f"{self.component_id} sender {i}")
                                for i in range(self.queue_args.num_consumers)]
 
     async def shutdown(self, deadline: float | None = None) -> None:
-        """Stop accepting, drain until `deadline` (monotonic), count and settle what is left."""
+        """Stop accepting, drain until `deadline` (monotonic), leave what is left unsettled."""
         if self._shutdown_done:
             return
         self._shutdown_done = True
@@ -119,7 +132,8 @@ class ExportSender:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
             for payload in self._queue.take_all():
-                self._drop_shutdown(payload)
+                self._leave_for_next_start(payload)
+            self._queue.release()
             self._queue_size.set(0)
         if self._in_flight:
             # unqueued sends run in their callers' tasks: not ours to cancel; their retry loops
@@ -128,13 +142,27 @@ class ExportSender:
                 await asyncio.wait_for(self._idle.wait(), max(0.0, self._deadline - self.clock()))
             except asyncio.TimeoutError:
                 pass
+        if self._left[0]:
+            self.logger.warning("Not delivered before the shutdown deadline: left in the rings for the next start. "
+                                "component_id=%s batches=%d items=%d", self.component_id, *self._left)
+
+    def _new_queue(self) -> BoundedQueue | PersistentQueue:
+        args = self.queue_args
+        if args.storage is None:
+            return BoundedQueue(args.queue_size, args.sizer)
+        directory = args.storage.queue_directory(self.component_id, self.worker_signal, self.worker_index)
+        queue = PersistentQueue(args.storage, directory, capacity=args.queue_size, sizer=args.sizer,
+                                component_id=self.component_id, logger=self.logger, on_health=self.on_health,
+                                max_bytes=self.persistent_max_bytes, clock=self.clock)
+        queue.start()
+        return queue
 
     # --- data path -------------------------------------------------------------------------
     async def consume(self, payload: Payload) -> None:
         """Hand a payload over; waits while the queue is full (see queue.py for why)."""
         if self._queue is None:
             if self.stopping.is_set():
-                self._drop_shutdown(payload)
+                self._leave_for_next_start(payload)
                 return
             self._in_flight += 1
             self._idle.clear()
@@ -148,7 +176,7 @@ class ExportSender:
         try:
             await self._queue.put(payload)
         except QueueClosed:
-            self._drop_shutdown(payload)
+            self._leave_for_next_start(payload)
             return
         self._queue_size.set(len(self._queue))
 
@@ -185,10 +213,10 @@ class ExportSender:
             await send_with_retry(lambda: self._attempt(payload), self.retry_args, clock=self.clock,
                                   random=self.random, stopping=self.stopping, deadline=lambda: self._deadline)
         except ShutdownAbort as error:
-            self._drop_shutdown(payload, str(error))
+            self._leave_for_next_start(payload, str(error))
             return
         except asyncio.CancelledError:
-            self._drop_shutdown(payload)
+            self._leave_for_next_start(payload)
             raise
         except PermanentError as error:
             self._failed(signal, items, error)
@@ -208,12 +236,7 @@ class ExportSender:
                               "dropped_batches=%d dropped_items=%d",
                               self.component_id, str(error), kind, batches, total)
 
-    def _drop_shutdown(self, payload: Payload, reason: str = "") -> None:
-        PIPELINE_DROPPED[payload.signal].labels(self.component_id, "/", "shutdown").inc(
-            payload.item_count)
-        report = self.failure_log.record(payload.item_count, self.clock())
-        if report is not None:
-            self.logger.warning("Dropping data at shutdown: not delivered before the deadline. component_id=%s "
-                                "dropped_batches=%d dropped_items=%d%s", self.component_id, *report,
-                                f" last_error={reason!r}" if reason else "")
-        payload.settle()
+    def _leave_for_next_start(self, payload: Payload, reason: str = "") -> None:
+        """At the shutdown deadline: neither settle nor count it, so its ring records survive."""
+        self._left[0] += 1
+        self._left[1] += payload.item_count
