@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.storage.wal import HEADER, WAL, Position, frame, parse, valid_prefix
+from collector.storage.wal import HEADER, SEGMENT_MAGIC, WAL, Position, frame, parse, valid_prefix
 
 
 def bodies(wal: WAL, start: Position = Position(0, 0)) -> list[bytes]:
@@ -40,7 +40,7 @@ def test_append_read_reopen_and_positions(tmp_path: Path) -> None:
     wal = WAL(tmp_path / "wal").open()
     wal.set_readers(["a", "b", "c"])
     assert wal.positions["a"] == ends[2]
-    assert wal.positions["b"] == Position(0, 0)  # persisted at registration, before any ack
+    assert wal.positions["b"] == Position(0, len(SEGMENT_MAGIC))  # persisted at registration, before any ack
     assert wal.positions["c"] == wal.head
     assert bodies(wal, wal.positions["a"]) == [b"record 3", b"record 4"]
     wal.set_readers(["a"])
