@@ -48,6 +48,7 @@ def _minimal_arguments(name: str) -> dict[str, Any]:
         "otelcol.processor.transform": {"output": {}},
         "otelcol.receiver.otlp": {"output": {}, "grpc": {"endpoint": f"127.0.0.1:{port}"},
                                   "http": {"endpoint": f"127.0.0.1:{_free_port()}"}},
+        "otelcol.storage.file": {},
         "prometheus.exporter.self": {},
         "prometheus.relabel": {"forward_to": []},
         "prometheus.remote_write": {},

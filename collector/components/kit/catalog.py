@@ -22,6 +22,7 @@ COMPONENTS: tuple[str, ...] = (
     "otelcol.processor.resourcedetection",
     "otelcol.processor.transform",
     "otelcol.receiver.otlp",
+    "otelcol.storage.file",
     "prometheus.exporter.self",
     "prometheus.relabel",
     "prometheus.remote_write",

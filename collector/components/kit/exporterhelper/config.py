@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from collector.components.kit.api import ArgumentError
+from collector.components.kit.exporterhelper.persistent import FileStorageHandler
 from collector.components.kit.types import Duration
 
 SIZERS = ("requests", "items", "bytes")
@@ -50,11 +49,15 @@ class QueueArgs(msgspec.Struct, frozen=True, kw_only=True):
     block_on_overflow: bool = False  # accepted; this collector always blocks (see exporterhelper.queue)
     wait_for_result: bool = False
     blocking: bool = False  # deprecated spelling of block_on_overflow
-    storage: Any = None  # accepted and ignored: the queue lives in memory, the ring is the durable buffer
+    # `otelcol.storage.file.<label>.handler`: the queue lives on disk (exporterhelper.persistent)
+    storage: FileStorageHandler | None = None
     batch: QueueBatchArgs | None = None
 
     def validate(self) -> None:
         if not self.enabled:
+            if self.storage is not None:
+                raise ArgumentError("storage needs the sending queue: remove storage or set enabled = true",
+                                    "sending_queue.storage")
             return
         if self.num_consumers < 1:
             raise ArgumentError("num_consumers must be positive", "sending_queue.num_consumers")

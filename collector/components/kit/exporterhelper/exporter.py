@@ -63,7 +63,12 @@ class QueuedExporter(Component[A], Generic[A, C], abc.ABC):
         queued: Any = args  # every exporter's Arguments carries sending_queue and retry_on_failure
         return ExportSender(component_id=self.ctx.component_id, logger=self.logger, push=self._push,
                             timeout=self._export_timeout(args), queue=queued.sending_queue,
-                            retry=queued.retry_on_failure)
+                            retry=queued.retry_on_failure, worker_signal=self.ctx.worker_signal,
+                            worker_index=self.ctx.worker_index, on_health=self._set_health)
+
+    def _set_health(self, health: Health) -> None:
+        if self.health.state is not HealthState.EXITED:
+            self.health = health
 
     async def start(self) -> None:
         if self._connection is None:

@@ -71,6 +71,9 @@ class BoundedQueue:
             self.closed = True
             self._changed.notify_all()
 
+    def release(self) -> None:
+        """Nothing to release: the queue lives in memory."""
+
     def take_all(self) -> list[Payload]:
         """Remove and return what is left (used at the shutdown deadline)."""
         left = [payload for payload, _ in self._items]

@@ -143,8 +143,9 @@ class ExportSender:
             except asyncio.TimeoutError:
                 pass
         if self._left[0]:
-            self.logger.warning("Not delivered before the shutdown deadline: left in the rings for the next start. "
-                                "component_id=%s batches=%d items=%d", self.component_id, *self._left)
+            where = "in the persistent queue" if isinstance(self._queue, PersistentQueue) else "in the rings"
+            self.logger.warning("Not delivered before the shutdown deadline: left %s for the next start. "
+                                "component_id=%s batches=%d items=%d", where, self.component_id, *self._left)
 
     def _new_queue(self) -> BoundedQueue | PersistentQueue:
         args = self.queue_args
