@@ -21,17 +21,27 @@ def _set_title(title: str) -> None:
         pass
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this process if the supervisor dies (even by SIGKILL)."""
+def _die_with_parent(supervisor_pid: int) -> None:
+    """Make the kernel SIGKILL this process the moment the supervisor dies (even by SIGKILL).
+
+    SIGKILL, not SIGTERM: a SIGTERM starts a graceful drain bounded by --shutdown-timeout, and an
+    orphaned receiver kept serving its port beside the next collector for that long. Nothing is lost
+    by dying at once: accepted records are in the rings, which the next start adopts, and a request
+    not yet answered is retried by its client. The attribute is set here, in the child after exec;
+    a supervisor that died before that is caught by comparing the parent pid.
+    """
     import ctypes
+    import os
     import signal
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: children outlive a killed supervisor
-        pass
+        return
+    if supervisor_pid and os.getppid() != supervisor_pid:
+        os._exit(1)  # the supervisor is already gone: we were re-parented before the prctl
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -57,7 +67,7 @@ async def _main(spec: ChildSpec) -> None:
 
 def main(argv: list[str]) -> int:
     spec = decode(argv[1])
-    _die_with_parent()
+    _die_with_parent(spec.supervisor_pid)
     _set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
     loop = new_event_loop()

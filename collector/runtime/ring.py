@@ -198,15 +198,30 @@ def _attach_untracked(name: str) -> SharedMemory:
             resource_tracker.register = original
 
 
+def _create(name: str, size: int, tracked: bool) -> SharedMemory:
+    if tracked:
+        return SharedMemory(name, create=True, size=size)
+    if sys.version_info >= (3, 13):
+        return SharedMemory(name, create=True, size=size, track=False)  # type: ignore[call-arg,unused-ignore]
+    with _TRACKER_LOCK:
+        original = resource_tracker.register
+        resource_tracker.register = _no_register
+        try:
+            return SharedMemory(name, create=True, size=size)
+        finally:
+            resource_tracker.register = original
+
+
 class Ring:
     """One end (or both, in tests) of a ring. See the module docstring for layout and ordering."""
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
-                 "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads")
+                 "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked")
 
-    def __init__(self, shm: SharedMemory, *, owner: bool) -> None:
+    def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
         self._owner = owner
+        self._tracked = tracked  # registered with multiprocessing's resource tracker
         self.name: str = shm.name
         buf = shm.buf
         assert buf is not None
@@ -237,8 +252,14 @@ class Ring:
 
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, capacity: int, name: str | None = None, *, checksum: bool | None = None) -> Ring:
-        """Create and initialise a segment (owner side). `capacity` is rounded up to a multiple of 8."""
+    def create(cls, capacity: int, name: str | None = None, *, checksum: bool | None = None,
+               tracked: bool = True) -> Ring:
+        """Create and initialise a segment (owner side). `capacity` is rounded up to a multiple of 8.
+
+        `tracked=False` keeps the segment away from multiprocessing's resource tracker, which would
+        unlink it when this process dies: the supervisor's rings must outlive a SIGKILL so that its
+        successor can adopt them (`collector.runtime.adoption`).
+        """
         if not _MIN_CAPACITY <= capacity <= _MAX_CAPACITY:
             raise ValueError(f"ring capacity must be between {_MIN_CAPACITY} and {_MAX_CAPACITY} bytes")
         capacity = (capacity + 7) & -8
@@ -246,14 +267,14 @@ class Ring:
             checksum = _default_checksum()
         if name is None:
             name = f"collector-ring-{secrets.token_hex(6)}"
-        shm = SharedMemory(name, create=True, size=CONTROL_SIZE + capacity)
+        shm = _create(name, CONTROL_SIZE + capacity, tracked)
         assert shm.buf is not None
         idx = shm.buf[:CONTROL_SIZE].cast("Q")
         idx[_W_CAPACITY] = capacity
         idx[_W_FLAGS] = _FLAG_CHECKSUM if checksum else 0
         idx[_W_MAGIC] = MAGIC  # last: an attacher that sees the magic sees the rest
         idx.release()
-        return cls(shm, owner=True)
+        return cls(shm, owner=True, tracked=tracked)
 
     @classmethod
     def attach(cls, name: str) -> Ring:
@@ -268,7 +289,12 @@ class Ring:
 
     def unlink(self) -> None:
         """Destroy the segment name (owner); processes that have it mapped keep their mapping."""
-        self._shm.unlink()
+        if self._tracked:
+            self._shm.unlink()
+        else:  # SharedMemory.unlink would also tell a resource tracker that never heard of it
+            from _posixshmem import shm_unlink  # type: ignore[import-not-found]
+
+            shm_unlink(self._shm._name)  # type: ignore[attr-defined]
 
     def __enter__(self) -> Ring:
         return self

@@ -18,6 +18,7 @@ class RingSpec(msgspec.Struct, frozen=True):
     receiver: int
     signal: str
     worker: int
+    adopted: bool = False  # a predecessor's ring this worker drains; nobody produces into it
 
 
 class ChildSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +35,7 @@ class ChildSpec(msgspec.Struct, frozen=True, kw_only=True):
     workers: dict[str, int]  # signal -> worker count
     receiver_processes: int
     shutdown_timeout: float
+    supervisor_pid: int = 0  # the child exits at once if its parent is not (or no longer) this pid
 
     @property
     def title(self) -> str:

@@ -4,14 +4,20 @@ Theory of operation.
 1. Load and validate the configuration (errors go back to the CLI as diagnostics, nothing starts).
 2. Snapshot the configuration into the run directory, so every child evaluates exactly what the
    supervisor validated even if the file changes meanwhile.
-3. Create one ring per (receiver process, worker) pair and one eventfd doorbell per worker, then start
-   workers (downstream) before receivers (upstream). Children are fresh interpreters started with
-   `subprocess`; they inherit only the fds named in their spec.
+3. Claim the instance (`collector.runtime.instance`: storage path checked, lock held for life), then
+   adopt the rings a dead predecessor of this instance left (`collector.runtime.adoption`: reopened
+   if their geometry matches, else drained by the workers as extra sources), create the missing ones
+   (one per (receiver process, worker) pair) and one eventfd doorbell per worker, check that no
+   other process listens on the receivers' ports (`collector.runtime.ports`), then start workers
+   (downstream) before receivers (upstream). Children are fresh interpreters started with
+   `subprocess`; they inherit only the fds named in their spec, and die with the supervisor.
 4. Watch: a child that exits unexpectedly is restarted (at once, then with growing backoff if it
    keeps crashing). A restarted worker attaches to the same rings and resumes from their committed
    read positions, so records its predecessor had not settled are processed again.
 5. On SIGTERM/SIGINT: stop receivers first (no new data), then workers (they drain their rings and
-   flush batches and queues within the shutdown timeout), then release the rings. Exit 0.
+   flush batches and queues within the shutdown timeout), then unlink the rings that are empty. A
+   ring still holding records (a backend was down past the deadline) is kept for the next start of
+   this instance, which adopts it. Exit 0.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ import os
 import shutil
 import signal as signals
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,9 @@ from collector.config.diag import DiagnosticError, summarize
 from collector.config.files import read_config
 from collector.pipeline.loader import Pipeline, load
 from collector.runtime import logs
+from collector.runtime.adoption import AdoptedRing, find_rings, plan_rings
+from collector.runtime.instance import Instance, InstanceError, claim_instance
+from collector.runtime.ports import PortError, PortGuard, listen_endpoints
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.settings import SettingsError, Topology, topology_from_env
 from collector.runtime.spec import ChildSpec, RingSpec, doorbell_key, encode
@@ -72,7 +80,8 @@ class ReloadOutcome:
 
 class Supervisor:
     def __init__(self, pipeline: Pipeline, source_path: Path, topology: Topology, *,
-                 http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path) -> None:
+                 http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path,
+                 instance: Instance | None = None) -> None:
         self.pipeline = pipeline
         self.source_path = source_path  # what the user named; re-read on reload
         self.generation = 0
@@ -83,7 +92,10 @@ class Supervisor:
         self.shutdown_timeout = shutdown_timeout
         self.run_dir = run_dir
         self.metrics_dir = run_dir / "metrics"
+        self.instance = instance
         self.rings: dict[tuple[int, Signal, int], Ring] = {}
+        self.adopted_rings: list[AdoptedRing] = []  # a predecessor's rings being drained by workers
+        self.adopted_records: dict[Signal, int] = {}  # unsettled records found at start-up
         self.doorbells: dict[tuple[Signal, int], Doorbell] = {}
         self.children: dict[str, Child] = {}
         self.stopping = asyncio.Event()
@@ -94,13 +106,20 @@ class Supervisor:
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
         remove_stale_rings()
-        pid = os.getpid()
+        ident = self.instance.id if self.instance is not None else f"p{os.getpid()}"
+        plan = plan_rings(ident, self.topology, find_rings(ident))
+        self.rings = plan.live
+        self.adopted_rings = plan.draining
+        self.adopted_records = dict(plan.adopted_records)
+        for signal, records in self.adopted_records.items():
+            if records:
+                log.info("adopted %d unsettled %s ring records left by a previous run (%d rings reopened, "
+                         "%d being drained)", records, signal.value,
+                         sum(1 for key in plan.reopened if key[1] is signal),
+                         sum(1 for a in plan.draining if a.name.signal is signal))
         for signal, count in self.topology.workers.items():
             for worker in range(count):
                 self.doorbells[(signal, worker)] = Doorbell.create()
-                for receiver in range(self.topology.receiver_processes):
-                    name = f"{RING_PREFIX}{pid}-{receiver}-{signal.value}-{worker}"
-                    self.rings[(receiver, signal, worker)] = Ring.create(self.topology.ring_bytes, name)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -120,10 +139,13 @@ class Supervisor:
             receiver_processes=self.topology.receiver_processes,
             shutdown_timeout=self.shutdown_timeout,
             status_fd=-1,
+            supervisor_pid=os.getpid(),
         )
         for (signal, worker), doorbell in self.doorbells.items():
             rings = [RingSpec(ring.name, r, s.value, w) for (r, s, w), ring in self.rings.items()
                      if s is signal and w == worker]
+            rings += [RingSpec(a.ring.name, a.name.receiver, signal.value, worker, adopted=True)
+                      for a in self.adopted_rings if a.name.signal is signal and a.worker == worker]
             spec = ChildSpec(role="worker", index=worker, signal=signal.value, rings=rings,
                              doorbell_fds={doorbell_key(signal.value, worker): doorbell.fd}, **common)  # type: ignore[arg-type]
             self.children[f"worker {spec.signal}/{worker}"] = Child(f"worker {signal.value}/{worker}", spec, [doorbell.fd])
@@ -142,7 +164,7 @@ class Supervisor:
             sys.executable, "-m", "collector.runtime.child", encode(spec),
             pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.PIPE,
             # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
-            # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG).
+            # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG, child.py).
             start_new_session=True,
         )
         os.close(write_fd)
@@ -200,6 +222,25 @@ class Supervisor:
             except asyncio.TimeoutError:
                 pass
             await self._spawn(child)
+
+    async def _watch_adopted(self, interval: float = 0.5) -> None:
+        """Unlink each drained ring once its worker has settled every record in it."""
+        while self.adopted_rings:
+            for adopted in [a for a in self.adopted_rings if a.ring.used_bytes() == 0]:
+                self.adopted_rings.remove(adopted)
+                key = f"worker {adopted.name.signal.value}/{adopted.worker}"
+                child = self.children.get(key)
+                if child is not None:  # a restarted worker must not look for it any more
+                    child.spec = msgspec.structs.replace(
+                        child.spec, rings=[r for r in child.spec.rings if r.name != adopted.ring.name])
+                adopted.ring.close()
+                adopted.ring.unlink()
+                log.info("adopted ring %s drained (%d records) and released", adopted.ring.name, adopted.records)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
+                return
+            except asyncio.TimeoutError:
+                pass
 
     async def _stop_children(self, keys: list[str], timeout: float) -> None:
         children = [self.children[k] for k in keys if self.children[k].process is not None]
@@ -308,7 +349,7 @@ class Supervisor:
         self._plan_children()
         admin = AdminServer(self)
         await admin.start(self.http_listen_addr)
-        watchers = []
+        watchers = [asyncio.ensure_future(self._watch_adopted())]
         order = [k for k in self.children if k.startswith("worker")] + [k for k in self.children if k.startswith("receiver")]
         for key in order:
             await self._spawn(self.children[key])
@@ -323,13 +364,29 @@ class Supervisor:
         for watcher in watchers:
             watcher.cancel()
         await admin.stop()
-        for ring in self.rings.values():
-            ring.close()
-            ring.unlink()
+        self._release_rings()
         for doorbell in self.doorbells.values():
             doorbell.close()
         log.info("collector stopped")
         return 0
+
+
+    def _release_rings(self) -> None:
+        """Unlink the empty rings; keep those still holding records for the next start to adopt."""
+        kept = 0
+        for ring in [*self.rings.values(), *(a.ring for a in self.adopted_rings)]:
+            pending = ring.pending_records() if ring.used_bytes() else 0
+            ring.close()
+            if pending and self.instance is not None:
+                kept += pending
+                log.warning("ring %s keeps %d undelivered records for the next start with --storage.path %s",
+                            ring.name, pending, self.storage_path)
+                continue
+            if pending:
+                log.error("ring %s: %d undelivered records are lost (no instance to adopt them)", ring.name, pending)
+            ring.unlink()
+        if kept:
+            log.warning("%d undelivered records kept in shared memory for the next start", kept)
 
 
 RING_PREFIX = "collector-ring-"
@@ -337,12 +394,13 @@ _SHM_DIR = Path("/dev/shm")
 
 
 def remove_stale_rings() -> None:
-    """Unlink rings left by supervisors that died without cleaning up (SIGKILL): their names carry
-    the owner's pid, and shared memory otherwise outlives every process until reboot."""
+    """Unlink rings named after a supervisor pid (the naming before instances, and the one used
+    without an instance) whose supervisor is gone: shared memory otherwise outlives every process
+    until reboot. Rings named after an instance are the adoption's business, never removed here."""
     if not _SHM_DIR.is_dir():
         return
     for path in _SHM_DIR.glob(f"{RING_PREFIX}*-*"):
-        owner = path.name[len(RING_PREFIX):].split("-", 1)[0]
+        owner = path.name[len(RING_PREFIX):].split("-", 1)[0].removeprefix("ip")
         if not owner.isdigit():
             continue
         try:
@@ -386,18 +444,31 @@ def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
         return 1
     pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path))
     logs.configure("supervisor", pipeline.logging.level, pipeline.logging.format)
+    try:
+        instance = claim_instance(storage_path)
+    except InstanceError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        guard = PortGuard.claim(listen_endpoints(pipeline), f"pid {os.getpid()}, --storage.path {instance.storage_path}")
+    except PortError as exc:
+        instance.release()
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     _set_title()
-    run_dir = Path(tempfile.mkdtemp(prefix="collector-"))
+    run_dir = instance.make_run_dir()
     try:
         (run_dir / "metrics").mkdir()
-        Path(storage_path).mkdir(parents=True, exist_ok=True)
         supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,
-                                storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir)
+                                storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir,
+                                instance=instance)
         import uvloop
 
         return uvloop.run(supervisor.run())
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+        guard.release()
+        instance.release()
 
 
 def _snapshot_config(path: Path, target: Path) -> Path:

@@ -10,7 +10,7 @@ This module imports nothing from `collector.runtime.supervisor` or `collector.we
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,6 +81,32 @@ class SupervisorControl(SupervisorView, Protocol):
     """The view plus the one action the admin server may take (`POST /-/reload`)."""
 
     async def reload(self) -> ReloadView: ...
+
+
+class AdoptedRingView(Protocol):
+    """A ring a dead predecessor left, drained by one worker until it is empty (runtime/adoption.py)."""
+
+    worker: int
+    records: int  # unsettled records it held when adopted
+
+    @property
+    def signal(self) -> Signal: ...
+
+    @property
+    def ring(self) -> RingView: ...
+
+    @property
+    def ring_name(self) -> str: ...
+
+
+def adopted_rings(supervisor: SupervisorView) -> Sequence[AdoptedRingView]:
+    """Rings being drained after a restart (none on a supervisor double that has no such state)."""
+    return getattr(supervisor, "adopted_rings", ())
+
+
+def adopted_records(supervisor: SupervisorView) -> Mapping[Signal, int]:
+    """Unsettled ring records found at start-up, by signal."""
+    return getattr(supervisor, "adopted_records", {})
 
 
 def child_running(child: ChildView) -> bool:

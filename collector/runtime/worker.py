@@ -173,8 +173,10 @@ class Worker:
         signal = SIGNALS_BY_CODE.get(header.signal)
         entry = self._entries.get(header.component)
         if signal is not self.signal or entry is None:
-            log.error("dropping ring record %d: signal %s / receiver %d has no pipeline here",
-                      seq, header.signal, header.component)
+            # e.g. a record adopted after a restart whose receiver the new configuration removed
+            log.error("dropping ring record %d (%d items): signal %s / receiver %d has no pipeline here",
+                      seq, header.items, header.signal, header.component)
+            PIPELINE_DROPPED[self.signal].labels("worker", "/", "receiver removed").inc(header.items)
             token.release()
             return
         await deliver(entry, Payload(signal, data=data, item_count=header.items or None, acks=[token]), token)

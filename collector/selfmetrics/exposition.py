@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 import collector
-from collector.runtime.view import child_running
+from collector.runtime.view import adopted_records, adopted_rings, child_running
 
 if TYPE_CHECKING:
     from collector.runtime.view import SupervisorView
@@ -38,6 +38,18 @@ class SupervisorCollector(Collector):
             capacity.add_metric(labels, ring.capacity)
         yield used
         yield capacity
+        adopted = CounterMetricFamily("collector_ring_adopted_records",
+                                      "Unsettled ring records a previous run left, adopted at start-up.",
+                                      labels=["signal"])
+        for signal, records in adopted_records(sup).items():
+            adopted.add_metric([signal.value], records)
+        yield adopted
+        draining = GaugeMetricFamily("collector_ring_adopted_used_bytes",
+                                     "Bytes still held in adopted rings of a previous run being drained.",
+                                     labels=["signal", "worker"])
+        for leftover in adopted_rings(sup):
+            draining.add_metric([leftover.signal.value, str(leftover.worker)], leftover.ring.used_bytes())
+        yield draining
         restarts = GaugeMetricFamily("collector_process_restarts", "Restarts of a child process.", labels=["process"])
         up = GaugeMetricFamily("collector_process_up", "Whether a child process is running.", labels=["process"])
         for key, child in sup.children.items():

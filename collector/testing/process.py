@@ -44,7 +44,8 @@ class OtlpEndpoints:
 
 class CollectorProcess:
     def __init__(self, config: str, *, env: Mapping[str, str] | None = None, workdir: Path | None = None,
-                 shutdown_timeout: str = "10s", extra_args: tuple[str, ...] = ()) -> None:
+                 shutdown_timeout: str = "10s", extra_args: tuple[str, ...] = (),
+                 storage: Path | None = None) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="collector-test-") if workdir is None else None
         self.workdir = Path(self._tmp.name) if self._tmp else workdir
         assert self.workdir is not None
@@ -52,7 +53,7 @@ class CollectorProcess:
         self.config_path.write_text(config)
         self.admin_port = free_port()
         self.admin_addr = f"127.0.0.1:{self.admin_port}"
-        self.storage = self.workdir / "data"
+        self.storage = storage if storage is not None else self.workdir / "data"
         self.env = {**os.environ, **(env or {})}
         self.shutdown_timeout = shutdown_timeout
         self.extra_args = extra_args
@@ -65,15 +66,60 @@ class CollectorProcess:
         return f"http://{self.admin_addr}"
 
     def start(self, timeout: float = 60.0) -> CollectorProcess:
-        self._log = open(self.log_path, "wb")
+        self._launch("wb")
+        self.wait_ready(timeout)
+        return self
+
+    def run_to_exit(self, timeout: float = 60.0) -> tuple[int, str]:
+        """Start a collector that is expected to refuse to run: (exit code, its output)."""
+        self._launch("wb")
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout)
+        finally:
+            self.stop()
+        return code, self.logs()
+
+    def kill_tree(self) -> list[int]:
+        """SIGKILL the supervisor and every child at once, as an OOM kill of the whole cgroup or a
+        `kill -9` of the process group would: `os.killpg` on the supervisor's group and on each
+        child's (children run in sessions of their own). Returns the pids killed."""
+        assert self.process is not None
+        pids = [self.process.pid]
+        try:
+            pids += [child.pid for child in psutil.Process(self.process.pid).children(recursive=True)]
+        except psutil.Error:
+            pass
+        groups = set()
+        for pid in pids:
+            try:
+                groups.add(os.getpgid(pid))
+            except ProcessLookupError:
+                pass
+        groups.discard(os.getpgrp())  # never the test runner's own group
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        for pid in pids[1:]:
+            _wait_gone(pid)
+        self.process = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        return pids
+
+    def _launch(self, mode: str) -> None:
+        self._log = open(self.log_path, mode)  # type: ignore[assignment]  # "wb" or "ab": binary
         self.process = subprocess.Popen(
             [sys.executable, "-m", "collector", "run", str(self.config_path),
              "--server.http.listen-addr", self.admin_addr, "--storage.path", str(self.storage),
              "--shutdown-timeout", self.shutdown_timeout, *self.extra_args],
             env=self.env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so `kill_tree` cannot hit the test runner
         )
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -148,6 +194,12 @@ class CollectorProcess:
             self._log.close()
         return code
 
+    def restart(self, timeout: float = 60.0) -> CollectorProcess:
+        """Start again with the same configuration, storage path and admin port, appending to the log."""
+        self._launch("ab")
+        self.wait_ready(timeout)
+        return self
+
     def close(self) -> None:
         self.stop()
         if self._tmp is not None:
@@ -158,3 +210,14 @@ class CollectorProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.02)

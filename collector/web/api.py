@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from collector.pipeline.model import Edge, Node, component_kind
-from collector.runtime.view import child_running
+from collector.runtime.view import adopted_rings, child_running
 from collector.web.bodies import exports_body, struct_body
 from collector.web.graph_layout import Layout, layout
 from collector.web.rates import COUNTER_STATS
@@ -215,6 +215,11 @@ def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, 
             "rssBytes": observer.rss.get(pid) if running and pid else None,
             "ringFill": max((r["fill"] for r in rings), default=None),
             "rings": rings,
+            # rings a previous run left, drained by this worker until empty (then released)
+            "adoptedRings": [{"name": a.ring_name, "records": a.records,
+                              "usedBytes": a.ring.used_bytes()}
+                             for a in adopted_rings(supervisor)
+                             if spec.role == "worker" and a.signal.value == spec.signal and a.worker == spec.index],
         })
     return rows
 
