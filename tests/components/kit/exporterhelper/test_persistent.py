@@ -1,0 +1,264 @@
+"""The persistent sending queue inside `ExportSender`: settle after append, restart, backpressure, disk full."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import pytest
+
+from collector.components.kit.api import Health, HealthState
+from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
+from collector.components.kit.exporterhelper.errors import PermanentError, RetryableError
+from collector.components.kit.exporterhelper.persistent import FileStorageHandler
+from collector.components.kit.exporterhelper.sender import ExportSender
+from collector.selfmetrics.otelcol import PIPELINE_DROPPED
+from collector.signals import AckToken, Payload, Signal
+from tests.signals import otlp_data as data
+
+FAST_RETRY = RetryArgs(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0)
+
+
+def spans(n: int, token: AckToken, name: str = "s") -> Payload:
+    request = data.traces([[n]])
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.name = name
+    return data.payload(Signal.TRACES, request, token=token)
+
+
+def _sender(directory: Path, push: Callable[[Payload], Awaitable[None]], *, queue_size: int = 100,
+            sizer: str = "requests", consumers: int = 2, health: list[Health] | None = None,
+            max_bytes: int = 1 << 30) -> ExportSender:
+    handler = FileStorageHandler("otelcol.storage.file.t", directory)
+    return ExportSender(component_id="otelcol.exporter.otlphttp.t", logger=logging.getLogger("t"), push=push,
+                        timeout=0, queue=QueueArgs(num_consumers=consumers, queue_size=queue_size, sizer=sizer,
+                                                   storage=handler),
+                        retry=FAST_RETRY, worker_signal=Signal.TRACES, worker_index=0,
+                        on_health=(health.append if health is not None else lambda h: None),
+                        persistent_max_bytes=max_bytes)
+
+
+def _names(payload: Payload) -> list[str]:
+    return [span.name for rs in payload.message.resource_spans  # type: ignore[attr-defined]
+            for ss in rs.scope_spans for span in ss.spans]
+
+
+def test_payload_is_settled_once_on_disk_and_delivered_after_a_restart(tmp_path: Path) -> None:
+    async def down(payload: Payload) -> None:
+        raise RetryableError("HTTP 503")
+
+    delivered: list[str] = []
+
+    async def up(payload: Payload) -> None:
+        delivered.extend(_names(payload))
+
+    async def first_run() -> list[AckToken]:
+        sender = _sender(tmp_path, down)
+        await sender.start()
+        tokens = [AckToken(i) for i in range(5)]
+        for i, token in enumerate(tokens):
+            await sender.consume(spans(2, token, name=f"b{i}"))
+        assert all(token.released for token in tokens)  # ring records released: the batches are on disk
+        await sender.shutdown(time.monotonic() + 0.2)  # backend down: nothing delivered, nothing dropped
+        return tokens
+
+    async def second_run() -> None:
+        sender = _sender(tmp_path, up)
+        await sender.start()
+        deadline = time.monotonic() + 5
+        while len(delivered) < 10 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await sender.shutdown(time.monotonic() + 1)
+
+    asyncio.run(first_run())
+    queue_dir = tmp_path / "otelcol.exporter.otlphttp.t" / "traces-0"
+    assert list(queue_dir.glob("*.q"))
+    asyncio.run(second_run())
+    assert sorted(set(delivered)) == sorted(f"b{i}" for i in range(5))
+    delivered.clear()
+    asyncio.run(second_run())  # everything was acknowledged: nothing comes back
+    assert delivered == []
+
+
+def test_permanent_failure_removes_the_record(tmp_path: Path) -> None:
+    async def reject(payload: Payload) -> None:
+        raise PermanentError("HTTP 400")
+
+    async def scenario() -> None:
+        sender = _sender(tmp_path, reject)
+        await sender.start()
+        await sender.consume(spans(3, AckToken(0)))
+        await asyncio.sleep(0.1)
+        await sender.shutdown(time.monotonic() + 1)
+
+    asyncio.run(scenario())
+    seen: list[str] = []
+
+    async def record(payload: Payload) -> None:
+        seen.extend(_names(payload))
+
+    async def again() -> None:
+        sender = _sender(tmp_path, record)
+        await sender.start()
+        await asyncio.sleep(0.1)
+        await sender.shutdown(time.monotonic() + 1)
+
+    asyncio.run(again())
+    assert seen == []
+
+
+@pytest.mark.parametrize("sizer,queue_size,max_bytes", [("requests", 2, 1 << 30), ("items", 4, 1 << 30),
+                                                        ("requests", 100, 1)])
+def test_full_queue_or_byte_budget_holds_the_caller_and_its_ring_records(
+        tmp_path: Path, sizer: str, queue_size: int, max_bytes: int) -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def push(payload: Payload) -> None:
+            await gate.wait()
+
+        sender = _sender(tmp_path, push, queue_size=queue_size, sizer=sizer, consumers=1, max_bytes=max_bytes)
+        await sender.start()
+        await sender.consume(spans(2, AckToken(0)))  # the first always fits
+        if max_bytes > 1:
+            await sender.consume(spans(2, AckToken(1)))
+        held = AckToken(9)
+        waiting = asyncio.create_task(sender.consume(spans(2, held)))
+        await asyncio.sleep(0.1)
+        assert not waiting.done() and not held.released  # backpressure: the ring keeps it
+        gate.set()
+        await asyncio.wait_for(waiting, 5)
+        assert held.released
+        await sender.shutdown(time.monotonic() + 2)
+
+    asyncio.run(scenario())
+
+
+def test_corrupt_record_is_counted_as_dropped_and_the_rest_delivered(tmp_path: Path) -> None:
+    async def down(payload: Payload) -> None:
+        raise RetryableError("HTTP 503")
+
+    async def fill() -> None:
+        sender = _sender(tmp_path, down)
+        await sender.start()
+        for i in range(3):
+            await sender.consume(spans(5, AckToken(i), name=f"c{i}"))
+        await sender.shutdown(time.monotonic() + 0.1)
+
+    asyncio.run(fill())
+    [segment] = (tmp_path / "otelcol.exporter.otlphttp.t" / "traces-0").glob("*.q")
+    raw = bytearray(segment.read_bytes())
+    middle = len(raw) // 2
+    raw[middle] ^= 0xFF
+    segment.write_bytes(bytes(raw[:-7]))  # and a torn tail
+    counter = PIPELINE_DROPPED[Signal.TRACES].labels("otelcol.exporter.otlphttp.t", "/", "corrupt")
+    before = counter._value.get()
+    delivered: list[str] = []
+
+    async def up(payload: Payload) -> None:
+        delivered.extend(_names(payload))
+
+    async def drain() -> None:
+        sender = _sender(tmp_path, up)
+        await sender.start()
+        await asyncio.sleep(0.2)
+        await sender.shutdown(time.monotonic() + 1)
+
+    asyncio.run(drain())
+    assert sorted(set(delivered)) == ["c0"]  # c1 corrupt, c2 torn
+    assert counter._value.get() - before == 5  # the corrupt record's items (its header survived)
+
+
+def _mount_tmpfs(directory: Path, size: str) -> None:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("SKIPPED LOUDLY: ENOSPC test needs root to mount a tiny tmpfs")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"SKIPPED LOUDLY: cannot mount a tmpfs for the ENOSPC test: {result.stderr.strip()}")
+
+
+def _fill(path: Path) -> None:
+    """Write until the filesystem is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\xff" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_disk_full_holds_data_reports_unhealthy_and_recovers(tmp_path: Path) -> None:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    _mount_tmpfs(mount, "256k")
+    try:
+        filler = mount / "filler"
+        delivered: list[str] = []
+        up = asyncio.Event()
+
+        async def push(payload: Payload) -> None:
+            await up.wait()
+            delivered.extend(_names(payload))
+
+        async def scenario() -> None:
+            sender = _sender(mount, push, consumers=1)
+            await sender.start()
+            await sender.consume(spans(1, AckToken(0), name="before"))
+            _fill(filler)
+            held = AckToken(1)
+            blocked = asyncio.create_task(sender.consume(spans(400, held, name="during")))
+            await asyncio.sleep(0.3)
+            assert not blocked.done() and not held.released  # kept upstream, not dropped
+            filler.unlink()  # space is back
+            await asyncio.wait_for(blocked, 5)
+            assert held.released
+            up.set()
+            deadline = time.monotonic() + 5
+            while "during" not in delivered and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            await sender.shutdown(time.monotonic() + 1)
+
+        asyncio.run(scenario())
+        assert "before" in delivered and "during" in delivered
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_sets_health_unhealthy_then_healthy(tmp_path: Path) -> None:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    _mount_tmpfs(mount, "128k")
+    try:
+        async def push(payload: Payload) -> None:
+            pass
+
+        async def scenario() -> list[Health]:
+            health: list[Health] = []
+            sender = _sender(mount, push, consumers=1, health=health)
+            await sender.start()
+            await sender.consume(spans(1, AckToken(0)))
+            filler = mount / "filler"
+            _fill(filler)
+            task = asyncio.create_task(sender.consume(spans(2000, AckToken(1), name="x")))
+            await asyncio.sleep(0.2)
+            assert health[-1].state is HealthState.UNHEALTHY and "No space left" in health[-1].message
+            filler.unlink()
+            await asyncio.wait_for(task, 5)
+            await sender.shutdown(time.monotonic() + 1)
+            return health
+
+        health = asyncio.run(scenario())
+        assert health[-1].state is HealthState.HEALTHY
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
