@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import urllib.parse
+from typing import Mapping
+
 import msgspec
 
 from collector.components.kit.api import ArgumentError
@@ -122,6 +125,42 @@ def validate_client(path: str, client: HTTPClientConfig) -> None:
         oauth2.validate(prefix + "oauth2")
     if tls_config is not None:
         tls_config.validate(prefix + "tls_config")
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def validate_headers(path: str, headers: Mapping[str, object]) -> None:
+    """Header names must be HTTP tokens and values must not hold CR, LF or NUL: the HTTP client
+    refuses such a header on every request, which would stop sending for good."""
+    for name, value in headers.items():
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ArgumentError(f"invalid header name {name!r}", path)
+        if any(c in str(value) for c in "\r\n\0"):
+            raise ArgumentError(f"header {name!r}: the value must not contain CR, LF or NUL characters", path)
+
+
+def validate_url_auth(path: str, url: str, client: HTTPClientConfig,
+                      headers: Mapping[str, object] | None = None) -> None:
+    """Credentials in the URL (`http://user:pass@host`) are one more authentication mechanism:
+    the HTTP client cannot send them together with another one (or an Authorization header)."""
+    try:
+        userinfo = urllib.parse.urlsplit(url).username is not None
+    except ValueError as err:
+        raise ArgumentError(f"invalid url {url!r}: {err}", path) from None
+    if not userinfo:
+        return
+    others = [name for name, present in (
+        ("basic_auth", client.basic_auth is not None),
+        ("authorization", client.authorization is not None),
+        ("bearer_token", client.bearer_token is not None),
+        ("bearer_token_file", bool(client.bearer_token_file)),
+        ("oauth2", client.oauth2 is not None),
+        ("an Authorization header", any(str(h).lower() == "authorization" for h in headers or {})),
+    ) if present]
+    if others:
+        raise ArgumentError(f"the url carries credentials (user:password@), which cannot be combined with "
+                            f"{others[0]}; use one of them", path)
 
 
 def auth_headers(client: HTTPClientConfig) -> dict[str, str]:

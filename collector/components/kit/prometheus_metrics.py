@@ -42,6 +42,9 @@ RW_HIGHEST_SENT: Final = Gauge("prometheus_remote_storage_queue_highest_sent_tim
                                "in seconds since epoch.", _QUEUE, multiprocess_mode="max")
 RW_BATCH_DURATION: Final = Histogram("prometheus_remote_storage_sent_batch_duration_seconds",
                                      "Duration of send calls to the remote storage.", _QUEUE)
+RW_SEND_ERRORS: Final = Counter("collector_prometheus_remote_storage_send_errors",
+                                "Unexpected errors (not HTTP or network failures) of a remote-write sender; "
+                                "each is logged and the send retried.", _QUEUE)
 
 FORWARDED: Final = Counter("prometheus_forwarded_samples", "Total number of samples sent to downstream components.",
                            _COMPONENT)
@@ -72,5 +75,11 @@ WAL_DROPPED: Final = Counter("prometheus_remote_write_wal_samples_dropped",
                              "Unsent samples removed from the WAL by truncation, by reason "
                              "(max_keepalive_time, size_limit), counted once per endpoint that had not sent them.",
                              _COMPONENT + ("reason",))
+WAL_CORRUPT: Final = Counter("prometheus_remote_write_wal_corrupt_records",
+                             "Damaged WAL records skipped by a reader (logged); their samples are lost.",
+                             _COMPONENT)
+WAL_APPEND_FAILURES: Final = Counter("prometheus_remote_write_wal_append_failures",
+                                     "Failed WAL appends (full disk, I/O error); the samples are held and "
+                                     "the append retried.", _COMPONENT)
 WAL_REPLAYED: Final = Counter("prometheus_remote_write_wal_samples_replayed",
                               "Samples read back from the WAL after a start or reload, per endpoint.", _QUEUE)

@@ -9,6 +9,19 @@ reload) an endpoint whose position is behind the WAL's head replays the records 
 the WAL until it catches up; only then does it take batches from `append()` directly, so samples of
 one series are sent in order (Prometheus rejects out-of-order samples).
 
+The WAL is the buffer: `append()` never waits for an endpoint. A live endpoint whose shards are full
+(endpoint slow or down) stops being live: it is fed from the WAL by a replay task (which waits for
+shard space) until it catches up, then takes batches from `append()` again. Only the WAL's own
+limits push back on the caller (who then leaves its ring records unsettled, so the rings fill and
+receivers answer retryable refusals): a WAL over `max_bytes` whose oldest segments are younger than
+`min_keepalive_time`, and a failed append (full disk, I/O error), which is retried with backoff,
+logged at most once a minute and reported as unhealthy until an append succeeds. An unexpected
+error in a sender is logged, counted and retried, and the component is unhealthy meanwhile.
+
+Workers that no longer exist: when the metrics worker count is lowered, the WAL directories
+`wal-<signal>-<j>` with `j >= count` are replayed by worker `j % count` (a queue per endpoint of
+its own, acking into that WAL's positions) and removed once every endpoint has passed their head.
+
 Truncation: on segment rotation and every `wal.truncate_frequency`, segments every endpoint has
 passed are deleted; every `truncate_frequency`, closed segments last written more than
 `max_keepalive_time` ago are deleted even if unsent; and when the WAL is larger than `WAL_MAX_BYTES`
@@ -26,16 +39,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import shutil
 import time
-from typing import Final
+from pathlib import Path
+from typing import Callable, Final
 
 import msgspec
 
 from collector.components.kit.api import (
-    ArgumentError, BuildContext, Component, EvalContext, MetricsReceiverRef, Placement, ReceiverExports,
+    ArgumentError, BuildContext, Component, EvalContext, Health, HealthState, MetricsReceiverRef, Placement,
+    ReceiverExports,
 )
 from collector.components.discovery.relabel import validate_rules
-from collector.components.kit.prometheus_client import HTTPClientConfig, validate_client
+from collector.components.kit.prometheus_client import (
+    HTTPClientConfig, validate_client, validate_headers, validate_url_auth,
+)
 from collector.components.kit.registry import register
 from collector.components.kit.types import Duration, Secret
 from collector.components.kit import prometheus_metrics as m
@@ -46,7 +64,14 @@ from collector.protocols.prometheus.series import SampleBatch
 from collector.storage.wal import WAL, Position
 
 WAL_SEGMENT_BYTES: Final = 32 << 20
-WAL_MAX_BYTES: Final = 1 << 30  # per worker process; data younger than min_keepalive_time is kept beyond it
+WAL_MAX_BYTES: Final = 1 << 30  # per worker process; past it, appends wait (data younger than min_keepalive_time)
+_LOG_EVERY: Final = 60.0  # seconds between two logs of a persisting WAL fault
+
+
+def orphan_indices(indices: list[int], *, index: int, count: int) -> list[int]:
+    """The WAL directories (by worker index) worker `index` of `count` adopts: those of workers
+    that no longer exist, shared out so that each is adopted by exactly one worker."""
+    return sorted(j for j in indices if j >= count and j % count == index)
 
 
 class QueueConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +137,8 @@ class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
             raise ArgumentError("remote write 2.0 (io.prometheus.write.v2.Request) is not supported; "
                                 "use prometheus.WriteRequest", f"{path}.protobuf_message")
         validate_client(path, self)
+        validate_url_auth(f"{path}.url", self.url, self, self.headers)
+        validate_headers(f"{path}.headers", self.headers)
         self.queue_config.validate(f"{path}.queue_config")
         self.metadata_config.validate(f"{path}.metadata_config")
         validate_rules(self.write_relabel_config, f"{path}.write_relabel_config")
@@ -162,7 +189,10 @@ class RemoteWrite(Component[Arguments]):
     def __init__(self, ctx: BuildContext, args: Arguments) -> None:
         super().__init__(ctx, args)
         self._queues: list[EndpointQueue] = []
-        self._replays: list[asyncio.Task[None]] = []
+        self._replays: dict[str, asyncio.Task[None]] = {}
+        self._orphans: list[asyncio.Task[None]] = []
+        self._disk_error: str | None = None
+        self._fault_logged = -1e9
         self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
         self._wal: WAL | None = None
         self._housekeeping: asyncio.Task[None] | None = None
@@ -172,6 +202,8 @@ class RemoteWrite(Component[Arguments]):
         self._m_appended = m.WAL_APPENDED.labels(cid, "/")
         self._m_size = m.WAL_SIZE.labels(cid, "/")
         self._m_segments = m.WAL_SEGMENTS.labels(cid, "/")
+        self._m_corrupt = m.WAL_CORRUPT.labels(cid, "/")
+        self._m_append_failures = m.WAL_APPEND_FAILURES.labels(cid, "/")
 
     @classmethod
     def exports(cls, ctx: EvalContext, args: Arguments) -> ReceiverExports:
@@ -188,32 +220,53 @@ class RemoteWrite(Component[Arguments]):
         # connector (host_info) feeds it, and each process must be the only writer of its WAL.
         process = self.ctx.worker_signal.value if self.ctx.worker_signal is not None else "main"
         directory = self.ctx.component_storage / f"wal-{process}-{self.ctx.worker_index}"
-        self._wal = WAL(directory, segment_bytes=self.segment_bytes).open()
-        if self._wal.torn_bytes:
-            self.ctx.logger.warning("WAL %s: cut %d bytes of a torn record at its end (crash while writing)",
-                                    directory, self._wal.torn_bytes)
+        self._wal = self._open_wal(directory)
         await self._start_queues(self.args)
         self._housekeeping = asyncio.create_task(self._run_housekeeping(), name=f"{self.ctx.component_id} wal")
         self._started = True
         await super().start()
+        self._adopt_orphans(process)
+
+    def _open_wal(self, directory: Path) -> WAL:
+        def corrupt(segment: int, offset: int, size: int) -> None:
+            self._m_corrupt.inc()
+            self.ctx.logger.error("WAL %s: skipped %d damaged bytes at %d:%d (a corrupt record; its samples "
+                                  "are lost, the records after it are read)", directory, size, segment, offset)
+
+        wal = WAL(directory, segment_bytes=self.segment_bytes, on_corrupt=corrupt).open()
+        if wal.torn_bytes:
+            self.ctx.logger.warning("WAL %s: cut %d bytes of a torn record at its end (crash while writing)",
+                                    directory, wal.torn_bytes)
+        return wal
+
+    def _set_readers(self, wal: WAL, names: list[str]) -> None:
+        wal.set_readers(names)
+        for name, reason in wal.unreadable_positions.items():
+            self.ctx.logger.error("WAL %s: the position of endpoint %s is unreadable (%s); replaying from the "
+                                  "oldest segment (samples may be sent twice)", wal.directory, name, reason)
 
     async def _start_queues(self, args: Arguments) -> None:
         wal = self._wal
         assert wal is not None
-        wal.set_readers([endpoint_name(endpoint) for endpoint in args.endpoint])
+        self._set_readers(wal, [endpoint_name(endpoint) for endpoint in args.endpoint])
         queues = [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger,
-                                on_ack=functools.partial(wal.ack, endpoint_name(endpoint)))
+                                on_ack=functools.partial(wal.ack, endpoint_name(endpoint)),
+                                on_fault=self._update_health)
                   for endpoint in args.endpoint]
         for queue in queues:
             await queue.start()
             if wal.positions[queue.name] < wal.head:
-                queue.live = False
-                self._cursors[queue.name] = wal.positions[queue.name]
-                self._replays.append(asyncio.create_task(self._replay(queue), name=f"{queue.name} replay"))
+                self._start_replay(queue, wal.positions[queue.name])
         self._queues = queues
 
+    def _start_replay(self, queue: EndpointQueue, cursor: Position) -> None:
+        """Feed `queue` from the WAL after `cursor` (the end of the last record it holds)."""
+        queue.live = False
+        self._cursors[queue.name] = cursor
+        self._replays[queue.name] = asyncio.create_task(self._replay(queue), name=f"{queue.name} replay")
+
     async def _stop_queues(self, deadline: float | None) -> None:
-        replays, self._replays = self._replays, []
+        replays, self._replays = list(self._replays.values()), {}
         for task in replays:
             task.cancel()
         await asyncio.gather(*replays, return_exceptions=True)
@@ -232,44 +285,175 @@ class RemoteWrite(Component[Arguments]):
         replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
         start = self._cursors[queue.name]
         self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
-        total = 0
-        for record in wal.read(Position(start.segment, 0)):  # series refs are defined per segment
-            if record.end <= start:
-                decoder.skip(record.body, record.end.segment)
-                continue
-            batch = decoder.decode(record.body, record.end.segment)
-            await queue.append(batch, record.end)
-            self._cursors[queue.name] = record.end
-            total += len(batch)
-            replayed.inc(len(batch))
+        total = await self._feed(wal, queue, start, decoder, replayed,
+                                 lambda end: self._cursors.__setitem__(queue.name, end))
         queue.live = True
         self._cursors.pop(queue.name, None)
+        self._replays.pop(queue.name, None)
         self.ctx.logger.info("endpoint %s: WAL replay done (%d samples), sending live", queue.name, total)
+
+    async def _feed(self, wal: WAL, queue: EndpointQueue, start: Position, decoder: walrecord.Decoder,
+                    replayed: m.Counter, loaded: Callable[[Position], None]) -> int:
+        """Append the records of `wal` after `start` to `queue` (waiting for its shards) up to the
+        head; returns the samples appended. A record that cannot be decoded is skipped and logged."""
+        total = 0
+        for record in wal.read(Position(start.segment, 0)):  # series refs are defined per segment
+            try:
+                if record.end <= start:
+                    decoder.skip(record.body, record.end.segment)
+                    continue
+                batch = decoder.decode(record.body, record.end.segment)
+            except Exception as err:  # noqa: BLE001 - a damaged record must not stop the replay
+                self._m_corrupt.inc()
+                self.ctx.logger.error("WAL %s: skipping an undecodable record ending at %s: %s",
+                                      wal.directory, record.end, err)
+                continue
+            await queue.append(batch, record.end)
+            loaded(record.end)
+            total += len(batch)
+            replayed.inc(len(batch))
+        return total
 
     # --- the receiver --------------------------------------------------------------------------------
     async def append(self, batch: SampleBatch) -> None:
-        """Write `batch` to the WAL, then queue it on every live endpoint (waiting while they are full)."""
+        """Write `batch` to the WAL, then queue it on every live endpoint that has room; an endpoint
+        without room catches up from the WAL. Returns once the batch is in the WAL; waits only while
+        the WAL is over its budget or cannot be written (full disk)."""
         assert isinstance(self.args, Arguments)
         if not self.args.endpoint or self._wal is None:
             self.ctx.logger.debug("no endpoint configured: %d samples dropped", len(batch))
             return
         if not len(batch):
             for queue in self._queues:
-                await queue.append(batch)  # metadata only
+                queue.put(batch)  # metadata only
             return
         wal = self._wal
-        segment = wal.head.segment
-        try:
-            position = wal.append(self._records.encode(batch, segment), len(batch))
-        except BaseException:
-            self._records.reset()  # the record's series definitions may not be on disk
-            raise
+        if wal.size_bytes >= self.max_bytes:
+            await self._wait_for_budget(wal)
+        before, position = await self._write(wal, batch)
         self._m_appended.inc(len(batch))
-        if wal.head.segment != segment:
+        if wal.head.segment != before.segment:
             self._truncate(full=False)
-        live = [queue for queue in self._queues if queue.live]  # decided before any await
-        for queue in live:
-            await queue.append(batch, position)
+        for queue in self._queues:  # no await from the write to here: the live set is consistent
+            if not queue.live:
+                continue
+            if queue.has_space:
+                queue.put(batch, position)
+            else:
+                self._start_replay(queue, before)
+
+    async def _write(self, wal: WAL, batch: SampleBatch) -> tuple[Position, Position]:
+        """Append one record (retrying while the disk refuses it); (its start, its end)."""
+        delay = 0.05
+        while True:
+            before = wal.head
+            try:
+                position = wal.append(self._records.encode(batch, before.segment), len(batch))
+            except OSError as err:
+                self._records.reset()  # the record's series definitions are not on disk
+                self._m_append_failures.inc()
+                self._wal_fault(f"WAL append failed: {err.strerror or err}", wal)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                if self._wal is not wal:
+                    raise asyncio.CancelledError("the component shut down while its WAL could not be written")
+                continue
+            except BaseException:
+                self._records.reset()
+                raise
+            if self._disk_error is not None:
+                self.ctx.logger.warning("WAL %s: appends succeed again", wal.directory)
+                self._disk_error = None
+                self._update_health()
+            return before, position
+
+    async def _wait_for_budget(self, wal: WAL) -> None:
+        """Hold the caller while the WAL is over `max_bytes` and truncation cannot free space."""
+        while self._wal is wal:
+            self._truncate(full=False)
+            if wal.size_bytes < self.max_bytes:
+                return
+            now = time.monotonic()
+            if now - self._fault_logged >= _LOG_EVERY:
+                self._fault_logged = now
+                self.ctx.logger.warning("WAL %s holds %d bytes, over its budget of %d: holding new samples until "
+                                        "endpoints catch up", wal.directory, wal.size_bytes, self.max_bytes)
+            await asyncio.sleep(0.2)
+
+    def _wal_fault(self, message: str, wal: WAL) -> None:
+        first = self._disk_error is None
+        self._disk_error = message
+        now = time.monotonic()
+        if first or now - self._fault_logged >= _LOG_EVERY:
+            self._fault_logged = now
+            self.ctx.logger.error("WAL %s: %s; holding new samples (clients get retryable refusals) and retrying",
+                                  wal.directory, message)
+        if first:
+            self._update_health()
+
+    def _update_health(self) -> None:
+        if not self._started:
+            return
+        faults = [f"endpoint {q.name}: {q.fault}" for q in self._queues if q.fault is not None]
+        if self._disk_error is not None:
+            faults.insert(0, self._disk_error)
+        if faults:
+            self.health = Health(HealthState.UNHEALTHY, "; ".join(faults))
+        else:
+            self.health = Health(HealthState.HEALTHY, "started component")
+
+    # --- WAL directories of workers that no longer exist ---------------------------------------------
+    def _adopt_orphans(self, process: str) -> None:
+        services = self.ctx.services
+        if self.ctx.worker_signal is None or services.workers_for_signal is None:
+            return
+        prefix = f"wal-{process}-"
+        try:
+            entries = list(self.ctx.component_storage.iterdir())
+        except OSError:
+            return
+        indices = [int(e.name[len(prefix):]) for e in entries
+                   if e.name.startswith(prefix) and e.name[len(prefix):].isdigit() and e.is_dir()]
+        for j in orphan_indices(indices, index=self.ctx.worker_index, count=services.workers_for_signal):
+            directory = self.ctx.component_storage / f"{prefix}{j}"
+            self._orphans.append(asyncio.create_task(self._drain_orphan(directory), name=f"{directory.name} drain"))
+
+    async def _drain_orphan(self, directory: Path) -> None:
+        """Send what the WAL of a worker that no longer exists holds, then remove it."""
+        assert isinstance(self.args, Arguments)
+        args = self.args
+        try:
+            wal = self._open_wal(directory)
+        except OSError as err:
+            self.ctx.logger.error("WAL %s of a former worker cannot be opened: %s", directory, err)
+            return
+        queues: list[EndpointQueue] = []
+        try:
+            self._set_readers(wal, [endpoint_name(endpoint) for endpoint in args.endpoint])
+            pending = {name: position for name, position in wal.positions.items() if position < wal.head}
+            self.ctx.logger.info("WAL %s of a former worker: replaying it for %d endpoints, then removing it",
+                                 directory, len(pending))
+            queues = [EndpointQueue(self.ctx.component_id, endpoint, args.external_labels, self.ctx.logger,
+                                    on_ack=functools.partial(wal.ack, endpoint_name(endpoint)),
+                                    on_fault=self._update_health)
+                      for endpoint in args.endpoint if endpoint_name(endpoint) in pending]
+            for queue in queues:
+                await queue.start()
+                replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
+                await self._feed(wal, queue, pending[queue.name], walrecord.Decoder(), replayed, lambda end: None)
+            while any(wal.positions[q.name] < wal.head for q in queues):
+                wal.save_positions()
+                await asyncio.sleep(0.1)
+            for queue in queues:
+                await queue.stop(time.monotonic())
+            queues = []
+            wal.close()
+            shutil.rmtree(directory, ignore_errors=True)
+            self.ctx.logger.info("WAL %s of a former worker: delivered and removed", directory)
+        finally:
+            for queue in queues:
+                await queue.stop(time.monotonic())
+            wal.close()
 
     # --- WAL housekeeping ----------------------------------------------------------------------------
     async def _run_housekeeping(self) -> None:
@@ -282,13 +466,19 @@ class RemoteWrite(Component[Arguments]):
             wal = self._wal
             if wal is None:
                 return
-            wal.sync()
-            wal.save_positions()
-            if time.monotonic() - last_truncate >= self.args.wal.truncate_frequency:
-                last_truncate = time.monotonic()
-                self._truncate(full=True)
-            else:
-                self._report_size()
+            try:
+                wal.sync()
+                wal.save_positions()
+                if time.monotonic() - last_truncate >= self.args.wal.truncate_frequency:
+                    last_truncate = time.monotonic()
+                    self._truncate(full=True)
+                else:
+                    self._report_size()
+            except OSError as err:  # a full disk: positions are saved again at the next round
+                now = time.monotonic()
+                if now - self._fault_logged >= _LOG_EVERY:
+                    self._fault_logged = now
+                    self.ctx.logger.error("WAL %s: housekeeping failed: %s", wal.directory, err)
 
     def _truncate(self, *, full: bool) -> None:
         wal = self._wal
@@ -331,6 +521,10 @@ class RemoteWrite(Component[Arguments]):
 
     async def shutdown(self, deadline: float | None = None) -> None:
         self._started = False
+        orphans, self._orphans = self._orphans, []
+        for orphan in orphans:
+            orphan.cancel()
+        await asyncio.gather(*orphans, return_exceptions=True)
         task, self._housekeeping = self._housekeeping, None
         if task is not None:
             task.cancel()

@@ -138,7 +138,8 @@ class _Shard:
 class EndpointQueue:
     def __init__(self, component_id: str, endpoint: Any, external_labels: dict[str, str], logger: logging.Logger,
                  *, clock: Callable[[], float] = time.monotonic,
-                 on_ack: Callable[[Position], None] | None = None) -> None:
+                 on_ack: Callable[[Position], None] | None = None,
+                 on_fault: Callable[[], None] | None = None) -> None:
         self.endpoint = endpoint
         self.queue = endpoint.queue_config
         self.name = endpoint_name(endpoint)
@@ -158,6 +159,9 @@ class EndpointQueue:
         self._on_ack = on_ack
         self._records: collections.deque[_Mark] = collections.deque()
         self.live = True  # False while the owner replays this endpoint's WAL backlog
+        self.fault: str | None = None  # the last unexpected error of a sender, until a send succeeds
+        self._on_fault = on_fault
+        self._fault_logged = -1e9
         labels = (component_id, "/", self.name, endpoint.url)
         self._m_samples = m.RW_SAMPLES.labels(*labels)
         self._m_failed = m.RW_SAMPLES_FAILED.labels(*labels)
@@ -169,6 +173,7 @@ class EndpointQueue:
         self._m_pending = m.RW_PENDING.labels(*labels)
         self._m_highest = m.RW_HIGHEST_SENT.labels(*labels)
         self._m_duration = m.RW_BATCH_DURATION.labels(*labels)
+        self._m_errors = m.RW_SEND_ERRORS.labels(*labels)
         m.RW_SHARDS.labels(*labels).set(nshards)
         m.RW_SHARDS_DESIRED.labels(*labels).set(nshards)
         headers = {str(k): str(v) for k, v in endpoint.headers.items()}
@@ -214,8 +219,21 @@ class EndpointQueue:
         routes = [_Route(k, heads_by[k], indices_by[k], len(series)) for k in range(nshards) if indices_by[k]]
         return _Plan(routes, dropped)
 
+    @property
+    def has_space(self) -> bool:
+        """Every shard holds fewer than `capacity` samples."""
+        return all(shard.space.is_set() for shard in self._shards)
+
     async def append(self, batch: SampleBatch, position: Position | None = None) -> None:
         """Queue `batch` (the WAL record ending at `position`); waits while a shard is full."""
+        self.put(batch, position)
+        for shard in self._shards:
+            if not shard.space.is_set():
+                shard.wake.set()
+                await shard.space.wait()
+
+    def put(self, batch: SampleBatch, position: Position | None = None) -> None:
+        """Queue `batch` without waiting (a shard may go over `capacity` by this batch)."""
         shards = self._shards
         key = tuple(batch.series)
         plan = self._plans.get(key)
@@ -273,10 +291,6 @@ class EndpointQueue:
         if self._on_ack is not None:
             self._records.append(mark)
             self._advance()
-        for shard in shards:
-            if not shard.space.is_set():
-                shard.wake.set()
-                await shard.space.wait()
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -316,6 +330,40 @@ class EndpointQueue:
 
     # --- sending --------------------------------------------------------------------------------------
     async def _run_shard(self, shard: _Shard) -> None:
+        """Run the shard; an unexpected exception is logged, reported and the shard goes on."""
+        backoff = 0.0
+        while True:
+            try:
+                await self._shard_loop(shard)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                self._report_fault(err, "remote write shard failed; restarting it")
+                backoff = next_backoff(backoff, self.queue.min_backoff, self.queue.max_backoff)
+                if self._stopping:
+                    return
+                await _wait(self._stop, backoff)
+
+    def _report_fault(self, err: BaseException, message: str) -> None:
+        """Log (with the traceback at most once a minute), count and make the component unhealthy."""
+        self.fault = f"{type(err).__name__}: {err}"
+        self._m_errors.inc()
+        now = time.monotonic()
+        if now - self._fault_logged >= 60.0:
+            self._fault_logged = now
+            self.log.error("%s: %s", message, self.fault, exc_info=err)
+        if self._on_fault is not None:
+            self._on_fault()
+
+    def _clear_fault(self) -> None:
+        if self.fault is not None:
+            self.fault = None
+            self.log.info("remote write endpoint %s sends again", self.name)
+            if self._on_fault is not None:
+                self._on_fault()
+
+    async def _shard_loop(self, shard: _Shard) -> None:
         max_n = self.queue.max_samples_per_send
         deadline = self.queue.batch_send_deadline
         while True:
@@ -343,7 +391,13 @@ class EndpointQueue:
             shard.first_at = self.clock()
             if len(shard.values) < self.queue.capacity:
                 shard.space.set()
-            body = compress(shard.encoder.encode_heads(heads, values, timestamps, exemplars))
+            try:
+                body = compress(shard.encoder.encode_heads(heads, values, timestamps, exemplars))
+            except Exception as err:  # these samples cannot be encoded: dropped for good, counted
+                self._m_failed.inc(n)
+                self._report_fault(err, f"dropping {n} samples that cannot be encoded")
+                self._settled(shard, n)
+                continue
             await self._send(body, n, len(exemplars), max(timestamps))
             self._settled(shard, n)
 
@@ -380,7 +434,7 @@ class EndpointQueue:
             for start in range(0, len(entries), per_send):
                 chunk = entries[start:start + per_send]
                 body = compress(b"".join(encode_metadata(e) for e in chunk))
-                if (await self._post(body))[0] == "ok":
+                if (await self._attempt(body))[0] == "ok":
                     self._m_metadata.inc(len(chunk))
 
     async def _post(self, body: bytes) -> tuple[str, float | None]:
@@ -402,12 +456,25 @@ class EndpointQueue:
             self.log.warning("failed to send remote write request: %s", err or type(err).__name__)
             return ("retry", None)
 
+    async def _attempt(self, body: bytes) -> tuple[str, float | None]:
+        """`_post`, where any other exception (a bug, a header the client refuses) is a fault:
+        logged, counted, reported in health, and retried like a network error."""
+        try:
+            result = await self._post(body)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self._report_fault(err, "unexpected error sending a remote write request; retrying")
+            return ("retry", None)
+        self._clear_fault()
+        return result
+
     async def _send(self, body: bytes, samples: int, exemplars: int, highest_ms: int) -> None:
         backoff = 0.0
         while True:
             self._m_samples.inc(samples)
             started = time.monotonic()
-            decision, hint = await self._post(body)
+            decision, hint = await self._attempt(body)
             self._m_duration.observe(time.monotonic() - started)
             if decision == "ok":
                 self._m_bytes.inc(len(body))

@@ -21,7 +21,9 @@ import aiohttp
 import collector
 from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement, Service
 from collector.components.kit import prometheus_metrics as m
-from collector.components.kit.prometheus_client import HTTPClientConfig, auth_headers, validate_client
+from collector.components.kit.prometheus_client import (
+    HTTPClientConfig, auth_headers, validate_client, validate_headers,
+)
 from collector.components.kit.registry import register
 from collector.components.kit.types import ByteSize, Duration, Secret, Targets
 from collector.config.units import format_duration
@@ -112,6 +114,7 @@ class Arguments(HTTPClientConfig, frozen=True, kw_only=True):
             if getattr(self, name) < 0:
                 raise ArgumentError(f"{name} must not be negative", name)
         validate_client("", self)
+        validate_headers("http_headers", {name: "".join(map(str, values)) for name, values in self.http_headers.items()})
 
 
 # component ID -> the instance of it that started last in this process. A reload starts the new
