@@ -1,8 +1,10 @@
 """Single-producer single-consumer ring of framed records in POSIX shared memory.
 
 One ring joins one receiver process (producer) to one worker process (consumer). The supervisor
-creates the segment (`Ring.create`), passes its name to both children, which `Ring.attach` it, and
-unlinks it at the end. Records are bytes plus a small header, never pickled. The consumer reads at
+creates the segment (`Ring.create`, untracked, so that it outlives a SIGKILLed supervisor), passes
+its name to both children, which `Ring.attach` it, and unlinks it at the end if it is empty. A ring
+that still holds records when its supervisor dies or stops is adopted by the next supervisor of the
+same instance (same `--storage.path`): names, geometry checks and draining are in `adoption.py`. Records are bytes plus a small header, never pickled. The consumer reads at
 a private cursor and frees space only with `release_to`, once the worker has handed the records on;
 a consumer that is killed and restarted resumes at the committed read position and so reads again
 every record it had read but not released. The producer never waits: a full ring makes `try_put`
