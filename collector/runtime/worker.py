@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _RECORDS_PER_TURN = 64
 # Safety net in case a doorbell is missed: re-check the rings this often when idle.
 _IDLE_RECHECK_SECONDS = 1.0
+_UNROUTABLE_LOG_INTERVAL = 10.0
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Worker:
         self._sources: list[_Source] = []
         self._entries: dict[int, Consumer] = {}
         self._previous: Pipeline | None = None  # the configuration before the last reload
+        self._unroutable = [0, 0]  # records, items dropped for want of a pipeline since the last log
+        self._unroutable_logged = float("-inf")
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -174,9 +177,16 @@ class Worker:
         entry = self._entries.get(header.component)
         if signal is not self.signal or entry is None:
             # e.g. a record adopted after a restart whose receiver the new configuration removed
-            log.error("dropping ring record %d (%d items): signal %s / receiver %d has no pipeline here",
-                      seq, header.items, header.signal, header.component)
             PIPELINE_DROPPED[self.signal].labels("worker", "/", "receiver removed").inc(header.items)
+            self._unroutable[0] += 1
+            self._unroutable[1] += header.items
+            now = time.monotonic()
+            if now - self._unroutable_logged >= _UNROUTABLE_LOG_INTERVAL:
+                self._unroutable_logged = now
+                log.error("dropping ring records: signal %s / receiver %d has no pipeline here "
+                          "(%d records, %d items since the last report)",
+                          header.signal, header.component, *self._unroutable)
+                self._unroutable = [0, 0]
             token.release()
             return
         await deliver(entry, Payload(signal, data=data, item_count=header.items or None, acks=[token]), token)

@@ -294,3 +294,23 @@ def test_rings_of_another_geometry_are_drained_and_released(storage: Path) -> No
         assert "drained" in setup.collector.logs()
     finally:
         setup.close()
+
+
+def test_adopted_records_of_a_removed_receiver_are_counted_as_dropped(storage: Path) -> None:
+    setup = Setup(storage)
+    try:
+        setup.collector.start()
+        setup.sink.sink.fail(503)
+        send_spans("http", setup.http_url, 300, attributes={"b": 0})
+        assert wait_until(lambda: accepted(setup.collector)[0] == 300, timeout=30)
+        setup.collector.kill_tree()
+        config = setup.collector.config_path
+        config.write_text(config.read_text().replace('otelcol.receiver.otlp "in"', 'otelcol.receiver.otlp "renamed"'))
+        setup.sink.sink.recover()
+        setup.collector.restart()
+        assert wait_until(lambda: setup.collector.metric_value(
+            "collector_dropped_spans_total", reason="receiver removed") == 300, timeout=30)
+        assert "has no pipeline here" in setup.collector.logs()
+        assert setup.sink.sink.items(Signal.TRACES) == 0
+    finally:
+        setup.close()
