@@ -71,16 +71,19 @@ def _delete_rings(storage: Path) -> list[str]:
     return removed
 
 
-def _span_ids(sink: OtlpSink) -> list[int]:
-    return [attribute.value.int_value for request in sink.received[Signal.TRACES]
-            for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
-            for attribute in span.attributes if attribute.key == "i"]
+def _key(attributes: object) -> tuple[int, int]:
+    values = {a.key: a.value.int_value for a in attributes}  # type: ignore[attr-defined]
+    return values.get("batch", -1), values.get("i", -1)
 
 
-def _log_ids(sink: OtlpSink) -> list[int]:
-    return [attribute.value.int_value for request in sink.received[Signal.LOGS]
-            for rl in request.resource_logs for sl in rl.scope_logs for record in sl.log_records
-            for attribute in record.attributes if attribute.key == "i"]
+def _span_ids(sink: OtlpSink) -> list[tuple[int, int]]:
+    return [_key(span.attributes) for request in sink.received[Signal.TRACES]
+            for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+def _log_ids(sink: OtlpSink) -> list[tuple[int, int]]:
+    return [_key(record.attributes) for request in sink.received[Signal.LOGS]
+            for rl in request.resource_logs for sl in rl.scope_logs for record in sl.log_records]
 
 
 def _start(workdir: Path, sink: SinkThread, **env: str) -> tuple[CollectorProcess, str]:
@@ -106,8 +109,11 @@ def test_outage_stop_reboot_restart_delivers_every_span_and_log(tmp_path: Path) 
         sink.sink.fail(503, retry_after="0")  # the backend is down for the whole first run
         first, url = _start(tmp_path, sink)
         try:
-            send_spans("http", url, SPANS)  # all answered OK: the SDK exporters log and give up otherwise
-            send_logs("http", url, LOGS)
+            # in rounds of 1,000: the SDK's batch processors drop beyond their own queue of 2,048
+            for chunk in range(SPANS // 1000):
+                send_spans("http", url, 1000, attributes={"batch": chunk})
+            for chunk in range(LOGS // 1000):
+                send_logs("http", url, 1000, attributes={"batch": chunk})
             assert wait_until(lambda: sink.sink.stats.refused_requests > 0, timeout=30)
         finally:
             assert first.stop() == 0
