@@ -285,8 +285,16 @@ class RemoteWrite(Component[Arguments]):
         replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
         start = self._cursors[queue.name]
         self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
-        total = await self._feed(wal, queue, start, decoder, replayed,
-                                 lambda end: self._cursors.__setitem__(queue.name, end))
+        total = 0
+        while True:
+            try:
+                total += await self._feed(wal, queue, self._cursors[queue.name], decoder, replayed,
+                                          lambda end: self._cursors.__setitem__(queue.name, end))
+                break
+            except Exception as err:  # noqa: BLE001 - an I/O error: the endpoint must not stop for good
+                self.ctx.logger.error("endpoint %s: reading the WAL failed (%s); retrying in 1s", queue.name, err)
+                decoder = walrecord.Decoder()
+                await asyncio.sleep(1.0)
         queue.live = True
         self._cursors.pop(queue.name, None)
         self._replays.pop(queue.name, None)
