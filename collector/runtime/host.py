@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, cast
 
 from collector.components.kit.api import (
-    BuildContext, Component, Consumer, ConsumerRef, MetricsReceiver, MetricsReceiverRef, RuntimeServices,
+    BuildContext, Component, Consumer, ConsumerRef, MetricsReceiver, MetricsReceiverRef, Retirement,
+    RuntimeServices,
 )
 from collector.components.kit.fanout import Fanout
 from collector.pipeline.loader import Pipeline
@@ -196,6 +197,8 @@ class ComponentHost:
     async def shutdown(self, timeout: float) -> None:
         # Producers come after their consumers in `order`: stopping from the end stops upstream first.
         deadline = time.monotonic() + timeout
+        for instance in self.instances.values():
+            instance.retirement, instance.successor = Retirement.EXIT, None
         await self._shutdown([(cid, self.instances[cid]) for cid in reversed(self.order) if cid in self.instances],
                              deadline)
 
@@ -229,6 +232,8 @@ class ComponentHost:
         except Exception:
             # keep running the old configuration: stop what was started for the new one
             self.pipeline, self._staged = old_pipeline, None
+            for cid in fresh & set(staged):
+                _retire(staged[cid], old_instances.get(cid))
             await self._shutdown([(cid, staged[cid]) for cid in reversed(new_order) if cid in fresh and cid in staged],
                                  time.monotonic() + drain_timeout)
             self._forget_wires(fresh, lambda generation: generation == self._generation)
@@ -237,6 +242,8 @@ class ComponentHost:
         self.instances, self.order = staged, new_order
         self._rewire()
         retired = [cid for cid in reversed(list(old_instances)) if cid in fresh or cid in report.removed]
+        for cid in retired:
+            _retire(old_instances[cid], staged.get(cid))
         await self._shutdown([(cid, old_instances[cid]) for cid in retired], time.monotonic() + drain_timeout)
         self._forget_wires(set(retired), lambda generation: generation < self._generation)
         for cid in report.removed:
@@ -255,3 +262,9 @@ class ComponentHost:
 def _ordered(pipeline: Pipeline, component_ids: Iterable[str]) -> list[str]:
     wanted = set(component_ids)
     return [cid for cid in pipeline.order if cid in wanted]
+
+
+def _retire(instance: Component[Any], successor: Component[Any] | None) -> None:
+    """Tell an instance a reload retires it, and who takes over what it still holds."""
+    instance.retirement = Retirement.REPLACED if successor is not None else Retirement.REMOVED
+    instance.successor = successor

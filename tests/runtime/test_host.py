@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from collector.components.kit.api import (
-    Component, MissingServiceError, Placement, RuntimeServices, Service,
+    Component, MissingServiceError, Placement, Retirement, RuntimeServices, Service,
 )
 from collector.components.kit.processorhelper import Processor
 from collector.components.kit.registry import ComponentInfo, register
@@ -135,5 +135,23 @@ def test_wires_of_retired_instances_are_forgotten() -> None:
             await host.apply(new, worker_components(new, Signal.LOGS), 1.0)
         assert len(host._wires) == before  # a reload does not accumulate stale fan-outs
         await host.shutdown(1.0)
+
+    asyncio.run(scenario())
+
+
+def test_retired_instances_learn_why_and_who_takes_over() -> None:
+    """A reload marks a replaced instance REPLACED with its successor, a removed one REMOVED; a
+    process stop leaves every instance EXIT (held payloads stay in the rings for the next start)."""
+    async def scenario() -> None:
+        host = _worker_host(_config("a"))
+        host.build()
+        await host.start()
+        old_sink = host.instances["test.sink.s"]
+        new = _config("b")
+        await host.apply(new, worker_components(new, Signal.LOGS), 1.0)
+        assert old_sink.retirement is Retirement.REPLACED and old_sink.successor is host.instances["test.sink.s"]
+        current = list(host.instances.values())
+        await host.shutdown(1.0)
+        assert all(i.retirement is Retirement.EXIT and i.successor is None for i in current)
 
     asyncio.run(scenario())

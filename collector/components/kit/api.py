@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Sequence, Ty
 
 import msgspec
 
+from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import Payload, Signal
 
 if TYPE_CHECKING:
@@ -263,6 +264,15 @@ class BuildContext:
     workers_for_signal: ClassVar[_ServiceValue[int]] = _ServiceValue(Service.WORKER_COUNT)
 
 
+class Retirement(enum.Enum):
+    """Why a component instance is being shut down, which decides what happens to the payloads it
+    still holds when its drain deadline passes (set by the host before `shutdown`)."""
+
+    EXIT = "exit"  # the process stops: leave them unsettled, the next start adopts the rings
+    REPLACED = "replaced"  # a reload built a successor with the same ID: hand them to it
+    REMOVED = "removed"  # the component left the configuration: nobody will deliver them
+
+
 class Component(Generic[A]):
     """Base class of every component's run-time object.
 
@@ -300,6 +310,29 @@ class Component(Generic[A]):
 
     async def consume(self, payload: Payload) -> None:
         raise NotImplementedError(f"{self.ctx.component_id} does not accept {payload.signal.value}")
+
+    # set by the host just before `shutdown` (a plain process stop keeps the defaults)
+    retirement: Retirement = Retirement.EXIT
+    successor: Component[Any] | None = None
+
+    async def hand_over(self, leftovers: Sequence[Payload]) -> str:
+        """Dispose of what is still held at the shutdown deadline, as `retirement` says; returns
+        what happened, for the one log line the caller writes.
+
+        Leaving payloads unsettled is right only when the process exits: in a process that goes on
+        running (a reload) an unsettled payload would stop its ring's read position for good, so a
+        replaced instance passes them to its successor and a removed one counts them as dropped."""
+        if not leftovers or self.retirement is Retirement.EXIT:
+            return "left in the rings for the next start"
+        if self.retirement is Retirement.REPLACED and self.successor is not None:
+            for payload in leftovers:
+                await self.successor.consume(payload)
+            return "handed to the component's new instance"
+        for payload in leftovers:
+            PIPELINE_DROPPED[payload.signal].labels(self.ctx.component_id, "/", "component removed").inc(
+                payload.item_count)
+            payload.settle()
+        return "dropped: the component was removed"
 
 
 def export_values(exports: msgspec.Struct) -> dict[str, Any]:

@@ -64,7 +64,8 @@ class QueuedExporter(Component[A], Generic[A, C], abc.ABC):
         return ExportSender(component_id=self.ctx.component_id, logger=self.logger, push=self._push,
                             timeout=self._export_timeout(args), queue=queued.sending_queue,
                             retry=queued.retry_on_failure, worker_signal=self.ctx.worker_signal,
-                            worker_index=self.ctx.worker_index, on_health=self._set_health)
+                            worker_index=self.ctx.worker_index, on_health=self._set_health,
+                            hand_over=self.hand_over)
 
     def _set_health(self, health: Health) -> None:
         if self.health.state is not HealthState.EXITED:

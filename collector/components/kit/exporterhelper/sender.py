@@ -7,9 +7,12 @@ collector). The wrapper owns the outcomes, so every exporter keeps the same prom
 * success -> `otelcol_exporter_sent_*` and `settle()`;
 * permanent failure or retries exhausted -> `otelcol_exporter_send_failed_*`, `settle()`, and a log
   line with the reason at most once per `log_interval` per component (never per item or per retry);
-* still undelivered at the shutdown deadline -> *not* settled and not counted as dropped: its ring
-  records stay unsettled, so the next start of this collector instance adopts the rings and delivers
-  them (`collector/runtime/adoption.py`); one warning says how many were left.
+* still undelivered at the shutdown deadline -> the exporter's `hand_over` decides (kit/api.py
+  `Component.hand_over`): when the process exits they stay unsettled, so the next start of this
+  collector instance adopts the rings and delivers them (`collector/runtime/adoption.py`); on a
+  reload they go to the exporter's new instance; a removed exporter counts them as dropped. What a
+  persistent queue holds stays on disk for whichever instance opens it next. One warning says how
+  many and where.
 
 Every payload that enters `consume()` is settled at most once, and exactly once unless the shutdown
 deadline leaves it for the next start.
@@ -21,7 +24,7 @@ import asyncio
 import logging
 import random as _random
 import time
-from typing import Awaitable, Callable, Final
+from typing import Awaitable, Callable, Final, Sequence
 
 from collector.components.kit.api import Health
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
@@ -38,6 +41,12 @@ from collector.selfmetrics.otelcol import (
 from collector.signals import Payload, Signal
 
 Push = Callable[[Payload], Awaitable[None]]
+HandOver = Callable[[Sequence[Payload]], Awaitable[str]]
+
+
+async def leave_in_rings(leftovers: Sequence[Payload]) -> str:
+    """The hand-over of a sender outside a component (tests): leave them for the next start."""
+    return "left in the rings for the next start"
 DEFAULT_DRAIN: Final = 10.0  # seconds a shutdown without a deadline may spend draining
 
 
@@ -81,6 +90,7 @@ class ExportSender:
         worker_index: int = 0,
         on_health: Callable[[Health], None] = lambda health: None,
         persistent_max_bytes: int = DEFAULT_MAX_BYTES,
+        hand_over: HandOver = leave_in_rings,
     ) -> None:
         self.component_id = component_id
         self.logger = logger
@@ -103,7 +113,11 @@ class ExportSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._shutdown_done = False
-        self._left = [0, 0]  # batches, items left unsettled at the shutdown deadline
+        self.hand_over = hand_over
+        self._leftovers: list[Payload] = []  # ring-backed payloads still held at the shutdown deadline
+        self._on_disk = [0, 0]  # batches, items a persistent queue keeps for the next start
+        self._handed_over = False
+        self._late: set[asyncio.Future[str]] = set()
         self._queue_size = EXPORTER_QUEUE_SIZE.labels(component_id, "/")
         self._queue_capacity = EXPORTER_QUEUE_CAPACITY.labels(component_id, "/")
 
@@ -132,7 +146,7 @@ class ExportSender:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
             for payload in self._queue.take_all():
-                self._leave_for_next_start(payload)
+                self._hold(payload)
             self._queue.release()
             self._queue_size.set(0)
         if self._in_flight:
@@ -142,10 +156,16 @@ class ExportSender:
                 await asyncio.wait_for(self._idle.wait(), max(0.0, self._deadline - self.clock()))
             except asyncio.TimeoutError:
                 pass
-        if self._left[0]:
-            where = "in the persistent queue" if isinstance(self._queue, PersistentQueue) else "in the rings"
-            self.logger.warning("Not delivered before the shutdown deadline: left %s for the next start. "
-                                "component_id=%s batches=%d items=%d", where, self.component_id, *self._left)
+        leftovers, self._leftovers, self._handed_over = self._leftovers, [], True
+        if leftovers:
+            outcome = await self.hand_over(leftovers)
+            self.logger.warning("Not delivered before the shutdown deadline: %s. component_id=%s batches=%d "
+                                "items=%d", outcome, self.component_id, len(leftovers),
+                                sum(p.item_count for p in leftovers))
+        if self._on_disk[0]:
+            self.logger.warning("Not delivered before the shutdown deadline: left in the persistent queue for "
+                                "the next start. component_id=%s batches=%d items=%d", self.component_id,
+                                *self._on_disk)
 
     def _new_queue(self) -> BoundedQueue | PersistentQueue:
         args = self.queue_args
@@ -163,7 +183,7 @@ class ExportSender:
         """Hand a payload over; waits while the queue is full (see queue.py for why)."""
         if self._queue is None:
             if self.stopping.is_set():
-                self._leave_for_next_start(payload)
+                self._hold(payload)
                 return
             self._in_flight += 1
             self._idle.clear()
@@ -177,7 +197,7 @@ class ExportSender:
         try:
             await self._queue.put(payload)
         except QueueClosed:
-            self._leave_for_next_start(payload)
+            self._hold(payload)
             return
         self._queue_size.set(len(self._queue))
 
@@ -188,7 +208,7 @@ class ExportSender:
             if payload is None:
                 return
             self._queue_size.set(len(self._queue))
-            await self._send(payload)
+            await self._send(payload, from_disk=isinstance(self._queue, PersistentQueue))
 
     async def _attempt(self, payload: Payload) -> None:
         try:
@@ -206,18 +226,19 @@ class ExportSender:
         except Exception as error:  # unclassified: retry, as the Go collector does
             raise RetryableError(f"{type(error).__name__}: {error}") from error
 
-    async def _send(self, payload: Payload) -> None:
-        """Deliver one payload through retries and settle it, whatever happens."""
+    async def _send(self, payload: Payload, *, from_disk: bool = False) -> None:
+        """Deliver one payload through retries and settle it, unless the shutdown deadline stops it
+        (then `_hold` keeps it; a record read `from_disk` stays in the persistent queue)."""
         signal = payload.signal
         items = payload.item_count
         try:
             await send_with_retry(lambda: self._attempt(payload), self.retry_args, clock=self.clock,
                                   random=self.random, stopping=self.stopping, deadline=lambda: self._deadline)
-        except ShutdownAbort as error:
-            self._leave_for_next_start(payload, str(error))
+        except ShutdownAbort:
+            self._hold(payload, from_disk)
             return
         except asyncio.CancelledError:
-            self._leave_for_next_start(payload)
+            self._hold(payload, from_disk)
             raise
         except PermanentError as error:
             self._failed(signal, items, error)
@@ -237,7 +258,14 @@ class ExportSender:
                               "dropped_batches=%d dropped_items=%d",
                               self.component_id, str(error), kind, batches, total)
 
-    def _leave_for_next_start(self, payload: Payload, reason: str = "") -> None:
-        """At the shutdown deadline: neither settle nor count it, so its ring records survive."""
-        self._left[0] += 1
-        self._left[1] += payload.item_count
+    def _hold(self, payload: Payload, from_disk: bool = False) -> None:
+        """Past the shutdown deadline: neither settle nor count it; `shutdown` hands it over."""
+        if from_disk:  # its settle would remove the record: unsettled, it stays in the queue file
+            self._on_disk[0] += 1
+            self._on_disk[1] += payload.item_count
+        elif self._handed_over:  # a send that outlived shutdown (it ran in its caller's task)
+            task = asyncio.ensure_future(self.hand_over([payload]))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+        else:
+            self._leftovers.append(payload)

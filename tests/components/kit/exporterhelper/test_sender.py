@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Sequence
 
 import pytest
 
@@ -92,3 +93,31 @@ def test_push_timeout_is_retryable() -> None:
         return calls
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_leftovers_at_the_shutdown_deadline_go_to_the_hand_over() -> None:
+    """Queued payloads a down backend kept until the deadline are neither settled nor counted by the
+    sender: its `hand_over` (the component's retirement policy) receives every one of them."""
+    async def scenario() -> tuple[list[Payload], list[AckToken]]:
+        async def push(payload: Payload) -> None:
+            raise ConnectionError("backend down")
+
+        handed: list[Payload] = []
+
+        async def hand_over(leftovers: Sequence[Payload]) -> str:
+            handed.extend(leftovers)
+            return "handed to the test"
+
+        sender = ExportSender(component_id="h", logger=logging.getLogger("h"), push=push, timeout=0,
+                              queue=QueueArgs(num_consumers=1, queue_size=10),
+                              retry=RetryArgs(initial_interval=0.01, max_interval=0.01), hand_over=hand_over)
+        await sender.start()
+        tokens = [AckToken(i) for i in range(4)]
+        for token in tokens:
+            await sender.consume(spans(1, token))
+        await sender.shutdown(time.monotonic() + 0.2)
+        return handed, tokens
+
+    handed, tokens = asyncio.run(scenario())
+    assert len(handed) == 4 and sum(p.item_count for p in handed) == 4
+    assert not any(t.released for t in tokens)  # ownership went to the hand-over, unsettled

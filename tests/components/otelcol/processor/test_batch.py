@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from collector.components.kit.api import ArgumentError
+from collector.components.kit.api import ArgumentError, Retirement
 from collector.components.otelcol.processor.batch import Arguments, BatchProcessor
 from collector.selfmetrics.otelcol import BATCH_SIZE_TRIGGER, BATCH_TIMEOUT_TRIGGER
 from collector.signals import AckToken, Payload, Signal
@@ -110,11 +110,16 @@ def test_backpressure_blocks_consume_while_downstream_is_blocked() -> None:
     asyncio.run(scenario())
 
 
-def test_shutdown_deadline_with_blocked_downstream_drops_and_settles() -> None:
+@pytest.mark.parametrize(("retirement", "released"), [
+    (Retirement.EXIT, False),  # the process stops: left unsettled in the rings for the next start
+    (Retirement.REMOVED, True),  # a reload removed the component: counted as dropped and settled
+])
+def test_shutdown_deadline_with_blocked_downstream(retirement: Retirement, released: bool) -> None:
     async def scenario() -> None:
         downstream = GatedConsumer()  # never opens
         tokens = [AckToken(i) for i in range(3)]
         processor = make(downstream, send_batch_size=4, send_batch_max_size=4, timeout=60.0)
+        processor.retirement = retirement
         await processor.start()
         await processor.consume(spans(3, tokens[0]))
         await processor.consume(spans(3, tokens[1]))
@@ -124,8 +129,27 @@ def test_shutdown_deadline_with_blocked_downstream_drops_and_settles() -> None:
         assert not blocked.done()
         await processor.shutdown(time.monotonic() + 0.1)
         await asyncio.wait_for(blocked, 5)  # shutdown releases a blocked caller
-        assert all(t.released for t in tokens)
+        assert [t.released for t in tokens] == [released] * 3
         assert downstream.payloads == []
+
+    asyncio.run(scenario())
+
+
+def test_shutdown_deadline_on_reload_hands_leftovers_to_the_successor() -> None:
+    async def scenario() -> None:
+        tokens = [AckToken(i) for i in range(2)]
+        old = make(GatedConsumer(), send_batch_size=4, send_batch_max_size=4, timeout=60.0)
+        sink = CollectingConsumer()
+        new = make(sink, send_batch_size=1, timeout=0.01)
+        old.retirement, old.successor = Retirement.REPLACED, new
+        await old.start()
+        await new.start()
+        await old.consume(spans(3, tokens[0]))
+        await old.consume(spans(3, tokens[1]))
+        await old.shutdown(time.monotonic() + 0.1)
+        await new.shutdown(time.monotonic() + 2)
+        assert sum(p.item_count for p in sink.payloads) == 6
+        assert all(t.released for t in tokens)
 
     asyncio.run(scenario())
 

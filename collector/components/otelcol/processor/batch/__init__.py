@@ -10,8 +10,9 @@ The rules live in `collector.components.otelcol.processor.batch.batcher.Batcher`
   sending queue). Once buffered plus waiting items exceed one maximum batch (`send_batch_max_size`,
   or `send_batch_size` without a max), `consume()` waits for the flusher to make progress; so the
   worker stops reading its ring instead of this buffer growing without bound;
-* `shutdown(deadline)` flushes everything; what cannot be handed on by the deadline is counted as
-  dropped (reason "shutdown") and settled.
+* `shutdown(deadline)` flushes everything; what cannot be handed on by the deadline goes where
+  `Component.hand_over` says: left unsettled in the rings when the process exits (the next start
+  adopts them), to the new instance on a reload, counted as dropped when the component was removed.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class BatchProcessor(Component[Arguments]):
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self._shutdown_done = False
+        self._cancelled: list[Payload] = []  # payloads whose delivery the shutdown deadline cut
         self._last_log = float("-inf")
         cid = ctx.component_id
         self._send_size = BATCH_SEND_SIZE.labels(cid, "/")
@@ -120,9 +122,14 @@ class BatchProcessor(Component[Arguments]):
         except asyncio.TimeoutError:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
-        while self._outbox:
-            self._drop(self._outbox.popleft().payload, "shutdown")
+        leftovers, self._cancelled = self._cancelled + [batch.payload for batch in self._outbox], []
+        self._outbox.clear()
         self._outbox_items = 0
+        if leftovers:
+            outcome = await self.hand_over(leftovers)
+            self.logger.warning("Not sent on before the shutdown deadline: %s. component_id=%s batches=%d items=%d",
+                                outcome, self.ctx.component_id, len(leftovers),
+                                sum(p.item_count for p in leftovers))
         self.health = Health(HealthState.EXITED, "component shut down cleanly")
 
     # --- data path -------------------------------------------------------------------------
@@ -180,8 +187,8 @@ class BatchProcessor(Component[Arguments]):
         self.counters.outgoing[signal].inc(items)
         try:
             await self.output[signal].consume(payload)
-        except asyncio.CancelledError:
-            self._drop(payload, "shutdown")
+        except asyncio.CancelledError:  # the shutdown deadline passed while downstream held it
+            self._cancelled.append(payload)
             raise
         except Exception as error:  # Alloy: downstream errors are logged, the data is lost (and counted)
             self._drop(payload, "downstream_error", error)
