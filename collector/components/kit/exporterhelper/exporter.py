@@ -65,7 +65,7 @@ class QueuedExporter(Component[A], Generic[A, C], abc.ABC):
                             timeout=self._export_timeout(args), queue=queued.sending_queue,
                             retry=queued.retry_on_failure, worker_signal=self.ctx.worker_signal,
                             worker_index=self.ctx.worker_index, on_health=self._set_health,
-                            hand_over=self.hand_over)
+                            hand_over=self.hand_over, workers=self.ctx.services.workers_for_signal)
 
     def _set_health(self, health: Health) -> None:
         if self.health.state is not HealthState.EXITED:

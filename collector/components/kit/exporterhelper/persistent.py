@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Final
+from typing import Callable, Final, Sequence
 
 from collector.components.kit.api import Health, HealthState
 from collector.components.kit.exporterhelper.queue import QueueClosed
@@ -60,12 +61,26 @@ class FileStorageHandler:
     def queue_directory(self, exporter_id: str, worker_signal: Signal | None, worker_index: int) -> Path:
         return self.directory / exporter_id / f"{worker_signal.value if worker_signal else 'any'}-{worker_index}"
 
+    def orphaned_directories(self, exporter_id: str, worker_signal: Signal | None, worker_index: int,
+                             workers: int) -> list[Path]:
+        """Queue directories of workers that no longer exist (the worker count was lowered) that
+        this worker takes over: index >= workers and index % workers == worker_index."""
+        prefix = f"{worker_signal.value if worker_signal else 'any'}-"
+        found = []
+        parent = self.directory / exporter_id
+        for path in sorted(parent.glob(prefix + "*")) if parent.is_dir() else []:
+            index = path.name[len(prefix):]
+            if path.is_dir() and index.isdigit() and int(index) >= workers and int(index) % workers == worker_index:
+                found.append(path)
+        return found
+
 
 class PersistentQueue:
     def __init__(self, handler: FileStorageHandler, directory: Path, *, capacity: int, sizer: str,
                  component_id: str, logger: logging.Logger, on_health: Callable[[Health], None],
                  max_bytes: int = DEFAULT_MAX_BYTES, retry_interval: float = 1.0, log_interval: float = 10.0,
-                 segment_bytes: int = 16 << 20, clock: Callable[[], float] = time.monotonic) -> None:
+                 segment_bytes: int = 16 << 20, clock: Callable[[], float] = time.monotonic,
+                 orphans: Sequence[Path] = ()) -> None:
         self.handler = handler
         self.directory = directory
         self.capacity = capacity
@@ -77,6 +92,7 @@ class PersistentQueue:
         self.retry_interval = retry_interval
         self.log_interval = log_interval
         self.clock = clock
+        self.orphans = list(orphans)
         self.file = QueueFile(directory, fsync=handler.fsync, segment_bytes=segment_bytes, clock=clock,
                               compact_on_open=handler.compact_on_start, compaction_chunk=handler.compaction_chunk)
         self.closed = False
@@ -109,6 +125,7 @@ class PersistentQueue:
                 if self.file.lock():
                     self.recovery = self.file.open()
                     self._recovered(self.recovery)
+                    self._adopt_orphans()
                     self._opened.set()
                     self._notify()
                     if not self.failing:
@@ -145,6 +162,34 @@ class PersistentQueue:
             self.logger.error("Persistent queue: skipped a corrupt record (%s) in segment %d at offset %d, %d bytes. "
                               "component_id=%s directory=%s", f"{damage.items} items" if known else "header damaged",
                               damage.segment, damage.offset, damage.length, self.component_id, self.directory)
+
+    def _adopt_orphans(self) -> None:
+        """Move the undelivered records of queue directories whose worker is gone into this queue,
+        then remove those directories (the worker count was lowered since they were written)."""
+        for directory in self.orphans:
+            orphan = QueueFile(directory, fsync=self.handler.fsync)
+            if not orphan.lock():
+                self.logger.warning("Persistent queue: %s is locked by another owner; not adopted. component_id=%s",
+                                    directory, self.component_id)
+                continue
+            try:
+                recovery = orphan.open()
+                self._recovered(recovery)
+                moved = 0
+                while (taken := orphan.take()) is not None:
+                    entry, body = taken
+                    self.file.append(body, items=entry.items, signal=entry.signal)
+                    orphan.ack(entry.seq)
+                    moved += entry.items
+            except OSError as error:
+                self.logger.error("Persistent queue: cannot adopt %s (%s); left in place. component_id=%s",
+                                  directory, error, self.component_id)
+                orphan.close()
+                continue
+            orphan.close()
+            shutil.rmtree(directory, ignore_errors=True)
+            self.logger.info("Persistent queue: took over %d items from %s, the queue of a worker that no longer "
+                             "exists. component_id=%s", moved, directory, self.component_id)
 
     async def close(self) -> None:
         """Refuse new payloads and stop handing out records; what is on disk stays there."""

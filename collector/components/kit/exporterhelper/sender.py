@@ -91,6 +91,7 @@ class ExportSender:
         on_health: Callable[[Health], None] = lambda health: None,
         persistent_max_bytes: int = DEFAULT_MAX_BYTES,
         hand_over: HandOver = leave_in_rings,
+        workers: int | None = None,
     ) -> None:
         self.component_id = component_id
         self.logger = logger
@@ -114,6 +115,7 @@ class ExportSender:
         self._idle.set()
         self._shutdown_done = False
         self.hand_over = hand_over
+        self.workers = workers  # of this worker's signal, when known: queues of removed workers are adopted
         self._leftovers: list[Payload] = []  # ring-backed payloads still held at the shutdown deadline
         self._on_disk = [0, 0]  # batches, items a persistent queue keeps for the next start
         self._handed_over = False
@@ -172,9 +174,11 @@ class ExportSender:
         if args.storage is None:
             return BoundedQueue(args.queue_size, args.sizer)
         directory = args.storage.queue_directory(self.component_id, self.worker_signal, self.worker_index)
+        orphans = [] if self.workers is None else args.storage.orphaned_directories(
+            self.component_id, self.worker_signal, self.worker_index, self.workers)
         queue = PersistentQueue(args.storage, directory, capacity=args.queue_size, sizer=args.sizer,
                                 component_id=self.component_id, logger=self.logger, on_health=self.on_health,
-                                max_bytes=self.persistent_max_bytes, clock=self.clock)
+                                max_bytes=self.persistent_max_bytes, clock=self.clock, orphans=orphans)
         queue.start()
         return queue
 

@@ -36,12 +36,12 @@ def spans(n: int, token: AckToken, name: str = "s") -> Payload:
 
 def _sender(directory: Path, push: Callable[[Payload], Awaitable[None]], *, queue_size: int = 100,
             sizer: str = "requests", consumers: int = 2, health: list[Health] | None = None,
-            max_bytes: int = 1 << 30) -> ExportSender:
+            max_bytes: int = 1 << 30, worker_index: int = 0, workers: int | None = None) -> ExportSender:
     handler = FileStorageHandler("otelcol.storage.file.t", directory)
     return ExportSender(component_id="otelcol.exporter.otlphttp.t", logger=logging.getLogger("t"), push=push,
                         timeout=0, queue=QueueArgs(num_consumers=consumers, queue_size=queue_size, sizer=sizer,
                                                    storage=handler),
-                        retry=FAST_RETRY, worker_signal=Signal.TRACES, worker_index=0,
+                        retry=FAST_RETRY, worker_signal=Signal.TRACES, worker_index=worker_index, workers=workers,
                         on_health=(health.append if health is not None else lambda h: None),
                         persistent_max_bytes=max_bytes)
 
@@ -262,3 +262,35 @@ def test_disk_full_sets_health_unhealthy_then_healthy(tmp_path: Path) -> None:
         assert health[-1].state is HealthState.HEALTHY
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_queues_of_workers_that_no_longer_exist_are_taken_over_and_removed(tmp_path: Path) -> None:
+    """Three traces workers became one: worker 0 delivers what workers 1 and 2 left on disk."""
+    async def down(payload: Payload) -> None:
+        raise RetryableError("HTTP 503")
+
+    delivered: list[str] = []
+
+    async def up(payload: Payload) -> None:
+        delivered.extend(_names(payload))
+
+    async def old_worker(index: int) -> None:
+        sender = _sender(tmp_path, down, worker_index=index, workers=3)
+        await sender.start()
+        await sender.consume(spans(1, AckToken(index), name=f"w{index}"))
+        await sender.shutdown(time.monotonic() + 0.1)
+
+    async def single_worker() -> None:
+        sender = _sender(tmp_path, up, worker_index=0, workers=1)
+        await sender.start()
+        deadline = time.monotonic() + 5
+        while len(delivered) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await sender.shutdown(time.monotonic() + 1)
+
+    for index in range(3):
+        asyncio.run(old_worker(index))
+    asyncio.run(single_worker())
+    assert sorted(delivered) == ["w0", "w1", "w2"]
+    parent = tmp_path / "otelcol.exporter.otlphttp.t"
+    assert sorted(p.name for p in parent.iterdir()) == ["traces-0"]
