@@ -57,6 +57,43 @@ EXPORTER_QUEUE_CAPACITY: Final = Gauge(
     multiprocess_mode="livesum",
 )
 
+# What each exporter's sending queue holds, by `storage` ("memory" or "disk"). "Held" means not yet
+# settled: waiting in the queue or taken by a sender and still being delivered (retrying). One
+# writer per process; the supervisor sums the processes (livesum) and keeps the oldest age (livemax).
+_QUEUE_STORAGE = _COMPONENT + ("storage",)
+EXPORTER_QUEUE_REQUESTS: Final = Gauge(
+    "collector_exporter_queue_requests", "Batches the sending queue holds (waiting or being sent).",
+    _QUEUE_STORAGE, multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_ITEMS: Final = Gauge(
+    "collector_exporter_queue_items", "Items (spans, data points, log records) the sending queue holds.",
+    _QUEUE_STORAGE, multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_BYTES: Final = Gauge(
+    "collector_exporter_queue_bytes",
+    "Bytes the sending queue holds: framed records on disk, or serialized requests in memory.",
+    _QUEUE_STORAGE, multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_FILE_BYTES: Final = Gauge(
+    "collector_exporter_queue_file_bytes",
+    "Bytes of the persistent queue's segment files (delivered records stay until their segment is removed).",
+    _QUEUE_STORAGE, multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_CAPACITY_UNITS: Final = Gauge(
+    "collector_exporter_queue_capacity", "queue_size, in the unit of the queue's sizer (requests, items or bytes).",
+    _QUEUE_STORAGE + ("sizer",), multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_CAPACITY_BYTES: Final = Gauge(
+    "collector_exporter_queue_capacity_bytes",
+    "Byte budget of the sending queue (disk: the queue directory's budget; memory: only with the bytes sizer).",
+    _QUEUE_STORAGE, multiprocess_mode="livesum",
+)
+EXPORTER_QUEUE_OLDEST_AGE: Final = Gauge(
+    "collector_exporter_queue_oldest_age_seconds",
+    "Age of the oldest batch the sending queue holds, in seconds (0 when empty).",
+    _QUEUE_STORAGE, multiprocess_mode="livemax",
+)
+
 PROCESSOR_INCOMING: Final = Counter(
     "otelcol_processor_incoming_items", "Number of items passed to the processor.", _COMPONENT + ("otel_signal",),
 )

@@ -494,6 +494,17 @@ class QueueFile:
     def disk_bytes(self) -> int:
         return sum(segment.size for segment in self._segments)
 
+    def oldest_live(self) -> tuple[int, Path] | None:
+        """The sequence number of the oldest record not yet acked and the segment file holding it
+        (read-only; for the queue's age statistic), or None when every record was acked."""
+        if not self._open_seqs:
+            return None
+        seq = self._open_seqs[0]
+        for segment in self._segments:
+            if segment.last_seq >= seq:
+                return seq, self._path(segment.index)
+        return seq, self._path(self._segments[-1].index)
+
     def _path(self, index: int) -> Path:
         return self.directory / f"{index:08d}{SUFFIX}"
 

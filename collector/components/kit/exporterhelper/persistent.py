@@ -14,6 +14,14 @@ in-memory `BoundedQueue`, so `ExportSender` runs either one:
 * At shutdown nothing is dropped: records not delivered stay on disk, and `release()` closes the file.
   The next start (even after a reboot) delivers them first, before anything new.
 
+Statistics (`stats()`): a record is held from its append until its ack, so requests, items and
+bytes (framed, as written) are the file's live records, whether waiting or being sent. The records
+carry no time; the queue remembers the wall time of each append of this run (one (seq, time) pair per
+batch, forgotten once acked). The oldest held record's age is exact for those. A record recovered
+from disk (a previous run's, or one moved from an orphaned worker directory) has no such time: its
+age is approximated by the modification time of the segment file holding it, which is the time of
+that segment's last write (its newest record, or a compaction's rewrite), so it understates the age.
+
 Directory: `<storage directory>/<exporter id>/<worker signal>-<worker index>/`, one per worker
 process (single writer; `QueueFile.lock`). A reload's replacement instance waits for the lock its
 predecessor holds until that one has shut down, then takes over its backlog.
@@ -26,12 +34,13 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Final, Sequence
 
 from collector.components.kit.api import Health, HealthState
-from collector.components.kit.exporterhelper.queue import QueueClosed
+from collector.components.kit.exporterhelper.queue import QueueClosed, QueueStats
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import AckToken, Payload, Signal
 from collector.storage.queuefile import QueueFile, Recovery
@@ -80,7 +89,7 @@ class PersistentQueue:
                  component_id: str, logger: logging.Logger, on_health: Callable[[Health], None],
                  max_bytes: int = DEFAULT_MAX_BYTES, retry_interval: float = 1.0, log_interval: float = 10.0,
                  segment_bytes: int = 16 << 20, clock: Callable[[], float] = time.monotonic,
-                 orphans: Sequence[Path] = ()) -> None:
+                 orphans: Sequence[Path] = (), wall_clock: Callable[[], float] = time.time) -> None:
         self.handler = handler
         self.directory = directory
         self.capacity = capacity
@@ -103,6 +112,8 @@ class PersistentQueue:
         self._opener: asyncio.Task[None] | None = None
         self._last_log = float("-inf")
         self._busy = asyncio.Lock()  # one append at a time (the room check and the write together)
+        self.wall_clock = wall_clock
+        self._appended: deque[tuple[int, float]] = deque()  # (seq, wall time) of this run's appends
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -238,7 +249,8 @@ class PersistentQueue:
                 raise QueueClosed("sending queue is shut down")
             async with self._busy:
                 try:
-                    self.file.append(payload.data, items=payload.item_count, signal=SIGNAL_CODES[payload.signal])
+                    entry = self.file.append(payload.data, items=payload.item_count, signal=SIGNAL_CODES[payload.signal])
+                    self._appended.append((entry.seq, self.wall_clock()))
                 except OSError as error:
                     self._append_failed(error)
                     await self._sleep_unless_closed(self.retry_interval)
@@ -293,8 +305,39 @@ class PersistentQueue:
             token = AckToken(entry.seq, self._acked)
             return Payload(signal, data=data, item_count=entry.items, acks=[token])
 
+    def done(self, payload: Payload) -> None:
+        """Nothing to do: a record stays held until its ack token removes it from the file."""
+
+    def stats(self) -> QueueStats:
+        file = self.file
+        capacity_bytes = min(self.capacity, self.max_bytes) if self.sizer == "bytes" else self.max_bytes
+        return QueueStats("disk", file.live_records, file.live_items, file.live_bytes, self._oldest_age(),
+                          self.capacity, capacity_bytes, file.disk_bytes)
+
+    def _oldest_age(self) -> float:
+        """Seconds since the oldest record not yet acked was appended (see the module doc)."""
+        oldest = self.file.oldest_live()
+        appended = self._appended
+        if oldest is None:
+            appended.clear()
+            return 0.0
+        seq, segment = oldest
+        while appended and appended[0][0] < seq:  # acked (records are acked about in order)
+            appended.popleft()
+        if appended and appended[0][0] == seq:
+            at = appended[0][1]
+        else:  # recovered from disk: the segment's last write, an underestimate
+            try:
+                at = segment.stat().st_mtime
+            except OSError:
+                return 0.0
+        return max(0.0, self.wall_clock() - at)
+
     def _acked(self, token: AckToken) -> None:
         self.file.ack(token.seq)
+        consumed = self.file.consumed  # the oldest record not yet acked (or the next one)
+        while self._appended and self._appended[0][0] < consumed:
+            self._appended.popleft()
         self._notify()
 
 

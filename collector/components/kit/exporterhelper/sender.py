@@ -14,6 +14,10 @@ collector). The wrapper owns the outcomes, so every exporter keeps the same prom
   persistent queue holds stays on disk for whichever instance opens it next. One warning says how
   many and where.
 
+Queue statistics: a small task updates the `collector_exporter_queue_*` gauges once a second from
+the queue's `stats()` (so the oldest age is right at scrape time, not only when the queue changes),
+and stops at shutdown, which leaves them at zero.
+
 Every payload that enters `consume()` is settled at most once, and exactly once unless the shutdown
 deadline leaves it for the next start.
 """
@@ -30,10 +34,17 @@ from collector.components.kit.api import Health
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.kit.exporterhelper.errors import ExportFailure, PermanentError, RetryableError
 from collector.components.kit.exporterhelper.persistent import DEFAULT_MAX_BYTES, PersistentQueue
-from collector.components.kit.exporterhelper.queue import BoundedQueue, QueueClosed
+from collector.components.kit.exporterhelper.queue import BoundedQueue, QueueClosed, QueueStats
 from collector.components.kit.exporterhelper.retry import RetriesExhausted, ShutdownAbort, send_with_retry
 from collector.selfmetrics.otelcol import (
+    EXPORTER_QUEUE_BYTES,
     EXPORTER_QUEUE_CAPACITY,
+    EXPORTER_QUEUE_CAPACITY_BYTES,
+    EXPORTER_QUEUE_CAPACITY_UNITS,
+    EXPORTER_QUEUE_FILE_BYTES,
+    EXPORTER_QUEUE_ITEMS,
+    EXPORTER_QUEUE_OLDEST_AGE,
+    EXPORTER_QUEUE_REQUESTS,
     EXPORTER_QUEUE_SIZE,
     EXPORTER_SEND_FAILED,
     EXPORTER_SENT,
@@ -48,6 +59,7 @@ async def leave_in_rings(leftovers: Sequence[Payload]) -> str:
     """The hand-over of a sender outside a component (tests): leave them for the next start."""
     return "left in the rings for the next start"
 DEFAULT_DRAIN: Final = 10.0  # seconds a shutdown without a deadline may spend draining
+STATS_INTERVAL: Final = 1.0  # seconds between updates of the queue gauges
 
 
 class FailureLog:
@@ -92,6 +104,8 @@ class ExportSender:
         persistent_max_bytes: int = DEFAULT_MAX_BYTES,
         hand_over: HandOver = leave_in_rings,
         workers: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        stats_interval: float = STATS_INTERVAL,
     ) -> None:
         self.component_id = component_id
         self.logger = logger
@@ -122,6 +136,9 @@ class ExportSender:
         self._late: set[asyncio.Future[str]] = set()
         self._queue_size = EXPORTER_QUEUE_SIZE.labels(component_id, "/")
         self._queue_capacity = EXPORTER_QUEUE_CAPACITY.labels(component_id, "/")
+        self.wall_clock = wall_clock
+        self.stats_interval = stats_interval
+        self._stats_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,6 +148,8 @@ class ExportSender:
             self._queue_size.set(0)
             self._consumers = [asyncio.create_task(self._consume_queue(), name=f"{self.component_id} sender {i}")
                                for i in range(self.queue_args.num_consumers)]
+            self.update_queue_gauges()
+            self._stats_task = asyncio.create_task(self._report_queue(), name=f"{self.component_id} queue stats")
 
     async def shutdown(self, deadline: float | None = None) -> None:
         """Stop accepting, drain until `deadline` (monotonic), leave what is left unsettled."""
@@ -151,6 +170,7 @@ class ExportSender:
                 self._hold(payload)
             self._queue.release()
             self._queue_size.set(0)
+            await self._stop_reporting()
         if self._in_flight:
             # unqueued sends run in their callers' tasks: not ours to cancel; their retry loops
             # abort at the deadline and settle, so waiting for them is bounded by it
@@ -172,13 +192,14 @@ class ExportSender:
     def _new_queue(self) -> BoundedQueue | PersistentQueue:
         args = self.queue_args
         if args.storage is None:
-            return BoundedQueue(args.queue_size, args.sizer)
+            return BoundedQueue(args.queue_size, args.sizer, clock=self.clock)
         directory = args.storage.queue_directory(self.component_id, self.worker_signal, self.worker_index)
         orphans = [] if self.workers is None else args.storage.orphaned_directories(
             self.component_id, self.worker_signal, self.worker_index, self.workers)
         queue = PersistentQueue(args.storage, directory, capacity=args.queue_size, sizer=args.sizer,
                                 component_id=self.component_id, logger=self.logger, on_health=self.on_health,
-                                max_bytes=self.persistent_max_bytes, clock=self.clock, orphans=orphans)
+                                max_bytes=self.persistent_max_bytes, clock=self.clock, orphans=orphans,
+                                wall_clock=self.wall_clock)
         queue.start()
         return queue
 
@@ -212,7 +233,47 @@ class ExportSender:
             if payload is None:
                 return
             self._queue_size.set(len(self._queue))
-            await self._send(payload, from_disk=isinstance(self._queue, PersistentQueue))
+            try:
+                await self._send(payload, from_disk=isinstance(self._queue, PersistentQueue))
+            finally:
+                self._queue.done(payload)
+
+    # --- queue statistics ------------------------------------------------------------------
+    def update_queue_gauges(self) -> QueueStats | None:
+        """Set the `collector_exporter_queue_*` gauges from the queue's current figures."""
+        if self._queue is None:
+            return None
+        stats = self._queue.stats()
+        labels = (self.component_id, "/", stats.storage)
+        EXPORTER_QUEUE_REQUESTS.labels(*labels).set(stats.requests)
+        EXPORTER_QUEUE_ITEMS.labels(*labels).set(stats.items)
+        EXPORTER_QUEUE_BYTES.labels(*labels).set(stats.bytes)
+        EXPORTER_QUEUE_OLDEST_AGE.labels(*labels).set(stats.oldest_age)
+        EXPORTER_QUEUE_CAPACITY_UNITS.labels(*labels, self.queue_args.sizer).set(stats.capacity)
+        if stats.capacity_bytes is not None:
+            EXPORTER_QUEUE_CAPACITY_BYTES.labels(*labels).set(stats.capacity_bytes)
+        if stats.file_bytes is not None:
+            EXPORTER_QUEUE_FILE_BYTES.labels(*labels).set(stats.file_bytes)
+        return stats
+
+    async def _report_queue(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            self.update_queue_gauges()
+
+    async def _stop_reporting(self) -> None:
+        """Stop the gauge task; the queue no longer holds anything here (disk records stay on disk
+        for the next owner, which reports them), so what it held reads zero."""
+        task, self._stats_task = self._stats_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._queue is not None:
+            storage = "memory" if isinstance(self._queue, BoundedQueue) else "disk"
+            labels = (self.component_id, "/", storage)
+            for gauge in (EXPORTER_QUEUE_REQUESTS, EXPORTER_QUEUE_ITEMS, EXPORTER_QUEUE_BYTES,
+                          EXPORTER_QUEUE_OLDEST_AGE) + ((EXPORTER_QUEUE_FILE_BYTES,) if storage == "disk" else ()):
+                gauge.labels(*labels).set(0)
 
     async def _attempt(self, payload: Payload) -> None:
         try:
