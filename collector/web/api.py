@@ -109,6 +109,7 @@ def component_detail(supervisor: SupervisorView, observer: Observer, component_i
     counters["queue"] = {"size": size, "capacity": capacity,
                          "fill": (size / capacity) if size is not None and capacity else None}
     doc["counters"] = counters
+    doc["sendingQueue"] = sending_queue(observer, component_id)
     doc["itemsPerSecondBySignal"] = {
         direction: {signal: observer.rates.component_rate(component_id, direction, signal)
                     for signal in _signals(observer, component_id, direction)}
@@ -119,6 +120,34 @@ def component_detail(supervisor: SupervisorView, observer: Observer, component_i
     doc["recentErrors"] = [{"time": iso_time(e.at), "message": e.message}
                            for e in reversed(observer.errors.get(component_id, ()))]
     return doc
+
+
+def sending_queue(observer: Observer, component_id: str) -> dict[str, Any] | None:
+    """An exporter's sending queue from the `collector_exporter_queue_*` gauges (summed over its
+    processes; the age is the oldest of them), or None for a component without one."""
+    found: dict[str, dict[str, float]] = {}
+    for (component, stat, label), number in observer.rates.latest.items():
+        if component == component_id and stat.startswith("sending_queue_"):
+            found.setdefault(stat[len("sending_queue_"):], {})[label] = number
+    if "items" not in found:
+        return None
+    storage = "disk" if "disk" in found["items"] else "memory"
+
+    def value(name: str) -> float | None:
+        return found.get(name, {}).get(storage)
+
+    sizer, capacity = next(iter(found.get("capacity", {}).items()), (None, None))
+    used = {"requests": value("requests"), "items": value("items"), "bytes": value("bytes")}.get(sizer or "")
+    held_bytes, capacity_bytes = value("bytes"), value("capacity_bytes")
+    return {
+        "storage": storage, "sizer": sizer,
+        "requests": value("requests"), "items": value("items"), "bytes": held_bytes,
+        "fileBytes": value("file_bytes"),
+        "capacity": capacity, "capacityBytes": capacity_bytes,
+        "fill": used / capacity if used is not None and capacity else None,
+        "bytesFill": held_bytes / capacity_bytes if held_bytes is not None and capacity_bytes else None,
+        "oldestAgeSeconds": value("oldest_age"),
+    }
 
 
 def _signals(observer: Observer, component_id: str, stat: str) -> list[str]:

@@ -45,7 +45,8 @@ def _per_signal_rules() -> dict[str, tuple[tuple[str, ...], str]]:
     return rules
 
 
-# sample name -> (stats it adds to, signal); signal "*" means "read the otel_signal label"
+# sample name -> (stats it adds to, signal); signal "*" means "read the otel_signal label", "@name" means
+# "read the label `name`" (the queue gauges keep their storage or sizer there)
 SAMPLE_RULES: dict[str, tuple[tuple[str, ...], str]] = {
     **_per_signal_rules(),
     "otelcol_processor_incoming_items_total": (("accepted", "in"), "*"),
@@ -53,6 +54,13 @@ SAMPLE_RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "collector_processor_dropped_items_total": (("dropped",), "*"),
     "otelcol_exporter_queue_size": (("queue_size",), ""),
     "otelcol_exporter_queue_capacity": (("queue_capacity",), ""),
+    "collector_exporter_queue_requests": (("sending_queue_requests",), "@storage"),
+    "collector_exporter_queue_items": (("sending_queue_items",), "@storage"),
+    "collector_exporter_queue_bytes": (("sending_queue_bytes",), "@storage"),
+    "collector_exporter_queue_file_bytes": (("sending_queue_file_bytes",), "@storage"),
+    "collector_exporter_queue_capacity_bytes": (("sending_queue_capacity_bytes",), "@storage"),
+    "collector_exporter_queue_oldest_age_seconds": (("sending_queue_oldest_age",), "@storage"),
+    "collector_exporter_queue_capacity": (("sending_queue_capacity",), "@sizer"),
     "prometheus_forwarded_samples_total": (("sent", "out"), "metrics"),
     "prometheus_relabel_metrics_processed_total": (("accepted", "in"), "metrics"),
     # remote write counts every attempt in samples_total (as Prometheus does): sent = attempts - failed ones
@@ -78,6 +86,8 @@ def counters_from_samples(samples: Iterable[tuple[str, Mapping[str, str], float]
         stats, signal = rule
         if signal == "*":
             signal = labels.get("otel_signal", "")
+        elif signal.startswith("@"):
+            signal = labels.get(signal[1:], "")
         for stat in stats:
             key = (component, stat, signal)
             values[key] = values.get(key, 0.0) + value

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
-from collector.web import api
+from collector.signals import Signal
+from collector.web import api, rates
 from collector.web.observe import Observer
 from collector.web.svg import render
 from tests.web.fakes import example
@@ -132,3 +134,44 @@ def test_exporter_with_items_waiting_and_nothing_sent_is_unhealthy() -> None:
     assert health["state"] == "unhealthy" and "30 items waiting" in health["message"]
     observer.observe(115.0, {(batch, "out", "logs"): 30.0, (exporter, "sent", "logs"): 30.0})
     assert observer.health()[exporter]["state"] == "healthy"
+
+
+def test_exporter_detail_lists_its_sending_queue() -> None:
+    sup = example("opentelemetry.alloy")
+    exporter = "otelcol.exporter.otlphttp.traces"
+    observer = Observer(sup, registry=None)  # type: ignore[arg-type]
+    labels = {"component_id": exporter, "component_path": "/", "storage": "disk"}
+    samples = [("collector_exporter_queue_requests", labels, 3.0), ("collector_exporter_queue_items", labels, 30.0),
+               ("collector_exporter_queue_bytes", labels, 2048.0),
+               ("collector_exporter_queue_file_bytes", labels, 4096.0),
+               ("collector_exporter_queue_capacity_bytes", labels, 8192.0),
+               ("collector_exporter_queue_oldest_age_seconds", labels, 42.5),
+               ("collector_exporter_queue_capacity", {**labels, "sizer": "requests"}, 100.0)]
+    observer.observe(100.0, rates.counters_from_samples(samples))
+    detail = api.component_detail(sup, observer, exporter)  # type: ignore[arg-type]
+    assert detail is not None
+    assert detail["sendingQueue"] == {
+        "storage": "disk", "sizer": "requests", "requests": 3.0, "items": 30.0, "bytes": 2048.0, "fileBytes": 4096.0,
+        "capacity": 100.0, "capacityBytes": 8192.0, "fill": 0.03, "bytesFill": 0.25, "oldestAgeSeconds": 42.5}
+    batch = api.component_detail(sup, observer, "otelcol.processor.batch.default")  # type: ignore[arg-type]
+    assert batch is not None and batch["sendingQueue"] is None
+
+
+def test_process_rows_list_the_adopted_rings_of_their_worker() -> None:
+    sup = example("opentelemetry.alloy")
+    process = SimpleNamespace(pid=4242, returncode=None)
+
+    def child(role: str, signal: str, index: int) -> SimpleNamespace:
+        return SimpleNamespace(spec=SimpleNamespace(role=role, signal=signal, index=index), process=process,
+                               ready=True, started_at=1.0, restarts=0)
+
+    sup.children = {"worker traces/0": child("worker", "traces", 0), "worker logs/0": child("worker", "logs", 0),
+                    "receiver/0": child("receiver", "", 0)}
+    ring = SimpleNamespace(used_bytes=lambda: 1500)
+    sup.adopted_rings = [SimpleNamespace(ring_name="collector-old-r0-traces-w0", records=12, ring=ring,  # type: ignore[attr-defined]
+                                         signal=Signal.TRACES, worker=0)]
+    observer = Observer(sup, registry=None)  # type: ignore[arg-type]
+    rows = {row["key"]: row for row in api.processes(sup, observer)}  # type: ignore[arg-type]
+    assert rows["worker traces/0"]["adoptedRings"] == [
+        {"name": "collector-old-r0-traces-w0", "records": 12, "usedBytes": 1500}]
+    assert rows["worker logs/0"]["adoptedRings"] == [] and rows["receiver/0"]["adoptedRings"] == []

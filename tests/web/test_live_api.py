@@ -81,6 +81,7 @@ def test_processes_and_pages(otel_collector: CollectorProcess) -> None:
     worker = next(r for r in rows if r["key"] == "worker traces/0")
     assert worker["rings"] and all(r["signal"] == "traces" for r in worker["rings"])
     assert 0.0 <= worker["ringFill"] <= 1.0
+    assert worker["adoptedRings"] == []  # a fresh storage path: nothing left by a previous run
     for page in ("/", "/graph", "/processes", "/component/otelcol.processor.batch.default"):
         status, body = otel_collector.get(page)
         assert status == 200 and '<script src="/static/app.js">' in body

@@ -83,6 +83,23 @@ async function componentsPage() {
     <p class="muted">Items per second over the last few seconds, from the components' own counters; "—" means the component keeps no such counter.</p>`;
 }
 
+function sizedNum(value, sizer) { return sizer === "bytes" ? bytes(value) : num(value); }
+
+// An exporter's sending queue (the collector_exporter_queue_* gauges), or "" without one.
+function sendingQueue(q) {
+  if (!q) return "";
+  const unit = q.sizer === "requests" ? "batches" : q.sizer === "items" ? "items" : "";
+  const used = {requests: q.requests, items: q.items, bytes: q.bytes}[q.sizer];
+  return `<div><h2>Sending queue <span class="muted">(${esc(q.storage === "disk" ? "on disk" : "in memory")})</span></h2><table><tbody>
+      <tr><th>Batches</th><td class="num">${num(q.requests)}</td></tr>
+      <tr><th>Items</th><td class="num">${num(q.items)}</td></tr>
+      <tr><th>Bytes</th><td class="num">${bytes(q.bytes)}${q.capacityBytes ? ` / ${bytes(q.capacityBytes)} (${percent(q.bytesFill)})` : ""}</td></tr>
+      ${q.storage === "disk" ? `<tr><th>Segment files</th><td class="num">${bytes(q.fileBytes)}</td></tr>` : ""}
+      <tr><th>Capacity</th><td class="num">${sizedNum(used, q.sizer)} / ${sizedNum(q.capacity, q.sizer)} ${esc(unit)} (${percent(q.fill)})</td></tr>
+      <tr><th>Oldest undelivered</th><td class="num">${q.oldestAgeSeconds ? duration(q.oldestAgeSeconds) : "—"}</td></tr>
+    </tbody></table></div>`;
+}
+
 async function detailPage(id) {
   const c = await getJSON("/api/v0/web/components/" + encodeURIComponent(id));
   const counters = c.counters;
@@ -106,6 +123,7 @@ async function detailPage(id) {
       <tr><th>Dropped</th><td class="num">${num(counters.dropped)}</td></tr>
       <tr><th>Queue</th><td class="num">${num(counters.queue.size)} / ${num(counters.queue.capacity)} (${percent(counters.queue.fill)})</td></tr>
     </tbody></table></div>
+    ${sendingQueue(c.sendingQueue)}
     <div><h2>References to</h2><p>${links(c.referencesTo)}</p><h2>Referenced by</h2><p>${links(c.referencedBy)}</p></div>
     </div>
     <h2>Data flow</h2><table><thead><tr><th>From</th><th>To</th><th>Signal</th><th class="num">Rate</th></tr></thead><tbody>${edges}</tbody></table>
@@ -126,6 +144,16 @@ async function graphPage() {
     <div class="graph-box" id="graph">${svg}</div>`;
 }
 
+// Rings a previous run left, listed while the workers drain them (they disappear once released).
+function adoptedRings(list) {
+  const rows = list.flatMap((p) => (p.adoptedRings || []).map((r) => `<tr data-ring="${esc(r.name)}"><td>${esc(p.key)}</td>
+    <td>${esc(r.name)}</td><td class="num">${num(r.records)}</td><td class="num">${bytes(r.usedBytes)}</td></tr>`));
+  if (!rows.length) return "";
+  return `<h2>Adopted rings <span class="muted">(draining)</span></h2><table><thead><tr><th>Process</th><th>Ring</th>
+    <th class="num">Records when adopted</th><th class="num">Still used</th></tr></thead><tbody>${rows.join("")}</tbody></table>
+    <p class="muted">Rings a previous run of this collector left (a crash, or a stop that could not deliver in time); each worker delivers what they hold, then releases them.</p>`;
+}
+
 async function processesPage() {
   const list = await getJSON("/api/v0/web/processes");
   const rows = list.map((p) => `<tr data-key="${esc(p.key)}"><td>${esc(p.key)}</td><td>${esc(p.role)}</td><td>${esc(p.signal ?? "")}</td>
@@ -136,7 +164,8 @@ async function processesPage() {
   return `<h1>Processes</h1><table><thead><tr><th>Process</th><th>Role</th><th>Signal</th><th class="num">PID</th><th>State</th>
     <th class="num">Uptime</th><th class="num">Restarts</th><th class="num">CPU</th><th class="num">RSS</th><th class="num">Ring fill</th></tr></thead>
     <tbody>${rows.join("")}</tbody></table>
-    <p class="muted">Ring fill: the fullest shared-memory ring the process writes (receivers) or reads (workers).</p>`;
+    <p class="muted">Ring fill: the fullest shared-memory ring the process writes (receivers) or reads (workers).</p>
+    ${adoptedRings(list)}`;
 }
 
 async function statusLine() {
