@@ -10,11 +10,12 @@ then are the replaced and removed instances shut down, draining what they hold i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, cast
+from typing import Any, Callable, Final, Iterable, Sequence, cast
 
 from collector.components.kit.api import (
     BuildContext, Component, Consumer, ConsumerRef, MetricsReceiver, MetricsReceiverRef, Retirement,
@@ -25,6 +26,7 @@ from collector.pipeline.loader import Pipeline
 from collector.signals import Signal
 
 log = logging.getLogger(__name__)
+HEALTH_POLL: Final = 1.0  # seconds between looks at the components' own health
 
 StatusReporter = Callable[[dict[str, Any]], None]
 
@@ -79,6 +81,8 @@ class ComponentHost:
         self.instances: dict[str, Component[Any]] = {}
         self._staged: dict[str, Component[Any]] | None = None
         self._report = report or (lambda _event: None)
+        self._reported: dict[str, tuple[str, str]] = {}  # component -> last (state, message) sent
+        self._health_watch: asyncio.Task[None] | None = None
         self._wires: list[_Wire] = []
         self._generation = 0
         self._entries: dict[str, tuple[Any, dict[Signal, Fanout]]] = {}
@@ -185,6 +189,19 @@ class ComponentHost:
     async def start(self) -> None:
         for cid in self.order:
             await self._start_one(cid, self.instances[cid])
+        if self._health_watch is None:
+            self._health_watch = asyncio.create_task(self._watch_health(), name="component health watch")
+
+    async def _watch_health(self, interval: float = HEALTH_POLL) -> None:
+        """Components change their own health while running (a WAL append failing on a full disk,
+        a sender failing, a queue directory locked); report every change, so `/-/healthy` and the UI
+        follow within a poll interval instead of only at start and shutdown."""
+        while True:
+            await asyncio.sleep(interval)
+            for cid, instance in list(self.instances.items()):
+                health = instance.health
+                if self._reported.get(cid) != (health.state.value, health.message):
+                    self._report_health(cid, instance)
 
     async def _shutdown(self, items: list[tuple[str, Component[Any]]], deadline: float) -> None:
         for cid, instance in items:
@@ -197,6 +214,10 @@ class ComponentHost:
     async def shutdown(self, timeout: float) -> None:
         # Producers come after their consumers in `order`: stopping from the end stops upstream first.
         deadline = time.monotonic() + timeout
+        if self._health_watch is not None:
+            self._health_watch.cancel()
+            await asyncio.gather(self._health_watch, return_exceptions=True)
+            self._health_watch = None
         for instance in self.instances.values():
             instance.retirement, instance.successor = Retirement.EXIT, None
         await self._shutdown([(cid, self.instances[cid]) for cid in reversed(self.order) if cid in self.instances],
@@ -255,6 +276,7 @@ class ComponentHost:
         self._wires = [w for w in self._wires if w.entry or w.owner not in owners or not built(w.generation)]
 
     def _report_health(self, cid: str, instance: Component[Any]) -> None:
+        self._reported[cid] = (instance.health.state.value, instance.health.message)
         self._report({"event": "health", "component": cid, "state": instance.health.state.value,
                       "message": instance.health.message})
 

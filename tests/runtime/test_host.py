@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ import msgspec
 import pytest
 
 from collector.components.kit.api import (
-    Component, MissingServiceError, Placement, Retirement, RuntimeServices, Service,
+    Component, Health, HealthState, MissingServiceError, Placement, Retirement, RuntimeServices, Service,
 )
 from collector.components.kit.processorhelper import Processor
 from collector.components.kit.registry import ComponentInfo, register
@@ -155,3 +156,28 @@ def test_retired_instances_learn_why_and_who_takes_over() -> None:
         assert all(i.retirement is Retirement.EXIT and i.successor is None for i in current)
 
     asyncio.run(scenario())
+
+
+def test_a_health_change_while_running_is_reported() -> None:
+    """A component that turns unhealthy by itself (a full disk, a failing sender) is reported within
+    a poll, not only at start and shutdown."""
+    async def scenario() -> list[dict[str, object]]:
+        events: list[dict[str, object]] = []
+        pipeline = _config("a")
+        host = ComponentHost(pipeline, worker_components(pipeline, Signal.LOGS), process_role="worker logs/0",
+                             storage_path=Path("data-test"), http_listen_addr="127.0.0.1:0",
+                             worker_signal=Signal.LOGS, services=RuntimeServices(workers_for_signal=1),
+                             report=events.append)
+        host.build()
+        await host.start()
+        host.instances["test.sink.s"].health = Health(HealthState.UNHEALTHY, "WAL append failed: disk full")
+        deadline = time.monotonic() + 5
+        while not any(e.get("state") == "unhealthy" for e in events) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await host.shutdown(1.0)
+        return events
+
+    events = asyncio.run(scenario())
+    unhealthy = [e for e in events if e.get("state") == "unhealthy"]
+    assert unhealthy == [{"event": "health", "component": "test.sink.s", "state": "unhealthy",
+                          "message": "WAL append failed: disk full"}]
