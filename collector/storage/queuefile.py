@@ -353,6 +353,8 @@ class QueueFile:
                 os.ftruncate(self._fd, offset)
             except OSError:
                 self._rotate()  # cannot repair this segment's tail: later records go to a fresh one
+                raise
+            self._release_written_segment()
             raise
         current.size += len(record)
         current.last_seq = seq
@@ -374,6 +376,20 @@ class QueueFile:
         os.close(self._fd)
         self._fd = fd
         self._segments.append(_Segment(index))
+
+    def _release_written_segment(self) -> None:
+        """After a failed append (a full disk): if every record of the segment being written is
+        consumed, start a fresh segment so that one can be deleted. `_collect` never deletes the
+        segment being written, and a segment rotates only at `segment_bytes`, so on a disk smaller
+        than that a drained queue would otherwise keep the disk full and appends would fail forever."""
+        current = self._segments[-1]
+        if not current.size or current.last_seq >= self._consumed:
+            return  # empty, or it still holds undelivered records: they must be delivered first
+        try:
+            self._rotate()
+        except OSError:
+            return  # retried at the next failed append
+        self._collect()
 
     def _track(self, seq: int, size: int, items: int) -> None:
         self._open_seqs.append(seq)

@@ -231,3 +231,34 @@ def test_failed_append_leaves_the_segment_whole(tmp_path: Path, monkeypatch: pyt
     assert recovery.corrupt == [] and recovery.torn_bytes == 0
     assert _drain(again) == [b"kept", b"after"]
     again.close()
+
+
+def test_failed_append_frees_a_drained_segment_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk smaller than `segment_bytes`: once the backlog is delivered, a failed append must let go
+    of the segment being written (all consumed), or the disk stays full and appends fail forever."""
+    queue = _open(tmp_path)
+    for n in range(3):
+        queue.append(b"old-%d" % n, items=1, signal=0)
+    [full] = _segments(tmp_path)
+    real_write = os.write
+
+    def no_space(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", no_space)
+    with pytest.raises(OSError):  # records still undelivered: their segment must stay
+        queue.append(b"new", items=1, signal=0)
+    assert _segments(tmp_path) == [full]
+    assert _drain(queue) == [b"old-0", b"old-1", b"old-2"]
+    assert _segments(tmp_path) == [full]  # delivered, but it is the segment being written
+    with pytest.raises(OSError):
+        queue.append(b"new", items=1, signal=0)
+    assert full not in _segments(tmp_path)  # freed: the next append can find room
+    monkeypatch.setattr(os, "write", real_write)
+    queue.append(b"new", items=1, signal=0)
+    queue.close()
+    again = QueueFile(tmp_path)
+    assert again.lock()
+    again.open()
+    assert _drain(again) == [b"new"]
+    again.close()
