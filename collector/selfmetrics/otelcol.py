@@ -7,7 +7,7 @@ Signal-specific families are indexed by `Signal` so callers dispatch once:
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from typing import Final, Literal, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
@@ -61,38 +61,29 @@ EXPORTER_QUEUE_CAPACITY: Final = Gauge(
 # settled: waiting in the queue or taken by a sender and still being delivered (retrying). One
 # writer per process; the supervisor sums the processes (livesum) and keeps the oldest age (livemax).
 _QUEUE_STORAGE = _COMPONENT + ("storage",)
-EXPORTER_QUEUE_REQUESTS: Final = Gauge(
-    "collector_exporter_queue_requests", "Batches the sending queue holds (waiting or being sent).",
-    _QUEUE_STORAGE, multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_ITEMS: Final = Gauge(
-    "collector_exporter_queue_items", "Items (spans, data points, log records) the sending queue holds.",
-    _QUEUE_STORAGE, multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_BYTES: Final = Gauge(
-    "collector_exporter_queue_bytes",
-    "Bytes the sending queue holds: framed records on disk, or serialized requests in memory.",
-    _QUEUE_STORAGE, multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_FILE_BYTES: Final = Gauge(
-    "collector_exporter_queue_file_bytes",
-    "Bytes of the persistent queue's segment files (delivered records stay until their segment is removed).",
-    _QUEUE_STORAGE, multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_CAPACITY_UNITS: Final = Gauge(
-    "collector_exporter_queue_capacity", "queue_size, in the unit of the queue's sizer (requests, items or bytes).",
-    _QUEUE_STORAGE + ("sizer",), multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_CAPACITY_BYTES: Final = Gauge(
-    "collector_exporter_queue_capacity_bytes",
-    "Byte budget of the sending queue (disk: the queue directory's budget; memory: only with the bytes sizer).",
-    _QUEUE_STORAGE, multiprocess_mode="livesum",
-)
-EXPORTER_QUEUE_OLDEST_AGE: Final = Gauge(
-    "collector_exporter_queue_oldest_age_seconds",
-    "Age of the oldest batch the sending queue holds, in seconds (0 when empty).",
-    _QUEUE_STORAGE, multiprocess_mode="livemax",
-)
+
+
+def _queue_gauge(name: str, doc: str, *, extra_labels: tuple[str, ...] = (),
+                 mode: Literal["livesum", "livemax"] = "livesum") -> Gauge:
+    return Gauge(f"collector_exporter_queue_{name}", doc, _QUEUE_STORAGE + extra_labels, multiprocess_mode=mode)
+
+
+EXPORTER_QUEUE_REQUESTS: Final = _queue_gauge("requests", "Batches the sending queue holds (waiting or being sent).")
+EXPORTER_QUEUE_ITEMS: Final = _queue_gauge(
+    "items", "Items (spans, data points, log records) the sending queue holds.")
+EXPORTER_QUEUE_BYTES: Final = _queue_gauge(
+    "bytes", "Bytes the sending queue holds: framed records on disk, or serialized requests in memory.")
+EXPORTER_QUEUE_FILE_BYTES: Final = _queue_gauge(
+    "file_bytes",
+    "Bytes of the persistent queue's segment files (delivered records stay until their segment is removed).")
+EXPORTER_QUEUE_CAPACITY_UNITS: Final = _queue_gauge(
+    "capacity", "queue_size, in the unit of the queue's sizer (requests, items or bytes).", extra_labels=("sizer",))
+EXPORTER_QUEUE_CAPACITY_BYTES: Final = _queue_gauge(
+    "capacity_bytes",
+    "Byte budget of the sending queue (disk: the queue directory's budget; memory: only with the bytes sizer).")
+EXPORTER_QUEUE_OLDEST_AGE: Final = _queue_gauge(
+    "oldest_age_seconds", "Age of the oldest batch the sending queue holds, in seconds (0 when empty).",
+    mode="livemax")
 
 PROCESSOR_INCOMING: Final = Counter(
     "otelcol_processor_incoming_items", "Number of items passed to the processor.", _COMPONENT + ("otel_signal",),
