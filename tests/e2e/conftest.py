@@ -8,35 +8,41 @@ import pytest
 from collector.testing.process import CollectorProcess, OtlpEndpoints, free_port
 from collector.testing.sink import OtlpSink, SinkThread
 
-GATEWAY = """
+def gateway_config(*, http_port: int, sink_url: str, grpc_port: int | None = None,
+                   signals: tuple[str, ...] = ("traces", "logs", "metrics"), max_elapsed: str = "5m",
+                   file_storage: str | None = None) -> str:
+    """The e2e tests' collector: OTLP in (HTTP, and gRPC when `grpc_port` is given) for `signals`, a
+    50 ms batch processor, OTLP/HTTP out to `sink_url` with fast retries; with `file_storage`, the
+    exporter's sending queue is persistent, kept by `otelcol.storage.file "<file_storage>"`."""
+    width = max(len(signal) for signal in signals)
+
+    def routes(to: str) -> str:
+        return "".join(f"    {signal:<{width}} = [{to}]\n" for signal in signals)
+
+    grpc = f'  grpc {{\n    endpoint = "127.0.0.1:{grpc_port}"\n  }}\n' if grpc_port is not None else ""
+    storage = f'otelcol.storage.file "{file_storage}" {{}}\n\n' if file_storage else ""
+    queue = (f"  sending_queue {{\n    storage = otelcol.storage.file.{file_storage}.handler\n  }}\n"
+             if file_storage else "")
+    return f"""
 otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-  }}
-  http {{
+{grpc}  http {{
     endpoint = "127.0.0.1:{http_port}"
   }}
   output {{
-    traces  = [otelcol.processor.batch.b.input]
-    logs    = [otelcol.processor.batch.b.input]
-    metrics = [otelcol.processor.batch.b.input]
-  }}
+{routes("otelcol.processor.batch.b.input")}  }}
 }}
 
 otelcol.processor.batch "b" {{
   timeout = "50ms"
   output {{
-    traces  = [otelcol.exporter.otlphttp.out.input]
-    logs    = [otelcol.exporter.otlphttp.out.input]
-    metrics = [otelcol.exporter.otlphttp.out.input]
-  }}
+{routes("otelcol.exporter.otlphttp.out.input")}  }}
 }}
 
-otelcol.exporter.otlphttp "out" {{
+{storage}otelcol.exporter.otlphttp "out" {{
   client {{
     endpoint = "{sink_url}"
   }}
-  retry_on_failure {{
+{queue}  retry_on_failure {{
     initial_interval = "50ms"
     max_interval     = "200ms"
     max_elapsed_time = "{max_elapsed}"
@@ -67,7 +73,7 @@ class Gateway(OtlpEndpoints):
 def start_gateway(*, env: dict[str, str] | None = None, max_elapsed: str = "5m", keep_requests: bool = True) -> Gateway:
     sink = SinkThread(OtlpSink(keep_requests=keep_requests)).start()
     grpc_port, http_port = free_port(), free_port()
-    config = GATEWAY.format(grpc_port=grpc_port, http_port=http_port, sink_url=sink.url, max_elapsed=max_elapsed)
+    config = gateway_config(grpc_port=grpc_port, http_port=http_port, sink_url=sink.url, max_elapsed=max_elapsed)
     collector = CollectorProcess(config, env=env)
     try:
         collector.start()

@@ -19,31 +19,23 @@ import pytest
 from collector.runtime.adoption import find_rings
 from collector.runtime.instance import instance_id
 from collector.signals import Signal
-from collector.testing.process import CollectorProcess, free_port
+from collector.testing.process import CollectorProcess, OtlpEndpoints, free_port
 from collector.testing.sdk import send_logs, send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
-from tests.e2e.conftest import GATEWAY
+from tests.e2e.conftest import gateway_config
 
 SPANS, LOGS = 5_000, 2_000
 CHUNK = 500  # per SDK provider: its queue (2,048) must not overflow, or the SDK drops spans itself
 
 
-class Setup:
+class Setup(OtlpEndpoints):
     def __init__(self, storage: Path, *, env: dict[str, str] | None = None, shutdown_timeout: str = "10s",
                  grpc_port: int | None = None) -> None:
         self.sink = SinkThread(OtlpSink(keep_requests=True)).start()
         self.grpc_port, self.http_port = grpc_port or free_port(), free_port()
-        config = GATEWAY.format(grpc_port=self.grpc_port, http_port=self.http_port, sink_url=self.sink.url,
+        config = gateway_config(grpc_port=self.grpc_port, http_port=self.http_port, sink_url=self.sink.url,
                                 max_elapsed="10m")
         self.collector = CollectorProcess(config, storage=storage, env=env, shutdown_timeout=shutdown_timeout)
-
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
 
     def close(self) -> None:
         self.collector.close()

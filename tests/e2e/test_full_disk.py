@@ -17,68 +17,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.signals import Signal
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import wait_until
 from collector.testing.sink import OtlpSink, SinkThread
-
-CONFIG = """
-otelcol.receiver.otlp "in" {{
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.storage.file "q" {{}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-  sending_queue {{
-    storage = otelcol.storage.file.q.handler
-  }}
-  retry_on_failure {{
-    initial_interval = "50ms"
-    max_interval     = "200ms"
-    max_elapsed_time = "0s"
-  }}
-}}
-"""
+from collector.testing.tmpfs import mounted_tmpfs
+from tests.e2e.conftest import gateway_config
 
 DISK = "6m"
 SPANS_PER_REQUEST = 200
 PAD_BYTES = 300  # random, so snappy cannot shrink the queue records: ~70 KB on disk per request
 EXPORTER = "otelcol.exporter.otlphttp.out"
-
-
-def _mount_tmpfs(path: Path) -> None:
-    path.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("FULL-DISK E2E TEST NOT RUN: mounting a tiny tmpfs as --storage.path needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"FULL-DISK E2E TEST NOT RUN: cannot mount a tmpfs here: {done.stderr.strip()}")
 
 
 def _request(first_id: int) -> tuple[bytes, set[bytes]]:
@@ -148,8 +104,11 @@ def _disk_used(path: Path) -> int:
 
 
 def test_full_storage_path_refuses_retryably_recovers_and_loses_nothing(tmp_path: Path) -> None:
-    disk = tmp_path / "disk"
-    _mount_tmpfs(disk)
+    with mounted_tmpfs(tmp_path / "disk", DISK, what="FULL-DISK E2E TEST") as disk:
+        _fill_recover_and_check(tmp_path, disk)
+
+
+def _fill_recover_and_check(tmp_path: Path, disk: Path) -> None:
     sink = None
     collector = None
     try:
@@ -157,7 +116,8 @@ def test_full_storage_path_refuses_retryably_recovers_and_loses_nothing(tmp_path
         sink.sink.fail(503, retry_after="0")  # the backend is down: the queue on the tiny disk grows
         http_port = free_port()
         collector = CollectorProcess(
-            CONFIG.format(http_port=http_port, sink_url=sink.url), workdir=tmp_path, storage=disk,
+            gateway_config(http_port=http_port, sink_url=sink.url, signals=("traces",), max_elapsed="0s",
+                           file_storage="q"), workdir=tmp_path, storage=disk,
             shutdown_timeout="2s",
             env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1", "COLLECTOR_LOGS_WORKERS": "1",
                  "COLLECTOR_RECEIVER_PROCESSES": "1", "COLLECTOR_RING_BYTES": str(1 << 20)})
@@ -230,12 +190,7 @@ def test_full_storage_path_refuses_retryably_recovers_and_loses_nothing(tmp_path
         assert "Traceback" not in logs, logs[-6000:]
         assert collector.stop() == 0, collector.logs()[-4000:]
     finally:
-        try:
-            if collector is not None:
-                collector.close()
-            if sink is not None:
-                sink.stop()
-        finally:
-            subprocess.run(["umount", str(disk)], check=False, capture_output=True)
-            if os.path.ismount(disk):
-                subprocess.run(["umount", "-l", str(disk)], check=False)
+        if collector is not None:
+            collector.close()
+        if sink is not None:
+            sink.stop()

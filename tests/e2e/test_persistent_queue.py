@@ -14,45 +14,7 @@ from collector.signals import Signal
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import send_logs, send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
-
-CONFIG = """
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-  }}
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-    logs   = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-    logs   = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.storage.file "queue" {{}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-  sending_queue {{
-    storage = otelcol.storage.file.queue.handler
-  }}
-  retry_on_failure {{
-    initial_interval = "50ms"
-    max_interval     = "200ms"
-    max_elapsed_time = "0s"
-  }}
-}}
-"""
+from tests.e2e.conftest import gateway_config
 
 SPANS = 5000
 LOGS = 2000
@@ -88,7 +50,8 @@ def _log_ids(sink: OtlpSink) -> list[tuple[int, int]]:
 
 def _start(workdir: Path, sink: SinkThread, **env: str) -> tuple[CollectorProcess, str]:
     http_port = free_port()
-    config = CONFIG.format(grpc_port=free_port(), http_port=http_port, sink_url=sink.url)
+    config = gateway_config(grpc_port=free_port(), http_port=http_port, sink_url=sink.url, signals=("traces", "logs"),
+                            max_elapsed="0s", file_storage="queue")
     collector = CollectorProcess(config, workdir=workdir, shutdown_timeout="2s",
                                  env={"COLLECTOR_TRACES_WORKERS": "2", "COLLECTOR_LOGS_WORKERS": "1", **env})
     try:

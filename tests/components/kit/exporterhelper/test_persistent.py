@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 
@@ -20,6 +18,7 @@ from collector.components.kit.exporterhelper.persistent import FileStorageHandle
 from collector.components.kit.exporterhelper.sender import ExportSender
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import AckToken, Payload, Signal
+from collector.testing.tmpfs import mounted_tmpfs
 from tests.signals import otlp_data as data
 
 FAST_RETRY = RetryArgs(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0)
@@ -51,17 +50,37 @@ def _names(payload: Payload) -> list[str]:
             for ss in rs.scope_spans for span in ss.spans]
 
 
-def test_payload_is_settled_once_on_disk_and_delivered_after_a_restart(tmp_path: Path) -> None:
-    async def down(payload: Payload) -> None:
-        raise RetryableError("HTTP 503")
+async def _down(payload: Payload) -> None:
+    raise RetryableError("HTTP 503")
 
-    delivered: list[str] = []
 
+def _recorder(delivered: list[str]) -> Callable[[Payload], Awaitable[None]]:
+    """A push that succeeds and records the names of the spans it delivered."""
     async def up(payload: Payload) -> None:
         delivered.extend(_names(payload))
+    return up
+
+
+def _run(directory: Path, push: Callable[[Payload], Awaitable[None]], *, until: Callable[[], bool] | None = None,
+         wait: float = 5.0, **kwargs: Any) -> None:
+    """Start a sender over `directory` (what an earlier one left there is recovered), let it deliver until
+    `until()` holds or `wait` seconds have passed, then shut it down with a second to drain."""
+    async def scenario() -> None:
+        sender = _sender(directory, push, **kwargs)
+        await sender.start()
+        deadline = time.monotonic() + wait
+        while not (until is not None and until()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await sender.shutdown(time.monotonic() + 1)
+
+    asyncio.run(scenario())
+
+
+def test_payload_is_settled_once_on_disk_and_delivered_after_a_restart(tmp_path: Path) -> None:
+    delivered: list[str] = []
 
     async def first_run() -> list[AckToken]:
-        sender = _sender(tmp_path, down)
+        sender = _sender(tmp_path, _down)
         await sender.start()
         tokens = [AckToken(i) for i in range(5)]
         for i, token in enumerate(tokens):
@@ -70,21 +89,13 @@ def test_payload_is_settled_once_on_disk_and_delivered_after_a_restart(tmp_path:
         await sender.shutdown(time.monotonic() + 0.2)  # backend down: nothing delivered, nothing dropped
         return tokens
 
-    async def second_run() -> None:
-        sender = _sender(tmp_path, up)
-        await sender.start()
-        deadline = time.monotonic() + 5
-        while len(delivered) < 10 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        await sender.shutdown(time.monotonic() + 1)
-
     asyncio.run(first_run())
     queue_dir = tmp_path / "otelcol.exporter.otlphttp.t" / "traces-0"
     assert list(queue_dir.glob("*.q"))
-    asyncio.run(second_run())
+    _run(tmp_path, _recorder(delivered), until=lambda: len(delivered) >= 10)
     assert sorted(set(delivered)) == sorted(f"b{i}" for i in range(5))
     delivered.clear()
-    asyncio.run(second_run())  # everything was acknowledged: nothing comes back
+    _run(tmp_path, _recorder(delivered), until=lambda: len(delivered) >= 10)  # everything was acknowledged: nothing comes back
     assert delivered == []
 
 
@@ -101,17 +112,7 @@ def test_permanent_failure_removes_the_record(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     seen: list[str] = []
-
-    async def record(payload: Payload) -> None:
-        seen.extend(_names(payload))
-
-    async def again() -> None:
-        sender = _sender(tmp_path, record)
-        await sender.start()
-        await asyncio.sleep(0.1)
-        await sender.shutdown(time.monotonic() + 1)
-
-    asyncio.run(again())
+    _run(tmp_path, _recorder(seen), wait=0.1)
     assert seen == []
 
 
@@ -143,11 +144,8 @@ def test_full_queue_or_byte_budget_holds_the_caller_and_its_ring_records(
 
 
 def test_corrupt_record_is_counted_as_dropped_and_the_rest_delivered(tmp_path: Path) -> None:
-    async def down(payload: Payload) -> None:
-        raise RetryableError("HTTP 503")
-
     async def fill() -> None:
-        sender = _sender(tmp_path, down)
+        sender = _sender(tmp_path, _down)
         await sender.start()
         for i in range(3):
             await sender.consume(spans(5, AckToken(i), name=f"c{i}"))
@@ -162,28 +160,9 @@ def test_corrupt_record_is_counted_as_dropped_and_the_rest_delivered(tmp_path: P
     counter = PIPELINE_DROPPED[Signal.TRACES].labels("otelcol.exporter.otlphttp.t", "/", "corrupt")
     before = counter._value.get()
     delivered: list[str] = []
-
-    async def up(payload: Payload) -> None:
-        delivered.extend(_names(payload))
-
-    async def drain() -> None:
-        sender = _sender(tmp_path, up)
-        await sender.start()
-        await asyncio.sleep(0.2)
-        await sender.shutdown(time.monotonic() + 1)
-
-    asyncio.run(drain())
+    _run(tmp_path, _recorder(delivered), wait=0.2)
     assert sorted(set(delivered)) == ["c0"]  # c1 corrupt, c2 torn
     assert counter._value.get() - before == 5  # the corrupt record's items (its header survived)
-
-
-def _mount_tmpfs(directory: Path, size: str) -> None:
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("SKIPPED LOUDLY: ENOSPC test needs root to mount a tiny tmpfs")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"SKIPPED LOUDLY: cannot mount a tmpfs for the ENOSPC test: {result.stderr.strip()}")
 
 
 def _fill(path: Path) -> None:
@@ -199,10 +178,7 @@ def _fill(path: Path) -> None:
 
 
 def test_disk_full_holds_data_reports_unhealthy_and_recovers(tmp_path: Path) -> None:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    _mount_tmpfs(mount, "256k")
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "256k", what="ENOSPC TEST") as mount:
         filler = mount / "filler"
         delivered: list[str] = []
         up = asyncio.Event()
@@ -231,15 +207,10 @@ def test_disk_full_holds_data_reports_unhealthy_and_recovers(tmp_path: Path) -> 
 
         asyncio.run(scenario())
         assert "before" in delivered and "during" in delivered
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_disk_full_sets_health_unhealthy_then_healthy(tmp_path: Path) -> None:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    _mount_tmpfs(mount, "128k")
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "128k", what="ENOSPC TEST") as mount:
         async def push(payload: Payload) -> None:
             pass
 
@@ -260,37 +231,21 @@ def test_disk_full_sets_health_unhealthy_then_healthy(tmp_path: Path) -> None:
 
         health = asyncio.run(scenario())
         assert health[-1].state is HealthState.HEALTHY
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_queues_of_workers_that_no_longer_exist_are_taken_over_and_removed(tmp_path: Path) -> None:
     """Three traces workers became one: worker 0 delivers what workers 1 and 2 left on disk."""
-    async def down(payload: Payload) -> None:
-        raise RetryableError("HTTP 503")
-
     delivered: list[str] = []
 
-    async def up(payload: Payload) -> None:
-        delivered.extend(_names(payload))
-
     async def old_worker(index: int) -> None:
-        sender = _sender(tmp_path, down, worker_index=index, workers=3)
+        sender = _sender(tmp_path, _down, worker_index=index, workers=3)
         await sender.start()
         await sender.consume(spans(1, AckToken(index), name=f"w{index}"))
         await sender.shutdown(time.monotonic() + 0.1)
 
-    async def single_worker() -> None:
-        sender = _sender(tmp_path, up, worker_index=0, workers=1)
-        await sender.start()
-        deadline = time.monotonic() + 5
-        while len(delivered) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        await sender.shutdown(time.monotonic() + 1)
-
     for index in range(3):
         asyncio.run(old_worker(index))
-    asyncio.run(single_worker())
+    _run(tmp_path, _recorder(delivered), until=lambda: len(delivered) >= 3, worker_index=0, workers=1)
     assert sorted(delivered) == ["w0", "w1", "w2"]
     parent = tmp_path / "otelcol.exporter.otlphttp.t"
     assert sorted(p.name for p in parent.iterdir()) == ["traces-0"]
