@@ -202,6 +202,29 @@ def _from_json(text: str) -> Any:
         raise FunctionError(f"invalid JSON: {exc}") from exc
 
 
+@_strings("yaml")
+def _from_yaml(text: str) -> Any:
+    """Alloy's `encoding.from_yaml`: YAML 1.2 (as Go's yaml.v3 reads it) through ruamel.yaml, loaded
+    into plain values (maps, lists, strings, numbers, booleans, null)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return _plain_yaml(YAML(typ="safe", pure=True).load(text))
+    except YAMLError as exc:
+        raise FunctionError(f"invalid YAML: {' '.join(str(exc).split())}") from exc
+
+
+def _plain_yaml(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain_yaml(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_yaml(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)  # timestamps and other tagged scalars: their text, as Alloy gives them
+
+
 def _to_json_value(value: Any, path: str) -> Any:
     if isinstance(value, Secret):
         raise FunctionError(f"{path}: secrets must be unwrapped with convert.nonsensitive")
@@ -343,6 +366,7 @@ def _build() -> dict[str, Any]:
         },
         "encoding": {
             "from_json": from_json,
+            "from_yaml": _fn("encoding.from_yaml", _from_yaml),
             "to_json": _fn("encoding.to_json", _to_json),
             "from_base64": _fn("encoding.from_base64", _from_base64),
             "to_base64": _fn("encoding.to_base64", _to_base64),

@@ -57,9 +57,18 @@ def load(
     http_listen_addr: str = DEFAULT_HTTP_LISTEN_ADDR,
     storage_path: Path = DEFAULT_STORAGE_PATH,
     components: Mapping[str, ComponentInfo] | None = None,
+    config_format: str | None = None,
 ) -> Pipeline:
-    """Load a configuration file or directory. `components` replaces the registry (tests)."""
+    """Load a configuration file or directory. `components` replaces the registry (tests).
+    `config_format` ("alloy" or "otelcol") overrides the choice by extension (`.yaml`/`.yml` is
+    an OpenTelemetry Collector configuration, converted by `collector.otelcolconfig`)."""
     from collector.config.files import read_config
+    from collector.otelcolconfig import config_format as detect_format
+
+    if detect_format(path, config_format) == "otelcol" and not Path(path).is_dir():
+        from collector.otelcolconfig import load_yaml_config
+
+        return load_yaml_config(path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path))
 
     sources = read_config(Path(path))
     return load_sources(

@@ -32,6 +32,7 @@ class Node:
     block: Block
     references_to: list[str] = field(default_factory=list)
     referenced_by: list[str] = field(default_factory=list)
+    yaml_id: str = ""  # the OpenTelemetry Collector ID this block was converted from (YAML configs)
 
 
 @dataclass(frozen=True, slots=True)
