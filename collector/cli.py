@@ -1,4 +1,4 @@
-"""`collector run|validate|fmt CONFIG` (reference C.1). The only place that exits the process.
+"""`collector run|validate|fmt CONFIG` (reference C.1) and `collector convert`. The only place that exits the process.
 
 Every configuration problem prints the diagnostics with their source lines, then Alloy's
 `Error: could not perform the initial load successfully`, and exits 1; no traceback reaches the
@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the collector with a configuration file or directory")
     run.add_argument("config", metavar="CONFIG", nargs="?")
-    run.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
+    run.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
+                     help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
+    run.add_argument("--server.http.listen-addr", dest="http_listen_addr", default=None,
                      metavar="ADDR", help="address of the HTTP server (UI, /metrics, /-/reload)")
     run.add_argument("--storage.path", dest="storage_path", default="data-collector", metavar="DIR",
                      help="where components keep their data (WAL, queues)")
@@ -38,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="load a configuration without running it")
     validate.add_argument("config", metavar="CONFIG", nargs="?")
+    validate.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
+                          help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
+
+    convert = commands.add_parser("convert", help="convert an OpenTelemetry Collector configuration to Alloy")
+    convert.add_argument("config", metavar="CONFIG", nargs="?")
+    convert.add_argument("--source-format", "-f", dest="source_format", choices=("otelcol",), default="otelcol",
+                         help="format of the file to convert")
+    convert.add_argument("--output", "-o", dest="output", default=None, metavar="FILE",
+                         help="write the Alloy configuration here instead of stdout")
 
     fmt = commands.add_parser("fmt", help="print a configuration file in canonical form")
     fmt.add_argument("config", metavar="CONFIG", nargs="?")
@@ -58,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         if args.command == "validate":
-            return _validate(args.config, sys.stdout)
+            return _validate(args.config, sys.stdout, args.config_format)
+        if args.command == "convert":
+            return _convert(args.config, args.output)
         return _fmt(args.config, write=args.write)
     except DiagnosticError as exc:
         _print_diagnostics(exc.diagnostics, exc.sources)
@@ -91,24 +104,65 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"Error: --shutdown-timeout: {exc}", file=sys.stderr)
         return 1
+    from collector.otelcolconfig import config_format
     from collector.runtime.supervisor import run
 
+    fmt = config_format(args.config, args.config_format)
+    listen = args.http_listen_addr
+    if listen is None:
+        listen = "127.0.0.1:12345"
+        if fmt == "otelcol" and not Path(args.config).is_dir():
+            from collector.otelcolconfig import convert_yaml
+
+            admin = convert_yaml(args.config).conversion.admin_address
+            if admin is not None:
+                listen = admin[0]  # service.telemetry.metrics: the admin server serves /metrics
     return run(
         pipeline_path=Path(args.config),
-        http_listen_addr=args.http_listen_addr,
+        config_format=fmt,
+        http_listen_addr=listen,
         storage_path=Path(args.storage_path),
         shutdown_timeout=shutdown_timeout,
     )
 
 
-def _validate(config: str, out: TextIO) -> int:
+def _validate(config: str, out: TextIO, config_format: str | None = None) -> int:
     from collector.pipeline.loader import load
     from collector.pipeline.summary import summary
 
-    pipeline = load(config)
+    pipeline = load(config, config_format=config_format)
     if pipeline.warnings:
         print(render(pipeline.warnings, pipeline.sources), file=sys.stderr)
     out.write(summary(pipeline, config))
+    return 0
+
+
+def _convert(config: str, output: str | None) -> int:
+    """Print (or write) the Alloy equivalent of an OpenTelemetry Collector YAML file, formatted as
+    `collector fmt` does. Conversion notes (warnings) go to stderr; errors exit 1 and write nothing.
+    The result is also loaded, so a value the components reject is reported here, in the YAML."""
+    from collector.config.format import format_source
+    from collector.otelcolconfig import convert_yaml, load_yaml_config
+    from collector.pipeline.loader import DEFAULT_STORAGE_PATH
+
+    converted = convert_yaml(config)
+    pipeline = load_yaml_config(config, http_listen_addr="127.0.0.1:12345", storage_path=DEFAULT_STORAGE_PATH,
+                                converted=converted)
+    notes = list(pipeline.warnings)
+    admin = converted.conversion.admin_address
+    if admin is not None:
+        from collector.config.diag import Diagnostic
+
+        notes.append(Diagnostic.warning(admin[1], f"service.telemetry.metrics address: run the converted "
+                                                  f"configuration with --server.http.listen-addr={admin[0]}"))
+    if notes:
+        print(render(notes, converted.sources), file=sys.stderr)
+    formatted = format_source(converted.conversion.alloy, converted.alloy_name)
+    text = formatted if isinstance(formatted, bytes) else formatted.encode()
+    if output:
+        Path(output).write_bytes(text)
+    else:
+        sys.stdout.write(text.decode())
     return 0
 
 

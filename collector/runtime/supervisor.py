@@ -81,11 +81,12 @@ class ReloadOutcome:
 class Supervisor:
     def __init__(self, pipeline: Pipeline, source_path: Path, topology: Topology, *,
                  http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path,
-                 instance: Instance | None = None) -> None:
+                 instance: Instance | None = None, config_format: str | None = None) -> None:
         self.pipeline = pipeline
         self.source_path = source_path  # what the user named; re-read on reload
+        self.config_format = config_format  # "otelcol" (YAML, converted) or "alloy"; None: by extension
         self.generation = 0
-        self.config_path = _snapshot_config(source_path, run_dir / "config-0")
+        self.config_path = _snapshot_config(source_path, run_dir / "config-0", config_format)
         self.topology = topology
         self.http_listen_addr = http_listen_addr
         self.storage_path = storage_path
@@ -265,7 +266,7 @@ class Supervisor:
         async with self._reload_lock:
             try:
                 pipeline = load(self.source_path, http_listen_addr=self.http_listen_addr,
-                                storage_path=self.storage_path)
+                                storage_path=self.storage_path, config_format=self.config_format)
             except DiagnosticError as err:
                 outcome = ReloadOutcome(False, summarize(err.diagnostics, err.sources), time.time())
                 log.error("failed to reload config: %s", outcome.message)
@@ -277,7 +278,7 @@ class Supervisor:
                 return outcome
             self.generation += 1
             generation = self.generation
-            snapshot = _snapshot_config(self.source_path, self.run_dir / f"config-{generation}")
+            snapshot = _snapshot_config(self.source_path, self.run_dir / f"config-{generation}", self.config_format)
             for child in self.children.values():
                 child.spec = _with_config(child.spec, str(snapshot))
             self.config_path = snapshot
@@ -434,7 +435,7 @@ def _forget_dead_process(metrics_dir: Path, pid: int) -> None:
         pass
 
 
-def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
+def run(*, pipeline_path: str | Path, config_format: str | None = None, http_listen_addr: str = "127.0.0.1:12345",
         storage_path: str | Path = "data-collector", shutdown_timeout: float = 30.0) -> int:
     """Run the collector until SIGTERM/SIGINT. Configuration errors raise DiagnosticError."""
     try:
@@ -442,7 +443,8 @@ def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
     except SettingsError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path))
+    pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path),
+                    config_format=config_format)
     logs.configure("supervisor", pipeline.logging.level, pipeline.logging.format)
     try:
         instance = claim_instance(storage_path)
@@ -461,7 +463,7 @@ def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
         (run_dir / "metrics").mkdir()
         supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,
                                 storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir,
-                                instance=instance)
+                                instance=instance, config_format=config_format)
         import uvloop
 
         return uvloop.run(supervisor.run())
@@ -471,9 +473,20 @@ def run(*, pipeline_path: str | Path, http_listen_addr: str = "127.0.0.1:12345",
         instance.release()
 
 
-def _snapshot_config(path: Path, target: Path) -> Path:
-    """Copy the configuration (a file, or a directory's *.alloy files) where children will read it."""
+def _snapshot_config(path: Path, target: Path, config_format: str | None = None) -> Path:
+    """Copy the configuration (a file, or a directory's *.alloy files) where children will read it.
+    An OpenTelemetry Collector YAML file is snapshotted as the Alloy text it converts to (environment
+    variables substituted once, here), so children load plain Alloy."""
+    from collector.otelcolconfig import config_format as detect_format
+
     target.mkdir(parents=True)
+    if detect_format(path, config_format) == "otelcol" and not path.is_dir():
+        from collector.otelcolconfig import convert_yaml
+
+        converted = convert_yaml(path)
+        alloy = target / (path.name + ".alloy")
+        alloy.write_bytes(converted.conversion.alloy)
+        return alloy
     sources = read_config(path)
     for name, data in sources.items():
         (target / Path(name).name).write_bytes(data)
