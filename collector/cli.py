@@ -117,9 +117,10 @@ def _run(args: argparse.Namespace) -> int:
             admin = convert_yaml(args.config).conversion.admin_address
             if admin is not None:
                 listen = admin[0]  # service.telemetry.metrics: the admin server serves /metrics
+    extra = {"config_format": fmt} if fmt == "otelcol" else {}
     return run(
         pipeline_path=Path(args.config),
-        config_format=fmt,
+        **extra,
         http_listen_addr=listen,
         storage_path=Path(args.storage_path),
         shutdown_timeout=shutdown_timeout,

@@ -12,11 +12,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from collector.config.diag import Diagnostic, DiagnosticError, Sources, has_errors
 from collector.otelcolconfig.alloytext import SourceMap
 from collector.otelcolconfig.convert import Conversion
+
+if TYPE_CHECKING:
+    from collector.pipeline.model import Pipeline
 
 ConfigFormat = Literal["alloy", "otelcol"]
 __all__ = ["ConfigFormat", "Converted", "config_format", "convert_yaml", "load_yaml_config"]
@@ -64,7 +67,7 @@ def convert_yaml(path: str | os.PathLike[str], source: bytes | None = None,
 
 
 def load_yaml_config(path: str | os.PathLike[str], *, http_listen_addr: str, storage_path: Path,
-                     converted: Converted | None = None):  # type: ignore[no-untyped-def]
+                     converted: Converted | None = None) -> Pipeline:
     """Convert and load; every diagnostic is located in the YAML. Returns the `Pipeline`, whose
     nodes carry their YAML IDs."""
     from collector.pipeline.loader import load_sources

@@ -583,7 +583,7 @@ def _output(signal: Signal, targets: list[Value], src: Span) -> Block:
 
 
 def _output_all(by_signal: dict[Signal, list[Value]], src: Span) -> Block:
-    body = [Attribute(s.value, list(v), src) for s, v in by_signal.items()]
+    body: list[Attribute | Block] = [Attribute(s.value, list(v), src) for s, v in by_signal.items()]
     return Block("output", None, body, src)
 
 

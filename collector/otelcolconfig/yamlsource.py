@@ -102,6 +102,8 @@ class _Lines:
         cut = rest.find(" #")
         if cut >= 0:
             rest = rest[:cut]
+        if "[" in self.texts[line][:col] or "{" in self.texts[line][:col]:  # inside a flow collection
+            rest = re.split(r"[,\]}]", rest, maxsplit=1)[0]
         return len(rest.rstrip()) or 1
 
 
