@@ -45,11 +45,11 @@ class OtlpEndpoints:
 class CollectorProcess:
     def __init__(self, config: str, *, env: Mapping[str, str] | None = None, workdir: Path | None = None,
                  shutdown_timeout: str = "10s", extra_args: tuple[str, ...] = (),
-                 storage: Path | None = None) -> None:
+                 storage: Path | None = None, config_name: str = "config.alloy") -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="collector-test-") if workdir is None else None
         self.workdir = Path(self._tmp.name) if self._tmp else workdir
         assert self.workdir is not None
-        self.config_path = self.workdir / "config.alloy"
+        self.config_path = self.workdir / config_name  # `config.yaml` runs an OpenTelemetry Collector YAML
         self.config_path.write_text(config)
         self.admin_port = free_port()
         self.admin_addr = f"127.0.0.1:{self.admin_port}"
