@@ -46,6 +46,13 @@ class Encoder:
         """Define every series again in the next record (after a record that may not have been written)."""
         self._refs.clear()
 
+    def decoder(self) -> Decoder:
+        """A decoder that already knows the refs defined so far in the current segment, so a reader
+        can start right after the last record written instead of at the segment's start."""
+        decoder = Decoder()
+        decoder.seed(self._segment, list(self._refs))  # dict order is ref order: refs are 0, 1, 2, ...
+        return decoder
+
     def encode(self, batch: SampleBatch, segment: int) -> bytes:
         refs = self._refs
         if segment != self._segment or len(refs) >= _REF_LIMIT - len(batch.series):
@@ -99,6 +106,12 @@ class Decoder:
                 self._series.clear()
             series = self._series[encoded] = Series(_labels_of(encoded))
         return series
+
+    def seed(self, segment: int, table: list[Series]) -> None:
+        """Start from the ref table a writer holds for `segment` (see `Encoder.decoder`)."""
+        self._segment, self._table = segment, table
+        for series in table:
+            self._series.setdefault(series.encoded, series)
 
     def learn(self, body: bytes, segment: int) -> int:
         """Take in the ref definitions of a record; returns where its sample columns start."""

@@ -91,3 +91,22 @@ def test_write_request_records_of_older_wals_still_decode() -> None:
 
 def test_empty_batch_round_trips() -> None:
     assert len(walrecord.Decoder().decode(walrecord.Encoder().encode(SampleBatch(), 0), 0)) == 0
+
+
+def test_a_decoder_seeded_by_the_writer_reads_from_the_middle_of_a_segment() -> None:
+    """An endpoint that falls behind starts reading right after the last record written: the
+    writer's ref table stands in for the records before it."""
+    from collector.protocols.prometheus.series import SampleBatch, Series
+    from collector.protocols.prometheus.walrecord import Encoder
+
+    encoder = Encoder()
+    first, second = SampleBatch(), SampleBatch()
+    a, b = Series({"__name__": "a"}), Series({"__name__": "b"})
+    first.append(a, 1.0, 1)
+    encoder.encode(first, 0)  # defines a
+    decoder = encoder.decoder()
+    second.append(a, 2.0, 2)
+    second.append(b, 3.0, 3)
+    body = encoder.encode(second, 0)  # uses a's ref, defines b
+    decoded = decoder.decode(body, 0)
+    assert [(s.labels, v, t) for s, v, t in decoded.rows()] == [(a.labels, 2.0, 2), (b.labels, 3.0, 3)]

@@ -194,6 +194,8 @@ class RemoteWrite(Component[Arguments]):
         self._disk_error: str | None = None
         self._fault_logged = -1e9
         self._cursors: dict[str, Position] = {}  # replaying endpoint -> end of the last record it loaded
+        # replaying endpoint -> (where it fell behind, a decoder that knows the refs of that point)
+        self._seeds: dict[str, tuple[Position, walrecord.Decoder]] = {}
         self._wal: WAL | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._records = walrecord.Encoder()
@@ -259,10 +261,14 @@ class RemoteWrite(Component[Arguments]):
                 self._start_replay(queue, wal.positions[queue.name])
         self._queues = queues
 
-    def _start_replay(self, queue: EndpointQueue, cursor: Position) -> None:
-        """Feed `queue` from the WAL after `cursor` (the end of the last record it holds)."""
+    def _start_replay(self, queue: EndpointQueue, cursor: Position, seed: walrecord.Decoder | None = None) -> None:
+        """Feed `queue` from the WAL after `cursor` (the end of the last record it holds). A live
+        endpoint that falls behind passes the writer's `seed`, so its catch-up reads only what was
+        written after it fell behind instead of re-reading its segment from the start."""
         queue.live = False
         self._cursors[queue.name] = cursor
+        if seed is not None:
+            self._seeds[queue.name] = (cursor, seed)
         self._replays[queue.name] = asyncio.create_task(self._replay(queue), name=f"{queue.name} replay")
 
     async def _stop_queues(self, deadline: float | None) -> None:
@@ -273,6 +279,7 @@ class RemoteWrite(Component[Arguments]):
         queues, self._queues = self._queues, []
         await asyncio.gather(*(queue.stop(deadline) for queue in queues))
         self._cursors.clear()
+        self._seeds.clear()
         if self._wal is not None:
             self._wal.save_positions()
 
@@ -284,16 +291,21 @@ class RemoteWrite(Component[Arguments]):
         decoder = walrecord.Decoder()
         replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
         start = self._cursors[queue.name]
+        seeded = self._seeds.pop(queue.name, None)
+        mid_segment = seeded is not None and seeded[0] == start
+        if seeded is not None and mid_segment:
+            decoder = seeded[1]
         self.ctx.logger.info("endpoint %s: replaying the WAL from %s to %s", queue.name, start, wal.head)
         total = 0
         while True:
             try:
                 total += await self._feed(wal, queue, self._cursors[queue.name], decoder, replayed,
-                                          lambda end: self._cursors.__setitem__(queue.name, end))
+                                          lambda end: self._cursors.__setitem__(queue.name, end),
+                                          from_segment_start=not mid_segment)
                 break
             except Exception as err:  # noqa: BLE001 - an I/O error: the endpoint must not stop for good
                 self.ctx.logger.error("endpoint %s: reading the WAL failed (%s); retrying in 1s", queue.name, err)
-                decoder = walrecord.Decoder()
+                decoder, mid_segment = walrecord.Decoder(), False
                 await asyncio.sleep(1.0)
         queue.live = True
         self._cursors.pop(queue.name, None)
@@ -301,11 +313,14 @@ class RemoteWrite(Component[Arguments]):
         self.ctx.logger.info("endpoint %s: WAL replay done (%d samples), sending live", queue.name, total)
 
     async def _feed(self, wal: WAL, queue: EndpointQueue, start: Position, decoder: walrecord.Decoder,
-                    replayed: m.Counter, loaded: Callable[[Position], None]) -> int:
+                    replayed: m.Counter, loaded: Callable[[Position], None], *,
+                    from_segment_start: bool = True) -> int:
         """Append the records of `wal` after `start` to `queue` (waiting for its shards) up to the
-        head; returns the samples appended. A record that cannot be decoded is skipped and logged."""
+        head; returns the samples appended. A record that cannot be decoded is skipped and logged.
+        Series refs are defined per segment, so reading starts at the segment's start unless the
+        decoder was seeded with the refs known at `start`."""
         total = 0
-        for record in wal.read(Position(start.segment, 0)):  # series refs are defined per segment
+        for record in wal.read(Position(start.segment, 0) if from_segment_start else start):
             try:
                 if record.end <= start:
                     decoder.skip(record.body, record.end.segment)
@@ -348,7 +363,8 @@ class RemoteWrite(Component[Arguments]):
             if queue.has_space:
                 queue.put(batch, position)
             else:
-                self._start_replay(queue, before)
+                self._start_replay(queue, before, seed=self._records.decoder() if before.segment == position.segment
+                                   else None)
 
     async def _write(self, wal: WAL, batch: SampleBatch) -> tuple[Position, Position]:
         """Append one record (retrying while the disk refuses it); (its start, its end)."""
