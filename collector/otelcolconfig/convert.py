@@ -92,6 +92,8 @@ class _Converter:
         self.defined: dict[str, dict[str, _Component]] = {k: {} for k in KINDS}
         self.pipelines: list[_Pipeline] = []
         self.used_extensions: set[str] = set()
+        self.rejected: set[str] = set()  # IDs whose definition already has an error
+        self.rejected_kinds: set[str] = set()  # sections that are not maps (every reference would fail)
         self.blocks: list[Block] = []
         self.yaml_ids: dict[str, str] = {}
         self.admin: tuple[str, Span] | None = None
@@ -137,12 +139,14 @@ class _Converter:
             return
         if not section.is_map:
             self.error(section.span, f"'{kind}' expected a map, got '{type_word(section.value)}'")
+            self.rejected_kinds.add(kind)
             return
         table = _TABLES[kind]
         for yid, node in section.items():
             type_, slash, name = yid.partition("/")
             if not type_ or (slash and not name) or not all(c.isalnum() or c in "_-." for c in type_):
                 self.error(node.key_span, f'invalid component ID "{yid}": expected "type" or "type/name"')
+                self.rejected.add(yid)
                 continue
             target = table.get(type_)
             if target is None:
@@ -153,6 +157,7 @@ class _Converter:
                 else:
                     self.error(node.key_span, f'unknown type: "{type_}" for id: "{yid}" '
                                               f"(this collector implements {kind}: {known})")
+                self.rejected.add(yid)
                 continue
             info = self.registry[target.alloy]
             self.defined[kind][yid] = _Component(kind, yid, type_, name, node, node.key_span, target, info)
@@ -179,6 +184,8 @@ class _Converter:
                 self.error(node.span, f"'service.extensions' expected a list, got '{type_word(node.value)}'")
             return
         for item in items:
+            if item.value in self.rejected or "extensions" in self.rejected_kinds:
+                continue  # its definition is already reported
             if item.value not in self.defined["extensions"]:
                 self.error(item.span, f'service::extensions: references extension "{item.value}" which is not configured')
             else:
@@ -266,13 +273,18 @@ class _Converter:
                     kinds = ("receivers", "connectors") if key == "receivers" else \
                         ("exporters", "connectors") if key == "exporters" else ("processors",)
                     if not any(name in self.defined[k] for k in kinds):
+                        if name in self.rejected or any(k in self.rejected_kinds for k in kinds):
+                            continue  # its definition is already reported
                         self.error(item.span, f'service::pipelines::{pid}: references {key[:-1]} "{name}" '
                                               "which is not configured")
                         continue
                     getattr(pipe, key).append((name, item))
             for key in ("receivers", "exporters"):
-                if pnode.get(key) is None:
+                listed = pnode.get(key)
+                if listed is None:
                     self.error(pnode.key_span, f'pipeline "{pid}": must have at least one {key[:-1]}')
+                elif isinstance(listed.value, list) and not listed.value:
+                    self.error(listed.span, f'pipeline "{pid}": must have at least one {key[:-1]}')
             self.pipelines.append(pipe)
 
     # -- graph ----------------------------------------------------------------------------------
@@ -325,10 +337,18 @@ class _Converter:
         for kind in KINDS:
             for yid, c in self.defined[kind].items():
                 if kind == "extensions":
-                    if yid not in self.used_extensions:
-                        self.warn(c.key_span, f'extension "{yid}" is configured but not listed in service.extensions; it does not run')
+                    if yid in self.used_extensions:
+                        continue
+                    self.warn(c.key_span, f'extension "{yid}" is configured but not listed in service.extensions; it does not run')
                 elif yid not in used[kind] and yid not in used["exporters" if kind == "connectors" else kind]:
                     self.warn(c.key_span, f'{kind[:-1]} "{yid}" is configured but not used in any pipeline; it does not run')
+                else:
+                    continue
+                # not run, but its settings are still checked, as the OTel Collector unmarshals every
+                # configured component: unknown keys and misshapen sections (values are typed by the
+                # Alloy loader, which only sees what runs)
+                if c.type not in ("prometheus", "prometheusremotewrite"):
+                    comp.component_body(kind, c.type, yid, c.node, c.info.arguments, self.translator)
         # blocks in dependency order of reading: extensions, receivers, processors, exporters, connectors
         for yid in sorted(self.used_extensions):
             c = self.defined["extensions"][yid]

@@ -150,13 +150,27 @@ def load_yaml(file: str, source: bytes, env: Mapping[str, str] | None = None,
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.context}: {exc.problem}"
+        if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+            mark = exc.context_mark  # an unclosed quote or bracket: point where it opens, not at the end
+        # ruamel's duplicate-key message repeats both values in full; the key and its place suffice
+        problem = re.sub(r'(found duplicate key "[^"]*") with value .*', r"\1", problem, flags=re.S)
         line, col = (mark.line, mark.column) if mark is not None else (0, 0)
         raise YamlError(Diagnostic.error(lines.span(line, col, 1), f"yaml: {' '.join(problem.split())}")) from None
     except YAMLError as exc:
         raise YamlError(Diagnostic.error(Span(file, 0, 1), f"yaml: {' '.join(str(exc).split())}")) from None
     builder = _Builder(lines, os.environ if env is None else env, diags if diags is not None else [])
-    root_span = Span(file, 0, 1)
+    root_span = _document_start(lines)
     return builder.node(data, root_span, root_span, "")
+
+
+def _document_start(lines: _Lines) -> Span:
+    """Where the document's content starts (after leading comments and `---`), for errors about the
+    whole document: a missing section, a document that is not a map."""
+    for number, text in enumerate(lines.texts):
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#") and stripped != "---":
+            return lines.span(number, len(text) - len(text.lstrip()), 1)
+    return Span(lines.file, 0, 1)
 
 
 class _Builder:
