@@ -277,7 +277,7 @@ def test_c_tutorial(mode: str, tmp_path: Path, sinks: list[SinkThread], promethe
     # transform promoted the two resource attributes onto the data point: they are labels now
     assert labels["deployment_environment"] == "prod" and labels["service_version"] == "1.2.3"
     assert labels["route"] == "/buy"
-    gauge = prometheus.query(f"temperature_celsius{{{series}}}")
+    gauge = wait_for(lambda: prometheus.query(f"temperature_celsius{{{series}}}"), 30, "temperature_celsius")
     assert len(gauge) == 1 and float(gauge[0]["value"][1]) == 2.5
     # resourcedetection (system, override on) replaced host.name; target_info carries it
     info = wait_for(lambda: prometheus.query(f"target_info{{{series}}}"), 30, "target_info")
