@@ -156,6 +156,13 @@ def _convert(config: str, output: str | None) -> int:
 
         notes.append(Diagnostic.warning(admin[1], f"service.telemetry.metrics address: run the converted "
                                                   f"configuration with --server.http.listen-addr={admin[0]}"))
+    check = converted.conversion.health_check
+    if check is not None and check.span is not None:
+        from collector.config.diag import Diagnostic
+
+        notes.append(Diagnostic.warning(check.span, f"the health_check extension has no Alloy equivalent and is not "
+                                                    f"in the converted file: probe the admin server's /-/healthy "
+                                                    f"instead of {check.endpoint}{check.path}"))
     if notes:
         print(render(notes, converted.sources), file=sys.stderr)
     formatted = format_source(converted.conversion.alloy, converted.alloy_name)

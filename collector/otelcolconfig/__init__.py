@@ -80,6 +80,7 @@ def load_yaml_config(path: str | os.PathLike[str], *, http_listen_addr: str, sto
         raise DiagnosticError(conv.remap(exc.diagnostics) + conv.conversion.diagnostics, conv.sources) from None
     pipeline.warnings = conv.conversion.diagnostics + conv.remap(pipeline.warnings)
     pipeline.sources = conv.sources
+    pipeline.health_check = conv.conversion.health_check
     for node in pipeline.nodes.values():
         node.yaml_id = conv.conversion.yaml_ids.get(node.id, "")
     return pipeline

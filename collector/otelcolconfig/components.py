@@ -155,8 +155,6 @@ EXTENSIONS: dict[str, Target] = {
 }
 # Types the OTel Collector has that we know of but do not run (yet): a clearer message than "unknown".
 NOT_YET: dict[str, str] = {
-    "health_check": "the health_check extension is not supported yet; use the admin server's /-/healthy "
-                    "and /-/ready (--server.http.listen-addr)",
     "basicauth": "authenticator extensions are not supported by this collector yet",
     "bearertokenauth": "authenticator extensions are not supported by this collector yet",
     "oauth2client": "authenticator extensions are not supported by this collector yet",

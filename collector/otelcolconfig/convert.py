@@ -23,7 +23,7 @@ Everything generated is recorded against the YAML node it came from (`alloytext.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 from collector.components.kit.registry import ComponentInfo
@@ -51,6 +51,18 @@ class Conversion:
     diagnostics: list[Diagnostic]  # errors and warnings, located in the YAML
     yaml_ids: dict[str, str] = field(default_factory=dict)  # Alloy component ID -> OTel ID
     admin_address: tuple[str, Span] | None = None  # service.telemetry.metrics address
+    health_check: HealthCheck | None = None  # the health_check extension, when service.extensions runs it
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """The `health_check` extension: an HTTP endpoint of its own that answers 200 while the
+    collector is ready and healthy, 503 otherwise (served by the supervisor; Alloy has no such
+    component, so a converted configuration relies on the admin server's /-/healthy instead)."""
+
+    endpoint: str = "localhost:13133"
+    path: str = "/"
+    span: Span | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -97,6 +109,8 @@ class _Converter:
         self.blocks: list[Block] = []
         self.yaml_ids: dict[str, str] = {}
         self.admin: tuple[str, Span] | None = None
+        self.health_checks: dict[str, tuple[HealthCheck, YNode]] = {}  # health_check extensions by ID
+        self.health_check: HealthCheck | None = None
         self.logging: Block | None = None
         self.translator = comp.Translator(self.diags, self._storage)
 
@@ -132,7 +146,7 @@ class _Converter:
         blocks = ([self.logging] if self.logging else []) + self.blocks
         text, source_map = render(blocks, header)
         self.diags.sort(key=lambda d: (d.span.start, d.span.end))
-        return Conversion(text, source_map, self.diags, self.yaml_ids, self.admin)
+        return Conversion(text, source_map, self.diags, self.yaml_ids, self.admin, self.health_check)
 
     def _define(self, kind: str, section: YNode) -> None:
         if section.value is None:
@@ -147,6 +161,9 @@ class _Converter:
             if not type_ or (slash and not name) or not all(c.isalnum() or c in "_-." for c in type_):
                 self.error(node.key_span, f'invalid component ID "{yid}": expected "type" or "type/name"')
                 self.rejected.add(yid)
+                continue
+            if kind == "extensions" and type_ == "health_check":
+                self._define_health_check(yid, node)
                 continue
             target = table.get(type_)
             if target is None:
@@ -186,10 +203,38 @@ class _Converter:
         for item in items:
             if item.value in self.rejected or "extensions" in self.rejected_kinds:
                 continue  # its definition is already reported
+            if item.value in self.health_checks:
+                if self.health_check is not None:
+                    self.error(item.span, "only one health_check extension can run")
+                else:
+                    self.health_check = self.health_checks[str(item.value)][0]
+                continue
             if item.value not in self.defined["extensions"]:
                 self.error(item.span, f'service::extensions: references extension "{item.value}" which is not configured')
             else:
                 self.used_extensions.add(str(item.value))
+
+    def _define_health_check(self, yid: str, node: YNode) -> None:
+        settings = HealthCheck(span=node.key_span)
+        if node.value is not None and not node.is_map:
+            self.error(node.span, f"'{yid}' expected a map, got '{type_word(node.value)}'")
+            return
+        for key, child in node.items():
+            if key in ("endpoint", "path") and isinstance(child.value, str) and child.value:
+                if key == "path" and not child.value.startswith("/"):
+                    self.error(child.span, f"'{yid}.path' must start with '/'")
+                settings = (replace(settings, endpoint=child.value) if key == "endpoint"
+                            else replace(settings, path=child.value))
+            elif key in ("endpoint", "path"):
+                self.error(child.span, f"'{yid}.{key}' expected a non-empty string, got '{type_word(child.value)}'")
+            elif key == "check_collector_pipeline" and not _enabled(child):
+                continue  # deprecated and disabled: nothing to apply
+            elif key in ("check_collector_pipeline", "response_body", "tls", "auth", "cors", "include_metadata",
+                         "max_request_body_size", "http", "grpc"):
+                self.error(child.key_span, f"'{yid}.{key}' is not supported by this collector")
+            else:
+                self.error(child.key_span, f"'{yid}' has invalid keys: {key}")
+        self.health_checks[yid] = (settings, node)
 
     def _telemetry(self, node: YNode) -> None:
         if not self.translator.expect_map(node, "telemetry"):
@@ -349,6 +394,10 @@ class _Converter:
                 # Alloy loader, which only sees what runs)
                 if c.type not in ("prometheus", "prometheusremotewrite"):
                     comp.component_body(kind, c.type, yid, c.node, c.info.arguments, self.translator)
+        for yid, (_hc, hc_node) in self.health_checks.items():
+            if self.health_check is None or self.health_check is not _hc:
+                self.warn(hc_node.key_span, f'extension "{yid}" is configured but not listed in service.extensions; '
+                                            "it does not run")
         # blocks in dependency order of reading: extensions, receivers, processors, exporters, connectors
         for yid in sorted(self.used_extensions):
             c = self.defined["extensions"][yid]
@@ -622,3 +671,7 @@ def _dig(node: YNode, *keys: str) -> YNode | None:
     return node
 
 
+def _enabled(node: YNode) -> bool:
+    """`enabled: true` inside a settings map (a map without it is disabled)."""
+    flag = node.get("enabled")
+    return bool(flag is not None and flag.value)

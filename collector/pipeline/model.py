@@ -61,6 +61,8 @@ class Pipeline:
     config_blocks: dict[str, msgspec.Struct] = field(default_factory=dict)
     config_hash: str = ""
     warnings: list[Diagnostic] = field(default_factory=list)
+    # an OpenTelemetry Collector YAML's health_check extension (collector.otelcolconfig.convert.HealthCheck)
+    health_check: Any = None
 
     @property
     def livedebugging_enabled(self) -> bool:

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -47,6 +47,9 @@ from collector.runtime.settings import SettingsError, Topology, topology_from_en
 from collector.runtime.spec import ChildSpec, RingSpec, doorbell_key, encode
 from collector.runtime.status import StatusReader
 from collector.signals import Signal
+
+if TYPE_CHECKING:
+    from collector.web.healthcheck import HealthCheckServer
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.started_at = time.time()
         self.last_reload: ReloadOutcome | None = None
+        self._health_check: HealthCheckServer | None = None
         self._reload_lock = asyncio.Lock()
 
     # --- set-up --------------------------------------------------------------------------------
@@ -284,6 +288,9 @@ class Supervisor:
             self.config_path = snapshot
             failures = await self._broadcast_reload(generation, str(snapshot))
             self.pipeline = pipeline
+            problem = await self._sync_health_check()
+            if problem is not None:
+                failures.append(problem)
             if failures:
                 outcome = ReloadOutcome(False, "; ".join(failures), time.time())
                 log.error("reload applied with errors: %s", outcome.message)
@@ -338,6 +345,31 @@ class Supervisor:
                     merged[cid] = dict(health)
         return merged
 
+    async def _sync_health_check(self) -> str | None:
+        """Run the health_check extension a YAML configuration names (start, move or stop it);
+        returns why it cannot listen, if it cannot."""
+        from collector.web.healthcheck import HealthCheckServer
+
+        wanted = self.pipeline.health_check
+        current = self._health_check
+        if current is not None and wanted is not None and (current.endpoint, current.path) == (wanted.endpoint,
+                                                                                                wanted.path):
+            return None
+        if current is not None:
+            await current.stop()
+            self._health_check = None
+        if wanted is not None:
+            server = HealthCheckServer(self, wanted.endpoint, wanted.path)
+            try:
+                await server.start()
+            except (OSError, ValueError) as err:
+                await server.stop()
+                problem = f"health_check extension cannot listen on {wanted.endpoint}: {err}"
+                log.error("%s", problem)
+                return problem
+            self._health_check = server
+        return None
+
     # --- main ----------------------------------------------------------------------------------
     async def run(self) -> int:
         from collector.web.server import AdminServer
@@ -350,6 +382,10 @@ class Supervisor:
         self._plan_children()
         admin = AdminServer(self)
         await admin.start(self.http_listen_addr)
+        exit_code = 0
+        if await self._sync_health_check() is not None:
+            exit_code = 1  # as the OpenTelemetry Collector, an extension that cannot start stops the start
+            self.stopping.set()
         watchers = [asyncio.ensure_future(self._watch_adopted())]
         order = [k for k in self.children if k.startswith("worker")] + [k for k in self.children if k.startswith("receiver")]
         for key in order:
@@ -365,11 +401,13 @@ class Supervisor:
         for watcher in watchers:
             watcher.cancel()
         await admin.stop()
+        if self._health_check is not None:
+            await self._health_check.stop()
         self._release_rings()
         for doorbell in self.doorbells.values():
             doorbell.close()
         log.info("collector stopped")
-        return 0
+        return exit_code
 
 
     def _release_rings(self) -> None:

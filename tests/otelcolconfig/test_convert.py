@@ -152,7 +152,7 @@ BROKEN = [
     ("receivers: [\n", "2:1", "yaml:"),
     ("bogus: 1\n", "1:1", "'' has invalid keys: bogus"),
     ("processors:\n  nope:\n", "2:3", 'unknown type: "nope"'),
-    ("extensions:\n  health_check:\n", "2:3", "health_check extension is not supported"),
+    ("extensions:\n  health_check:\n    colour: red\n", "3:5", "'health_check' has invalid keys: colour"),
     ("receivers:\n  otlp:\n    protocols:\n      http:\n        idle_timeout: nope\n", "5:23", 'invalid duration "nope"'),
 ]
 _TAIL = """\
