@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from collector.config.diag import Span
+from collector.config.gofmt import go_quote as quote  # Go's strconv.Quote is valid Alloy string syntax
 from collector.otelcolconfig.yamlsource import YNode
 
 
@@ -176,26 +177,3 @@ def scalar(value: Any) -> str:
             return quote(str(value))
         return repr(value)
     return quote(str(value))
-
-
-def quote(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-

@@ -22,7 +22,7 @@ Everything generated is recorded against the YAML node it came from (`alloytext.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 
@@ -213,6 +213,19 @@ class _Converter:
                 self.error(item.span, f'service::extensions: references extension "{item.value}" which is not configured')
             else:
                 self.used_extensions.add(str(item.value))
+
+    def _map_section(self, section: str, node: YNode, renames: Mapping[str, str], into: list[Attribute | Block], *,
+                     skip: Collection[str] = (), notes: Mapping[str, str] | None = None) -> None:
+        """A YAML section whose settings map one to one onto Alloy attributes (`renames`); `skip`
+        keys have nothing to convert, `notes` keys are reported as not converted (with why), and
+        anything else is an unknown key, located."""
+        for sub, val in node.items():
+            if sub in renames:
+                into.append(Attribute(renames[sub], val, val.key_span))
+            elif notes is not None and sub in notes:
+                self.warn(val.key_span, f"{section}.{sub} is not converted: {notes[sub]}")
+            elif sub not in skip:
+                self.error(val.key_span, f"'{section}' has invalid keys: {sub}")
 
     def _define_health_check(self, yid: str, node: YNode) -> None:
         settings = HealthCheck(span=node.key_span)
@@ -585,39 +598,20 @@ class _Converter:
                 exporter.append(Attribute("add_metric_suffixes", child, child.key_span))
             elif key == "tls" and t.expect_map(child, "tls"):
                 tls: list[Attribute | Block] = []
-                for sub, val in child.items():
-                    if sub in ("ca_file", "ca_pem", "cert_file", "cert_pem", "key_file", "key_pem",
-                               "insecure_skip_verify", "min_version"):
-                        tls.append(Attribute(sub, val, val.key_span))
-                    elif sub == "server_name_override":
-                        tls.append(Attribute("server_name", val, val.key_span))
-                    elif sub == "insecure":
-                        pass  # plain http or https is chosen by the endpoint's scheme
-                    else:
-                        self.error(val.key_span, f"'tls' has invalid keys: {sub}")
+                # `insecure`: plain http or https is chosen by the endpoint's scheme
+                self._map_section("tls", child, _RW_TLS, tls, skip={"insecure"})
                 endpoint.append(Block("tls_config", None, tls, child.key_span))
             elif key == "remote_write_queue" and t.expect_map(child, "remote_write_queue"):
-                for sub, val in child.items():
-                    if sub == "queue_size":
-                        queue.append(Attribute("capacity", val, val.key_span))
-                    elif sub == "num_consumers":
-                        queue.append(Attribute("max_shards", val, val.key_span))
-                    elif sub == "enabled":
-                        if val.value is False:
-                            self.warn(val.span, "remote_write_queue.enabled: false is not converted: remote write always queues (behind its WAL)")
-                    else:
-                        self.error(val.key_span, f"'remote_write_queue' has invalid keys: {sub}")
+                enabled = child.get("enabled")
+                if enabled is not None and enabled.value is False:
+                    self.warn(enabled.span, "remote_write_queue.enabled: false is not converted: remote write always "
+                                            "queues (behind its WAL)")
+                self._map_section("remote_write_queue", child, {"queue_size": "capacity", "num_consumers": "max_shards"},
+                                  queue, skip={"enabled"})
             elif key == "retry_on_failure" and t.expect_map(child, "retry_on_failure"):
-                for sub, val in child.items():
-                    if sub == "initial_interval":
-                        queue.append(Attribute("min_backoff", val, val.key_span))
-                    elif sub == "max_interval":
-                        queue.append(Attribute("max_backoff", val, val.key_span))
-                    elif sub in ("enabled", "max_elapsed_time", "multiplier", "randomization_factor"):
-                        self.warn(val.key_span, f"retry_on_failure.{sub} is not converted: remote write retries "
-                                                "recoverable errors with backoff until the sample age limit")
-                    else:
-                        self.error(val.key_span, f"'retry_on_failure' has invalid keys: {sub}")
+                self._map_section("retry_on_failure", child, {"initial_interval": "min_backoff",
+                                                              "max_interval": "max_backoff"}, queue,
+                                  notes=_RW_RETRY_NOTES)
             elif key == "wal" and t.expect_map(child, "wal"):
                 for sub, val in child.items():
                     if sub == "truncate_frequency":
@@ -675,3 +669,14 @@ def _enabled(node: YNode) -> bool:
     """`enabled: true` inside a settings map (a map without it is disabled)."""
     flag = node.get("enabled")
     return bool(flag is not None and flag.value)
+
+
+# prometheusremotewrite's `tls` settings -> prometheus.remote_write's `tls_config`
+_RW_TLS: Mapping[str, str] = {
+    **{name: name for name in ("ca_file", "ca_pem", "cert_file", "cert_pem", "key_file", "key_pem",
+                               "insecure_skip_verify", "min_version")},
+    "server_name_override": "server_name",
+}
+_RW_RETRY_NOTES: Mapping[str, str] = dict.fromkeys(
+    ("enabled", "max_elapsed_time", "multiplier", "randomization_factor"),
+    "remote write retries recoverable errors with backoff until the sample age limit")

@@ -38,17 +38,25 @@ def test_corpus_is_large_enough() -> None:
         assert expected_errors(case), f"{case.name} states no expected error"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_validate_reports_exactly_the_expected_errors(
-    case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(CORPUS)
+def validate_reports(case: Path, expected: list[str], monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `collector validate` on a broken case in its folder: exit 1, no traceback, exactly the
+    `expected` located errors; returns what it printed on stderr."""
+    monkeypatch.chdir(case.parent)
     code = main(["validate", case.name])
     out, err = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in out + err
     assert err.rstrip().endswith(LOAD_FAILED)
-    assert sorted(reported_errors(err)) == sorted(expected_errors(case))
+    assert sorted(reported_errors(err)) == sorted(expected)
+    return err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_validate_reports_exactly_the_expected_errors(
+    case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    validate_reports(case, expected_errors(case), monkeypatch, capsys)
 
 
 SUBPROCESS_CASES = ["syntax-missing-comma-array", "cycle-two", "wrong-signal", "several-independent-errors"]
