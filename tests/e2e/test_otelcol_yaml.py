@@ -119,6 +119,16 @@ def metric_points(requests: list[Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def send_spans_and_logs(port: int, sink: SinkThread, span_count: int, log_count: int, *, service: str,
+                        attributes: Mapping[str, Any] | None = None) -> None:
+    """Spans and log records of one service over OTLP/HTTP, then wait until the sink has them all."""
+    url = f"http://127.0.0.1:{port}"
+    send_spans("http", url, span_count, resource={"service.name": service}, attributes=attributes)
+    send_logs("http", url, log_count, resource={"service.name": service})
+    delivered(sink, Signal.TRACES, span_count)
+    delivered(sink, Signal.LOGS, log_count)
+
+
 def delivered(sink: SinkThread, signal: Signal, count: int, timeout: float = 30.0) -> None:
     assert wait_until(lambda: sink.sink.items(signal) >= count, timeout), \
         f"{signal.value}: {sink.sink.items(signal)} of {count} arrived"
@@ -233,11 +243,7 @@ def test_b_memory_limiter_fanout(mode: str, tmp_path: Path, sinks: list[SinkThre
         with collector:
             if converted:
                 assert 'limit = "512MiB"' in flat(converted) and 'spike_limit = "128MiB"' in flat(converted)
-            send_spans("http", f"http://127.0.0.1:{http_port}", 6, resource={"service.name": "fan"},
-                       attributes={"mode": mode})
-            send_logs("http", f"http://127.0.0.1:{http_port}", 4, resource={"service.name": "fan"})
-            delivered(http_sink, Signal.TRACES, 6)
-            delivered(http_sink, Signal.LOGS, 4)
+            send_spans_and_logs(http_port, http_sink, 6, 4, service="fan", attributes={"mode": mode})
             assert wait_until(lambda: len(spans(grpc_sink.requests(Signal.TRACES))) >= 6
                               and len(logs(grpc_sink.requests(Signal.LOGS))) >= 4, 30)
             # the debug exporter of the traces pipeline logs what it sees (verbosity basic: counts)
@@ -356,10 +362,7 @@ def test_f_env_substitution(mode: str, tmp_path: Path, sinks: list[SinkThread],
         if converted:  # substituted at conversion: the defaults, typed as the OTel Collector types them
             assert "send_batch_size = 100 " in flat(converted) and 'timeout = "200ms"' in flat(converted)
             assert '"X-Tenant" = "tenant-acme"' in flat(converted)
-        send_spans("http", f"http://127.0.0.1:{http_port}", 3, resource={"service.name": "env"})
-        send_logs("http", f"http://127.0.0.1:{http_port}", 2, resource={"service.name": "env"})
-        delivered(sink, Signal.TRACES, 3)
-        delivered(sink, Signal.LOGS, 2)
+        send_spans_and_logs(http_port, sink, 3, 2, service="env")
     for _, _, a in spans(sink.sink.received[Signal.TRACES]) + logs(sink.sink.received[Signal.LOGS]):
         assert a["deployment.environment"] == "dev"  # ${env:DEPLOY_ENV:-dev}, unset
         assert a["region"] == "eu-west"  # ${REGION}
