@@ -39,6 +39,13 @@ def rows(batch: Any) -> dict[str, tuple[float, int]]:
     return out
 
 
+def histogram_point(sm: Any, name: str, unit: str = "", temporality: int = CUM, **point: Any) -> Any:
+    """Adds histogram `name` to `sm` with one data point at T0 made of `point`; returns the point."""
+    h = sm.metrics.add(name=name, unit=unit)
+    h.histogram.aggregation_temporality = temporality
+    return h.histogram.data_points.add(time_unix_nano=T0, **point)
+
+
 def samples(req: Any) -> list[tuple[str, float]]:
     """(series text, value) rows of `req` translated without scope labels, in output order."""
     batch = Translator(TranslateOptions(include_scope_labels=False)).translate(req)
@@ -95,9 +102,7 @@ def test_non_monotonic_sum_is_gauge_and_delta_is_dropped() -> None:
     d = sm.metrics.add(name="delta.requests")
     d.sum.aggregation_temporality, d.sum.is_monotonic = DELTA, True
     d.sum.data_points.add(time_unix_nano=T0, as_int=3)
-    h = sm.metrics.add(name="delta.hist")
-    h.histogram.aggregation_temporality = DELTA
-    h.histogram.data_points.add(time_unix_nano=T0, count=1)
+    histogram_point(sm, "delta.hist", temporality=DELTA, count=1)
     stats = TranslateStats()
     batch = Translator(TranslateOptions(include_scope_labels=False)).translate(req, stats)
     assert rows(batch) == {'queue_size{job="api"}': (3.0, T0_MS)}
@@ -106,10 +111,8 @@ def test_non_monotonic_sum_is_gauge_and_delta_is_dropped() -> None:
 
 def test_histogram_buckets_cumulative_with_inf_sum_count() -> None:
     req, sm = request()
-    h = sm.metrics.add(name="http.duration", unit="s")
-    h.histogram.aggregation_temporality = CUM
-    h.histogram.data_points.add(time_unix_nano=T0, count=10, sum=4.5, explicit_bounds=[0.005, 1.0, 1e6],
-                                bucket_counts=[1, 2, 3, 4])
+    histogram_point(sm, "http.duration", "s", count=10, sum=4.5, explicit_bounds=[0.005, 1.0, 1e6],
+                    bucket_counts=[1, 2, 3, 4])
     assert samples(req) == [
         ('http_duration_seconds_bucket{job="api",le="0.005"}', 1.0),
         ('http_duration_seconds_bucket{job="api",le="1"}', 3.0),
@@ -122,9 +125,7 @@ def test_histogram_buckets_cumulative_with_inf_sum_count() -> None:
 
 def test_histogram_without_sum_has_no_sum_series() -> None:
     req, sm = request()
-    h = sm.metrics.add(name="h")
-    h.histogram.aggregation_temporality = CUM
-    h.histogram.data_points.add(time_unix_nano=T0, count=2, explicit_bounds=[1.0], bucket_counts=[1, 1])
+    histogram_point(sm, "h", count=2, explicit_bounds=[1.0], bucket_counts=[1, 1])
     names = [s.name for s in Translator().translate(req).series]
     assert names == ["h_bucket", "h_bucket", "h_count"]
 
@@ -147,10 +148,7 @@ def test_no_recorded_value_becomes_stale_nan_for_every_series() -> None:
     req, sm = request()
     g = sm.metrics.add(name="g")
     g.gauge.data_points.add(time_unix_nano=T0, as_double=5, flags=1)
-    h = sm.metrics.add(name="h")
-    h.histogram.aggregation_temporality = CUM
-    h.histogram.data_points.add(time_unix_nano=T0, count=3, sum=1.0, explicit_bounds=[1.0], bucket_counts=[1, 2],
-                                flags=1)
+    histogram_point(sm, "h", count=3, sum=1.0, explicit_bounds=[1.0], bucket_counts=[1, 2], flags=1)
     batch = Translator().translate(req)
     assert len(batch) == 5
     assert all(is_stale_nan(v) for v in batch.values)
@@ -174,9 +172,7 @@ def test_exemplars_on_counter_and_histogram_bucket() -> None:
     c.sum.is_monotonic, c.sum.aggregation_temporality = True, CUM
     dp = c.sum.data_points.add(time_unix_nano=T0, as_int=1)
     dp.exemplars.add(time_unix_nano=T0, as_double=0.5, trace_id=bytes(range(16)), span_id=bytes(range(8)))
-    h = sm.metrics.add(name="h")
-    h.histogram.aggregation_temporality = CUM
-    hdp = h.histogram.data_points.add(time_unix_nano=T0, count=3, explicit_bounds=[1.0, 2.0], bucket_counts=[1, 1, 1])
+    hdp = histogram_point(sm, "h", count=3, explicit_bounds=[1.0, 2.0], bucket_counts=[1, 1, 1])
     hdp.exemplars.add(time_unix_nano=T0, as_double=1.5)
     hdp.exemplars.add(time_unix_nano=T0, as_double=9.0)
     batch = Translator().translate(req)

@@ -233,19 +233,16 @@ def _check(spec: Action, index: int) -> Action:
         if spec.pattern:
             raise ActionError(f"error creating AttrProc. Action {action!r} does not support \"pattern\" field at "
                               f"the {index}-th action", index)
-    elif action in ("delete", "hash"):
-        if not spec.key and not spec.pattern:
-            raise ActionError(f"error creating AttrProc due to missing required field \"pattern\" or \"key\" for "
-                              f"action {action!r} at the {index}-th action", index)
+    elif action in ("delete", "hash", "extract"):
+        # extract needs both key and pattern, delete and hash either; the messages keep the upstream wording
+        extract = action == "extract"
+        named = '"extract"' if extract else repr(action)
+        if (not spec.key or not spec.pattern) if extract else (not spec.key and not spec.pattern):
+            fields = '"key" or "pattern"' if extract else '"pattern" or "key"'
+            raise ActionError(f"error creating AttrProc due to missing required field {fields} for "
+                              f"action {named} at the {index}-th action", index)
         if sources:
-            raise ActionError(f"error creating AttrProc. Action {action!r} does not use value sources at the "
-                              f"{index}-th action", index)
-    elif action == "extract":
-        if not spec.key or not spec.pattern:
-            raise ActionError(f"error creating AttrProc due to missing required field \"key\" or \"pattern\" for "
-                              f"action \"extract\" at the {index}-th action", index)
-        if sources:
-            raise ActionError(f"error creating AttrProc. Action \"extract\" does not use value sources at the "
+            raise ActionError(f"error creating AttrProc. Action {named} does not use value sources at the "
                               f"{index}-th action", index)
     elif action == "convert":
         if not spec.key:
