@@ -18,6 +18,7 @@ from collector.components.kit.exporterhelper.persistent import FileStorageHandle
 from collector.components.kit.exporterhelper.sender import ExportSender
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import AckToken, Payload, Signal
+from tests.components.kit.exporterhelper.doubles import GatedPush
 from collector.testing.tmpfs import mounted_tmpfs
 from tests.signals import otlp_data as data
 
@@ -121,11 +122,7 @@ def test_permanent_failure_removes_the_record(tmp_path: Path) -> None:
 def test_full_queue_or_byte_budget_holds_the_caller_and_its_ring_records(
         tmp_path: Path, sizer: str, queue_size: int, max_bytes: int) -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
-
-        async def push(payload: Payload) -> None:
-            await gate.wait()
-
+        push = GatedPush()
         sender = _sender(tmp_path, push, queue_size=queue_size, sizer=sizer, consumers=1, max_bytes=max_bytes)
         await sender.start()
         await sender.consume(spans(2, AckToken(0)))  # the first always fits
@@ -135,7 +132,7 @@ def test_full_queue_or_byte_budget_holds_the_caller_and_its_ring_records(
         waiting = asyncio.create_task(sender.consume(spans(2, held)))
         await asyncio.sleep(0.1)
         assert not waiting.done() and not held.released  # backpressure: the ring keeps it
-        gate.set()
+        push.gate.set()
         await asyncio.wait_for(waiting, 5)
         assert held.released
         await sender.shutdown(time.monotonic() + 2)

@@ -16,6 +16,7 @@ from collector.components.kit.exporterhelper.errors import RetryableError
 from collector.components.kit.exporterhelper.persistent import FileStorageHandler, PersistentQueue
 from collector.components.kit.exporterhelper.sender import ExportSender
 from collector.signals import AckToken, Payload, Signal
+from tests.components.kit.exporterhelper.doubles import GatedPush
 from tests.signals import otlp_data as data
 
 FAST_RETRY = RetryArgs(initial_interval=0.01, max_interval=0.02, max_elapsed_time=0)
@@ -48,11 +49,7 @@ async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 def test_memory_queue_gauges_count_waiting_and_in_flight_batches_and_their_age() -> None:
     async def scenario() -> None:
         clock = Clock(100.0)
-        gate = asyncio.Event()
-
-        async def push(payload: Payload) -> None:
-            await gate.wait()
-
+        push = GatedPush()
         component = "otelcol.exporter.otlphttp.stats_memory"
         sender = ExportSender(component_id=component, logger=logging.getLogger("t"), push=push, timeout=0,
                               queue=QueueArgs(num_consumers=1, queue_size=10), retry=RetryArgs(), clock=clock)
@@ -73,7 +70,7 @@ def test_memory_queue_gauges_count_waiting_and_in_flight_batches_and_their_age()
         assert gauge("collector_exporter_queue_requests", component, "memory") == 3
         assert gauge("collector_exporter_queue_bytes", component, "memory") == stats.bytes
         assert gauge("collector_exporter_queue_oldest_age_seconds", component, "memory") == 10.0
-        gate.set()
+        push.gate.set()
         await _until(lambda: sender.update_queue_gauges() == stats._replace(requests=0, items=0, bytes=0,
                                                                                  oldest_age=0.0))
         await sender.shutdown(time.monotonic() + 5)
@@ -84,11 +81,7 @@ def test_memory_queue_gauges_count_waiting_and_in_flight_batches_and_their_age()
 
 def test_memory_queue_counts_bytes_without_serializing_a_message() -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
-
-        async def push(payload: Payload) -> None:
-            await gate.wait()
-
+        push = GatedPush()
         sender = ExportSender(component_id="otelcol.exporter.otlp.stats_message", logger=logging.getLogger("t"),
                               push=push, timeout=0, queue=QueueArgs(num_consumers=1, queue_size=10),
                               retry=RetryArgs())
@@ -100,7 +93,7 @@ def test_memory_queue_counts_bytes_without_serializing_a_message() -> None:
         assert stats is not None and stats.items == 6
         assert modified._data is None  # not serialized for the statistics: it counts 0 bytes until sent
         assert stats.bytes == len(first.data)
-        gate.set()
+        push.gate.set()
         await sender.shutdown(time.monotonic() + 5)
 
     asyncio.run(scenario())
@@ -162,13 +155,7 @@ def test_disk_queue_gauges_and_the_age_of_records_recovered_after_a_restart(tmp_
         os.utime(segment, (1500.0, 1500.0))  # the records' only time after a restart: the segment's
 
     async def second_run() -> None:
-        gate = asyncio.Event()
-        delivered: list[int] = []
-
-        async def slow(payload: Payload) -> None:
-            await gate.wait()
-            delivered.append(payload.item_count)
-
+        slow = GatedPush()
         wall = Clock(2000.0)
         sender = _disk_sender(tmp_path, slow, wall, component)
         await sender.start()
@@ -178,8 +165,8 @@ def test_disk_queue_gauges_and_the_age_of_records_recovered_after_a_restart(tmp_
         stats = sender.update_queue_gauges()
         assert stats is not None and (stats.requests, stats.items, stats.oldest_age) == (3, 6, 500.0)
         await sender.consume(spans(1, AckToken(1)))  # appended in this run, at 2000
-        gate.set()
-        await _until(lambda: sum(delivered) == 7)
+        slow.gate.set()
+        await _until(lambda: sum(slow.delivered) == 7)
         wall.now = 2002.0
         stats = sender.update_queue_gauges()
         assert stats is not None and (stats.requests, stats.items, stats.bytes, stats.oldest_age) == (0, 0, 0, 0.0)

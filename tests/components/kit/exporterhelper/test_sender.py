@@ -11,6 +11,7 @@ from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.kit.exporterhelper.errors import PermanentError
 from collector.components.kit.exporterhelper.sender import ExportSender, FailureLog
 from collector.signals import AckToken, Payload, Signal
+from tests.components.kit.exporterhelper.doubles import GatedPush
 from tests.signals import otlp_data as data
 
 
@@ -28,13 +29,7 @@ def test_failure_log_reports_at_most_once_per_interval() -> None:
 
 def test_full_queue_makes_consume_wait_instead_of_dropping() -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
-        pushed: list[int] = []
-
-        async def push(payload: Payload) -> None:
-            await gate.wait()
-            pushed.append(payload.item_count)
-
+        push = GatedPush()
         sender = ExportSender(component_id="q", logger=logging.getLogger("q"), push=push, timeout=0,
                               queue=QueueArgs(num_consumers=1, queue_size=2), retry=RetryArgs())
         await sender.start()
@@ -45,10 +40,10 @@ def test_full_queue_makes_consume_wait_instead_of_dropping() -> None:
         fourth = asyncio.create_task(sender.consume(spans(1, tokens[3])))
         await asyncio.sleep(0.05)
         assert not fourth.done()  # waiting for room, not failing with "sending queue is full"
-        gate.set()
+        push.gate.set()
         await asyncio.wait_for(fourth, 5)
         await sender.shutdown(time.monotonic() + 5)
-        assert pushed == [1, 1, 1, 1]
+        assert push.delivered == [1, 1, 1, 1]
         assert all(t.released for t in tokens)
 
     asyncio.run(scenario())
