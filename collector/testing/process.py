@@ -112,6 +112,8 @@ class CollectorProcess:
         return pids
 
     def _launch(self, mode: str) -> None:
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the collector is already running: stop it before starting it again")
         self._log = open(self.log_path, mode)  # type: ignore[assignment]  # "wb" or "ab": binary
         self.process = subprocess.Popen(
             [sys.executable, "-m", "collector", "run", str(self.config_path),
@@ -206,7 +208,9 @@ class CollectorProcess:
             self._tmp.cleanup()
 
     def __enter__(self) -> CollectorProcess:
-        return self.start()
+        """Start the collector, unless it already runs (`with CollectorProcess(...).start():`): a
+        second launch would leave the first process running after `close()`."""
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
