@@ -8,7 +8,7 @@ import urllib.request
 from collector.signals import Signal
 from collector.testing.sdk import send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
-from tests.e2e.conftest import GATEWAY, Gateway
+from tests.e2e.conftest import Gateway, gateway_config
 
 
 def _reload(gateway: Gateway) -> tuple[int, str]:
@@ -21,8 +21,7 @@ def _reload(gateway: Gateway) -> tuple[int, str]:
 
 
 def _rewrite(gateway: Gateway, sink_url: str, extra: str = "") -> None:
-    config = GATEWAY.format(grpc_port=gateway.grpc_port, http_port=gateway.http_port, sink_url=sink_url,
-                            max_elapsed="5m")
+    config = gateway_config(grpc_port=gateway.grpc_port, http_port=gateway.http_port, sink_url=sink_url)
     gateway.collector.config_path.write_text(config + extra)
 
 
@@ -60,8 +59,7 @@ def test_moved_port_is_released_and_rebound(gateway: Gateway) -> None:
     from collector.testing.process import free_port
 
     new_http = free_port()
-    config = GATEWAY.format(grpc_port=gateway.grpc_port, http_port=new_http, sink_url=gateway.sink.url,
-                            max_elapsed="5m")
+    config = gateway_config(grpc_port=gateway.grpc_port, http_port=new_http, sink_url=gateway.sink.url)
     gateway.collector.config_path.write_text(config)
     assert _reload(gateway)[0] == 200
     send_spans("http", f"http://127.0.0.1:{new_http}", 40)
