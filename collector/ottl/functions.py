@@ -13,7 +13,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, TypeVar
 
 import orjson
 
@@ -63,6 +63,8 @@ class Function:
 
 EDITORS: dict[str, Function] = {}
 CONVERTERS: dict[str, Function] = {}
+
+_T = TypeVar("_T")
 
 
 def _editor(name: str, params: str, required: int | None = None) -> Callable[[Factory], Factory]:
@@ -267,13 +269,20 @@ def _truncate_all(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
     return run
 
 
-def _regex(a: Arg | None) -> Regex:
-    """A literal Go/RE2 pattern, compiled now so a pattern Go rejects fails the configuration."""
+def _compiled(a: Arg | None, compile: Callable[[str], _T], fails: type[Exception],
+              describe: Callable[[str, Exception], str]) -> _T:
+    """A literal pattern argument, compiled now: a pattern that does not compile fails the
+    configuration at the argument's position."""
     pattern = _const(a, str, "pattern")
     try:
-        return compile_regex(pattern)
-    except RegexError as exc:
-        raise a.error(str(exc)) from None  # type: ignore[union-attr]
+        return compile(pattern)
+    except fails as exc:
+        raise a.error(describe(pattern, exc)) from None  # type: ignore[union-attr]
+
+
+def _regex(a: Arg | None) -> Regex:
+    """A literal Go/RE2 pattern (a pattern Go rejects fails the configuration)."""
+    return _compiled(a, compile_regex, RegexError, lambda _pattern, exc: str(exc))
 
 
 def _replacer(a: dict[str, Arg | None], rx: Regex) -> Callable[[Any, str], str]:
@@ -333,11 +342,8 @@ def _replace_all_patterns(a: dict[str, Arg | None]) -> Callable[[Any], Any]:
 
 
 def _glob(a: Arg | None) -> Any:
-    pattern = _const(a, str, "pattern")
-    try:
-        return glob_to_regex(pattern)
-    except OttlRuntimeError as exc:
-        raise a.error(f"invalid glob pattern {pattern!r}: {exc}") from exc  # type: ignore[union-attr]
+    return _compiled(a, glob_to_regex, OttlRuntimeError,
+                     lambda pattern, exc: f"invalid glob pattern {pattern!r}: {exc}")
 
 
 def _whole_replacer(a: dict[str, Arg | None]) -> Callable[[Any], str]:
