@@ -36,11 +36,12 @@ first. Processors that transform one payload at a time derive from
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
 import msgspec
 
@@ -264,6 +265,9 @@ class BuildContext:
     workers_for_signal: ClassVar[_ServiceValue[int]] = _ServiceValue(Service.WORKER_COUNT)
 
 
+HAND_OVER_TIMEOUT: Final = 10.0  # seconds a reload waits for a successor to take what is held
+
+
 class Retirement(enum.Enum):
     """Why a component instance is being shut down, which decides what happens to the payloads it
     still holds when its drain deadline passes (set by the host before `shutdown`)."""
@@ -325,14 +329,27 @@ class Component(Generic[A]):
         if not leftovers or self.retirement is Retirement.EXIT:
             return "left in the rings for the next start"
         if self.retirement is Retirement.REPLACED and self.successor is not None:
-            for payload in leftovers:
-                await self.successor.consume(payload)
+            refused = 0
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + HAND_OVER_TIMEOUT  # one bound for all: a successor whose backend
+            for payload in leftovers:                   # is down must not hold the reload forever
+                try:
+                    await asyncio.wait_for(self.successor.consume(payload), max(0.0, deadline - loop.time()))
+                except Exception:  # noqa: BLE001 - counted and logged below, like any drop
+                    refused += 1
+                    self._drop_held(payload, "hand-over failed")
+            if refused:
+                return f"handed to the component's new instance, except {refused} batches it could not take " \
+                       f"within {HAND_OVER_TIMEOUT:g}s (dropped)"
             return "handed to the component's new instance"
         for payload in leftovers:
-            PIPELINE_DROPPED[payload.signal].labels(self.ctx.component_id, "/", "component removed").inc(
-                payload.item_count)
-            payload.settle()
+            self._drop_held(payload, "component removed")
         return "dropped: the component was removed"
+
+    def _drop_held(self, payload: Payload, reason: str) -> None:
+        """Count a payload held at retirement as dropped (`reason`) and release its ring records."""
+        PIPELINE_DROPPED[payload.signal].labels(self.ctx.component_id, "/", reason).inc(payload.item_count)
+        payload.settle()
 
 
 def export_values(exports: msgspec.Struct) -> dict[str, Any]:

@@ -184,3 +184,28 @@ def test_signals_go_to_their_own_output() -> None:
         assert sorted((p.signal.value, p.item_count) for p in sink.payloads) == [("logs", 3), ("traces", 2)]
 
     asyncio.run(scenario())
+
+
+def test_a_successor_that_cannot_take_the_leftovers_in_time_gets_them_counted_as_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand-over on a reload is bounded: what the new instance cannot take is dropped, counted
+    and settled (never left unsettled in a worker that keeps running)."""
+    from collector.components.kit import api
+
+    class Stuck:
+        async def consume(self, payload: Payload) -> None:
+            await asyncio.Event().wait()
+
+    monkeypatch.setattr(api, "HAND_OVER_TIMEOUT", 0.05)
+
+    async def scenario() -> None:
+        tokens = [AckToken(i) for i in range(2)]
+        old = make(GatedConsumer(), send_batch_size=4, send_batch_max_size=4, timeout=60.0)
+        old.retirement, old.successor = Retirement.REPLACED, Stuck()  # type: ignore[assignment]
+        await old.start()
+        await old.consume(spans(3, tokens[0]))
+        await old.consume(spans(3, tokens[1]))
+        await old.shutdown(time.monotonic() + 0.1)
+        assert all(t.released for t in tokens)
+
+    asyncio.run(scenario())
