@@ -36,6 +36,12 @@ RECEIVER_REFUSED: Final = _per_signal(
 RECEIVER_REQUESTS: Final = Counter(
     "otelcol_receiver_requests", "Export requests received, by outcome.", _COMPONENT + ("transport", "outcome"),
 )
+# Requests refused before their body was decompressed or decoded (so their items are unknown), by
+# reason: "unauthenticated" (missing or wrong credentials), ...
+RECEIVER_REFUSED_REQUESTS: Final = Counter(
+    "otelcol_receiver_refused_requests", "Requests a receiver refused before decoding their data, by reason.",
+    _COMPONENT + ("transport", "reason"),
+)
 
 EXPORTER_SENT: Final = _per_signal(
     Counter, "otelcol_exporter_sent_{items}", "Number of {items} successfully sent to destination.", _COMPONENT,
