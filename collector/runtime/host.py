@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Final, Iterable, Sequence, cast
+from typing import Any, Callable, Final, Iterable, Iterator, Sequence, cast
 
 from collector.components.kit.api import (
     BuildContext, Component, Consumer, ConsumerRef, MetricsReceiver, MetricsReceiverRef, Retirement,
@@ -129,6 +129,11 @@ class ComponentHost:
         result = {rid: fanouts for rid, (_, fanouts) in current.items()}
         result.update(gone)
         return result
+
+    def fanouts(self) -> Iterator[Fanout]:
+        """Every live fan-out of this process, its own components' and its entry points' (live
+        debugging taps them by owner)."""
+        return (wire.fanout for wire in self._wires if wire.fanout is not None)
 
     def _hosted(self, ids: tuple[str, ...]) -> list[Component[Any]]:
         """The instances this process runs among `ids`.

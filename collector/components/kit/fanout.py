@@ -3,12 +3,15 @@
 With several consumers, each gets its own claim on the payload's ring records; the copies share one
 decoded message unless some consumer mutates data, in which case every consumer gets its own message
 decoded from the shared bytes (copy-on-fan-out, only for mutators).
+
+`tap` is live debugging's hook (`collector/runtime/livedebug.py`): None unless someone watches the
+owning component, so an unwatched fan-out pays one attribute check per payload.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
 from collector.components.kit.api import Consumer
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
@@ -18,11 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class Fanout:
-    __slots__ = ("component_id", "signal", "consumers", "mutates_data", "_independent")
+    __slots__ = ("component_id", "signal", "consumers", "mutates_data", "tap", "_independent")
 
     def __init__(self, component_id: str, signal: Signal, consumers: Sequence[Consumer]) -> None:
         self.component_id = component_id
         self.signal = signal
+        self.tap: Callable[[Payload], None] | None = None
         self.retarget(consumers)
 
     def retarget(self, consumers: Sequence[Consumer]) -> None:
@@ -32,6 +36,8 @@ class Fanout:
         self.mutates_data = self._independent
 
     async def consume(self, payload: Payload) -> None:
+        if self.tap is not None:
+            self.tap(payload)  # before the consumers: one of them may change the payload
         consumers = self.consumers
         if len(consumers) == 1:
             await consumers[0].consume(payload)
