@@ -24,11 +24,14 @@ from collector.signals import Signal
 log = logging.getLogger(__name__)
 
 
-async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for sig in (signals.SIGTERM, signals.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel,
+                       stopping: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT, or until `stopping` is set when the caller owns the signals (inline mode)."""
+    if stopping is None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signals.SIGTERM, signals.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
 
     rings: dict[Signal, list[Ring]] = defaultdict(list)
     for ring_spec in sorted(spec.rings, key=lambda r: (r.signal, r.worker)):
@@ -69,7 +72,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
             return
         status({"event": "reloaded", "generation": generation, "ok": True})
 
-    stop_listening = listen(0, on_command)
+    stop_listening = listen(spec.control_fd, on_command)
     status({"event": "ready"})
     log.info("receiver started: %s", ", ".join(ids) or "no receivers configured")
     await stopping.wait()

@@ -4,6 +4,13 @@ Defaults follow the CPU count: the receiver process and each signal's workers co
 cores, and a worker is CPU-bound Python, so one worker per signal per four cores (at least one) keeps
 a small host from oversubscribing while a large one scales out. Metrics get the same count as
 traces: remote write encoding is the costliest per item.
+
+`COLLECTOR_WORKERS_MODE=inline` is the small-host mode: the receivers' and workers' event loops run
+inside the supervisor process instead of child processes (`collector/runtime/inline.py`), over the
+same rings, doorbells and acknowledgements. One interpreter instead of five saves most of the
+memory on a host where one core is plenty; it gives up the parallelism and the isolation of a crash
+(a crashed pipeline part is restarted in the process, a crashed process restarts everything from the
+rings it left). It runs one receiver and one worker per signal, so the count variables may only say 1.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ ENV_WORKERS = {
 }
 ENV_RECEIVERS = "COLLECTOR_RECEIVER_PROCESSES"
 ENV_RING_BYTES = "COLLECTOR_RING_BYTES"
+ENV_WORKERS_MODE = "COLLECTOR_WORKERS_MODE"
+WORKERS_MODES = ("processes", "inline")
 
 MIN_RING_BYTES = 1 << 20
 DEFAULT_RING_BYTES = 64 << 20
@@ -36,6 +45,7 @@ class Topology:
     workers: Mapping[Signal, int]
     receiver_processes: int
     ring_bytes: int
+    inline: bool = False  # receivers and workers run inside the supervisor process
 
     @property
     def total_workers(self) -> int:
@@ -70,9 +80,20 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
 def topology_from_env(env: Mapping[str, str] | None = None, cpu_count: int | None = None) -> Topology:
     env = os.environ if env is None else env
     cores = cpu_count or os.cpu_count() or 1
-    workers = {signal: _positive_int(env, name, default_workers(cores), MAX_PROCESSES) for signal, name in ENV_WORKERS.items()}
-    receivers = _positive_int(env, ENV_RECEIVERS, 1, MAX_PROCESSES)
+    mode = (env.get(ENV_WORKERS_MODE) or "processes").strip().lower()
+    if mode not in WORKERS_MODES:
+        raise SettingsError(f"{ENV_WORKERS_MODE}={env.get(ENV_WORKERS_MODE)!r}: expected one of {', '.join(WORKERS_MODES)}")
+    inline = mode == "inline"
+    default = 1 if inline else default_workers(cores)
+    limit = 1 if inline else MAX_PROCESSES
+    try:
+        workers = {signal: _positive_int(env, name, default, limit) for signal, name in ENV_WORKERS.items()}
+        receivers = _positive_int(env, ENV_RECEIVERS, 1, limit)
+    except SettingsError as err:
+        if inline:
+            raise SettingsError(f"{err} with {ENV_WORKERS_MODE}=inline (one receiver and one worker per signal)") from None
+        raise
     ring_bytes = _positive_int(env, ENV_RING_BYTES, DEFAULT_RING_BYTES, 1 << 34)
     if ring_bytes < MIN_RING_BYTES:
         raise SettingsError(f"{ENV_RING_BYTES}={env.get(ENV_RING_BYTES)!r}: must be at least 1MiB")
-    return Topology(workers=workers, receiver_processes=receivers, ring_bytes=ring_bytes)
+    return Topology(workers=workers, receiver_processes=receivers, ring_bytes=ring_bytes, inline=inline)

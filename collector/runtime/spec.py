@@ -32,6 +32,7 @@ class ChildSpec(msgspec.Struct, frozen=True, kw_only=True):
     rings: list[RingSpec]
     doorbell_fds: dict[str, int]  # "traces/0" -> eventfd of that worker
     status_fd: int
+    control_fd: int = 0  # where supervisor commands arrive: standard input, or a pipe in inline mode
     workers: dict[str, int]  # signal -> worker count
     receiver_processes: int
     shutdown_timeout: float

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -57,12 +57,36 @@ _RESTART_BACKOFF_MAX = 5.0
 _STABLE_AFTER_SECONDS = 10.0
 
 
+class CommandSink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+class ChildProcess(Protocol):
+    """What the supervisor needs of a child: an `asyncio.subprocess.Process`, or in the small-host
+    mode an `InlineProcess` (collector/runtime/inline.py) running the same code in this process."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> CommandSink | None: ...
+
+    async def wait(self) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass
 class Child:
     key: str  # "worker traces/0", "receiver/0"
     spec: ChildSpec
     fds: list[int]
-    process: asyncio.subprocess.Process | None = None
+    process: ChildProcess | None = None
     status_read_fd: int | None = None
     ready: bool = False
     started_at: float = 0.0
@@ -165,21 +189,27 @@ class Supervisor:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         spec = _with_status_fd(child.spec, write_fd)
-        child.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "collector.runtime.child", encode(spec),
-            pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.PIPE,
-            # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
-            # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG, child.py).
-            start_new_session=True,
-        )
-        os.close(write_fd)
+        if self.topology.inline:
+            from collector.runtime.inline import InlineProcess
+
+            child.process = InlineProcess(spec)  # it owns write_fd from now on
+        else:
+            child.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "collector.runtime.child", encode(spec),
+                pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.PIPE,
+                # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
+                # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG, child.py).
+                start_new_session=True,
+            )
+            os.close(write_fd)
         child.status_read_fd = read_fd
         child.ready = False
         child.started_at = time.monotonic()
         child.exited.clear()
         reader = StatusReader()
         asyncio.get_running_loop().add_reader(read_fd, self._on_status, child, read_fd, reader)
-        log.info("started %s (pid %d)", child.key, child.process.pid)
+        log.info("started %s (%s %d)", child.key, "inline in pid" if self.topology.inline else "pid",
+                 child.process.pid)
 
     def _on_status(self, child: Child, fd: int, reader: StatusReader) -> None:
         try:

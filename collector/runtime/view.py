@@ -117,3 +117,8 @@ def child_running(child: ChildView) -> bool:
 def running_pid(child: ChildView) -> int | None:
     """The pid of a running child, None while it is down (CPU and memory are sampled by pid)."""
     return child.process.pid if child.process is not None and child_running(child) else None
+
+
+def runs_inline(supervisor: SupervisorView) -> bool:
+    """Whether the receivers and workers run inside the supervisor (COLLECTOR_WORKERS_MODE=inline)."""
+    return bool(getattr(getattr(supervisor, "topology", None), "inline", False))

@@ -49,7 +49,8 @@ class _Source:
 
 
 class Worker:
-    def __init__(self, spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
+    def __init__(self, spec: ChildSpec, pipeline: Pipeline, status: StatusChannel,
+                 stopping: asyncio.Event | None = None) -> None:
         assert spec.signal is not None
         self.spec = spec
         self.signal = Signal(spec.signal)
@@ -67,7 +68,9 @@ class Worker:
                                      workers_for_signal=spec.workers.get(spec.signal, 1)),
             report=status,
         )
-        self._stopping = asyncio.Event()
+        # given: the caller owns the signals and sets it (inline mode); else SIGTERM/SIGINT set it
+        self._own_signals = stopping is None
+        self._stopping = stopping if stopping is not None else asyncio.Event()
         self._wake = asyncio.Event()
         self._sources: list[_Source] = []
         self._entries: dict[int, Consumer] = {}
@@ -77,8 +80,9 @@ class Worker:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signals.SIGTERM, signals.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
+        if self._own_signals:
+            for sig in (signals.SIGTERM, signals.SIGINT):
+                loop.add_signal_handler(sig, self._stopping.set)
         self.host.build()
         await self.host.start()
         self._entries = self._entry_consumers()
@@ -87,7 +91,7 @@ class Worker:
             source.ring.rewind()
         doorbell = Doorbell.from_fd(self.spec.doorbell_fds[doorbell_key(self.spec.signal or "", self.spec.index)])
         loop.add_reader(doorbell.fd, self._on_doorbell, doorbell)
-        stop_listening = listen(0, self._on_command)
+        stop_listening = listen(self.spec.control_fd, self._on_command)
         self.status({"event": "ready"})
         log.info("worker started with %d components", len(self.host.instances))
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
@@ -217,7 +221,8 @@ def _count_quietly(payload: Payload) -> int:
         return 0
 
 
-async def run_worker(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel) -> None:
+async def run_worker(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel,
+                     stopping: asyncio.Event | None = None) -> None:
     started = time.monotonic()
-    await Worker(spec, pipeline, status).run()
+    await Worker(spec, pipeline, status, stopping).run()
     log.debug("worker ran for %.1fs", time.monotonic() - started)

@@ -14,7 +14,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 import collector
-from collector.runtime.view import adopted_records, adopted_rings, child_running
+from collector.runtime.view import adopted_records, adopted_rings, child_running, runs_inline
 
 if TYPE_CHECKING:
     from collector.runtime.view import SupervisorView
@@ -64,9 +64,24 @@ class SupervisorCollector(Collector):
         yield info
 
 
+class InProcessCollector(Collector):
+    """The components' counters when they run in this process (small-host mode): they were created
+    before any multiprocess directory existed, so they live in prometheus_client's default registry.
+    Its process and interpreter families are left out; the supervisor's registry has its own."""
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client import REGISTRY
+
+        for family in REGISTRY.collect():
+            if not family.name.startswith(("process_", "python_")):
+                yield family
+
+
 def build_registry(supervisor: SupervisorView, metrics_dir: Path) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=str(metrics_dir))
+    if runs_inline(supervisor):
+        registry.register(InProcessCollector())
     ProcessCollector(registry=registry)
     registry.register(SupervisorCollector(supervisor))
     return registry
