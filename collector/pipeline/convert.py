@@ -17,6 +17,7 @@ from typing import Any, Final
 import msgspec
 
 from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
+from collector.components.kit.auth import AuthHandler
 from collector.config.values import Secret, type_name
 
 Path = tuple[int | str, ...]
@@ -32,6 +33,7 @@ class ConversionError(Exception):
 CAPSULE_NAMES: Final[dict[type, str]] = {
     ConsumerRef: "otelcol.Consumer",
     MetricsReceiverRef: "MetricsReceiver",
+    AuthHandler: "otelcol.Handler",
 }
 
 _PLAIN: Final = (str, int, float, bool, list, dict, tuple, set, frozenset, bytes, type(None))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 COMPONENTS: tuple[str, ...] = (
     "discovery.relabel",
+    "otelcol.auth.basic",
+    "otelcol.auth.bearer",
+    "otelcol.auth.headers",
     "otelcol.connector.host_info",
     "otelcol.exporter.debug",
     "otelcol.exporter.otlp",
