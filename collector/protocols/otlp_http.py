@@ -20,6 +20,7 @@ from typing import Final, Mapping
 
 from collector.protocols import otlp_compression as compression
 from collector.protocols.otlp_json import message_to_json
+from collector.protocols.otlp_limits import DEFAULT_LIMITS, RequestLimits, TooMuchWork
 from collector.protocols.otlp_request import DecodedExport, decode_json, decode_protobuf
 from collector.protocols.status import ExportError, ExportRejected, GrpcCode, retry_after_header, status_proto
 from collector.signals import Signal
@@ -47,6 +48,7 @@ class HttpReply:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+    reason: str = ""  # why a request was refused, for the refusal counter ("" on success)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,8 @@ class HttpRoute:
     accept_gzip: bool
 
 
-def _text(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> HttpReply:
-    return HttpReply(status, text.encode(), "text/plain; charset=utf-8", headers)
+def _text(status: int, text: str, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> HttpReply:
+    return HttpReply(status, text.encode(), "text/plain; charset=utf-8", headers, reason)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class OtlpHttpProtocol:
     paths: Mapping[str, Signal]
     max_body_size: int
     allowed_encodings: frozenset[str] = compression.KNOWN_ENCODINGS
+    limits: RequestLimits = DEFAULT_LIMITS
     _success: dict[tuple[Signal, BodyEncoding], bytes] = field(default_factory=dict, init=False)
 
     @property
@@ -79,19 +82,21 @@ class OtlpHttpProtocol:
     def start(self, method: str, path: str, headers: Mapping[str, str]) -> HttpRoute | HttpReply:
         signal = self.paths.get(path)
         if signal is None:
-            return _text(404, "404 page not found")
+            return _text(404, "404 page not found", "not_found")
         if method != "POST":
-            return _text(405, "405 method not allowed, supported: [POST]", (("Allow", "POST"),))
+            return _text(405, "405 method not allowed, supported: [POST]", "method_not_allowed", (("Allow", "POST"),))
         media = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         encoding = _MEDIA_TYPES.get(media)
         if encoding is None:
-            return _text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
+            return _text(415, "415 unsupported media type, supported: [application/json, application/x-protobuf]",
+                         "unsupported_media_type")
         content_encoding = compression.normalize_encoding(headers.get("Content-Encoding", ""))
         accept_gzip = "gzip" in headers.get("Accept-Encoding", "").lower()
         route = HttpRoute(signal, encoding, content_encoding, accept_gzip)
         if content_encoding and content_encoding not in self.allowed_encodings:
             return self.failure(route, ExportError(GrpcCode.INVALID_ARGUMENT,
-                                                   f"unsupported Content-Encoding {content_encoding!r}"))
+                                                   f"unsupported Content-Encoding {content_encoding!r}"),
+                                "unsupported_encoding")
         length = headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.read_limit:
             return self.too_large(route)
@@ -100,7 +105,7 @@ class OtlpHttpProtocol:
     def too_large(self, route: HttpRoute) -> HttpReply:
         return self.failure(route, ExportError(GrpcCode.INVALID_ARGUMENT,
                                                f"request body too large: limit is {self.max_body_size} bytes",
-                                               http_status=413))
+                                               http_status=413), "too_large")
 
     # --- the body ----------------------------------------------------------------------------
     def decode(self, route: HttpRoute, body: bytes) -> DecodedExport | HttpReply:
@@ -109,13 +114,15 @@ class OtlpHttpProtocol:
         except compression.TooLarge:
             return self.too_large(route)
         except (compression.DecompressError, compression.UnsupportedEncoding) as exc:
-            return self.failure(route, ExportError(GrpcCode.INVALID_ARGUMENT, str(exc)))
+            return self.failure(route, ExportError(GrpcCode.INVALID_ARGUMENT, str(exc)), "decompression")
         try:
             if route.encoding is BodyEncoding.PROTOBUF:
-                return decode_protobuf(route.signal, plain)
-            return decode_json(route.signal, plain)
+                return decode_protobuf(route.signal, plain, self.limits)
+            return decode_json(route.signal, plain, self.limits)
+        except TooMuchWork as refused:
+            return self.failure(route, refused.error, refused.reason)
         except ExportRejected as rejected:
-            return self.failure(route, rejected.error)
+            return self.failure(route, rejected.error, "malformed")
 
     # --- the answer ----------------------------------------------------------------------------
     def success(self, route: HttpRoute) -> HttpReply:
@@ -127,7 +134,7 @@ class OtlpHttpProtocol:
             self._success[key] = body
         return HttpReply(200, body, route.encoding.content_type)
 
-    def failure(self, route: HttpRoute, error: ExportError) -> HttpReply:
+    def failure(self, route: HttpRoute, error: ExportError, reason: str = "") -> HttpReply:
         status = status_proto(error)
         if route.encoding is BodyEncoding.PROTOBUF:
             body = status.SerializeToString()
@@ -136,7 +143,7 @@ class OtlpHttpProtocol:
         headers: tuple[tuple[str, str], ...] = ()
         if error.retry_after is not None and error.http in (429, 503):
             headers = (("Retry-After", retry_after_header(error.retry_after)),)
-        reply = HttpReply(error.http, body, route.encoding.content_type, headers)
+        reply = HttpReply(error.http, body, route.encoding.content_type, headers, reason)
         return _maybe_gzip(reply, route.accept_gzip)
 
 
@@ -144,4 +151,4 @@ def _maybe_gzip(reply: HttpReply, accept_gzip: bool) -> HttpReply:
     if not accept_gzip or len(reply.body) < _GZIP_RESPONSE_MIN:
         return reply
     return HttpReply(reply.status, gzip.compress(reply.body, 1), reply.content_type,
-                     reply.headers + (("Content-Encoding", "gzip"),))
+                     reply.headers + (("Content-Encoding", "gzip"),), reply.reason)

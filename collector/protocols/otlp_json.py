@@ -70,19 +70,24 @@ def _rewrite_ids(node: Any, fields: Container[str], convert: Callable[[str, Any]
                 _rewrite_ids(item, fields, convert)
 
 
-def json_to_message(body: bytes, message: Message) -> Message:
-    """Parse an OTLP/JSON body into `message` (an empty instance of the request class)."""
+def json_to_message(body: bytes, message: Message, check: Callable[[dict[str, Any]], None] | None = None) -> Message:
+    """Parse an OTLP/JSON body into `message` (an empty instance of the request class). `check` sees
+    the parsed tree before the costly conversion and may raise to refuse it."""
     try:
         tree = orjson.loads(body) if body.strip() else {}
     except orjson.JSONDecodeError as exc:
         raise JsonDecodeError(f"invalid JSON: {exc}") from None
     if not isinstance(tree, dict):
         raise JsonDecodeError("the JSON body must be an object")
-    _rewrite_ids(tree, _ID_FIELDS, _hex_to_b64)
+    if check is not None:
+        check(tree)
     try:
+        _rewrite_ids(tree, _ID_FIELDS, _hex_to_b64)
         json_format.ParseDict(tree, message, ignore_unknown_fields=True)
     except (json_format.ParseError, binascii.Error, ValueError, TypeError) as exc:
         raise JsonDecodeError(str(exc)) from None
+    except RecursionError:  # json_format recurses per nesting level (kvlist in kvlist ...)
+        raise JsonDecodeError("the JSON body is nested too deeply") from None
     return message
 
 

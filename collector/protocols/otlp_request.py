@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError, Message
 
 from collector.protocols.otlp_json import JsonDecodeError, json_to_message
+from collector.protocols.otlp_limits import DEFAULT_LIMITS, RequestLimits, prescan_json_text, prescan_json_tree, \
+    prescan_protobuf
 from collector.protocols.status import ExportError, ExportRejected, GrpcCode
 from collector.signals import Signal
 
@@ -26,8 +28,11 @@ class DecodedExport:
     item_count: int
 
 
-def decode_protobuf(signal: Signal, data: bytes) -> DecodedExport:
+def decode_protobuf(signal: Signal, data: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> DecodedExport:
+    """Raises `ExportRejected`: INVALID_ARGUMENT for bytes that are not the request, `TooMuchWork`
+    for a request over the caps (found by a wire-level pre-scan, before upb allocates anything)."""
     spec = signal.spec
+    prescan_protobuf(signal, data, limits)
     message = spec.request_class()
     try:
         message.ParseFromString(data)
@@ -37,10 +42,11 @@ def decode_protobuf(signal: Signal, data: bytes) -> DecodedExport:
     return DecodedExport(signal, data, message, spec.count_items(message))
 
 
-def decode_json(signal: Signal, body: bytes) -> DecodedExport:
+def decode_json(signal: Signal, body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> DecodedExport:
     spec = signal.spec
+    prescan_json_text(body, limits)
     try:
-        message = json_to_message(body, spec.request_class())
+        message = json_to_message(body, spec.request_class(), lambda tree: prescan_json_tree(signal, tree, limits))
     except JsonDecodeError as exc:
         raise ExportRejected(ExportError(GrpcCode.INVALID_ARGUMENT, f"unable to decode the {spec.signal.value} "
                                                                     f"request as OTLP/JSON: {exc}")) from None

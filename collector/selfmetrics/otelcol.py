@@ -37,7 +37,8 @@ RECEIVER_REQUESTS: Final = Counter(
     "otelcol_receiver_requests", "Export requests received, by outcome.", _COMPONENT + ("transport", "outcome"),
 )
 # Requests refused before their body was decompressed or decoded (so their items are unknown), by
-# reason: "unauthenticated" (missing or wrong credentials), ...
+# reason: "unauthenticated" (missing or wrong credentials), "malformed", "too_large", "decompression",
+# "too_many_resources"/"too_many_scopes"/"too_many_items"/"too_many_json_objects" (otlp_limits), ...
 RECEIVER_REFUSED_REQUESTS: Final = Counter(
     "otelcol_receiver_refused_requests", "Requests a receiver refused before decoding their data, by reason.",
     _COMPONENT + ("transport", "reason"),

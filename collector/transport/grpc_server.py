@@ -10,6 +10,7 @@ ports, otherwise a second collector on the same port would bind silently instead
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import grpc
 import grpc.aio
 
 from collector.protocols import otlp_grpc
+from collector.protocols.otlp_limits import TooMuchWork
 from collector.protocols.status import ExportRejected
 from collector.signals import Signal
 from collector.transport.errors import BindError
@@ -38,12 +40,24 @@ class GrpcServerConfig:
     options: tuple[tuple[str, Any], ...] = field(default=())  # keepalive and other channel args
 
 
+# Messages this large decode in a worker thread so the event loop keeps serving meanwhile (see
+# http_server.OFFLOAD_BYTES); grpcio has already inflated them, within max_recv_msg_size.
+OFFLOAD_BYTES = 64 * 1024
+
+
 def _export_method(signal: Signal, ingest: Ingest) -> grpc.RpcMethodHandler:
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            decoded = otlp_grpc.decode(signal, request)
+            if len(request) >= OFFLOAD_BYTES:
+                decoded = await asyncio.to_thread(otlp_grpc.decode, signal, request)
+            else:
+                decoded = otlp_grpc.decode(signal, request)
+        except TooMuchWork as refused:  # permanent: RESOURCE_EXHAUSTED without RetryInfo, as for oversize
+            ingest.invalid(refused.reason)
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refused.error.message)
+            raise  # unreachable: abort() raises
         except ExportRejected as rejected:
-            ingest.invalid()
+            ingest.invalid("malformed")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
             raise  # unreachable: abort() raises
         error = ingest.admit(decoded)

@@ -21,6 +21,7 @@ from aiohttp.streams import StreamReader
 from collector.protocols.otlp_cors import CorsPolicy
 from collector.protocols.otlp_http import HttpReply, HttpRoute, OtlpHttpProtocol
 from collector.protocols.otlp_request import DecodedExport
+from collector.transport.client_errors import ClientErrorLog
 from collector.transport.errors import BindError
 from collector.transport.ingest import Ingest
 
@@ -37,6 +38,17 @@ class HttpServerConfig:
     body_timeout: float = 60.0
     idle_timeout: float = 60.0
     cors: CorsPolicy | None = None
+
+
+# Decoding runs in a worker thread (the event loop keeps serving) for bodies that can take long:
+# large ones, and compressed ones that may inflate up to the body limit. Small bodies, the common
+# case, decode inline: a thread hop costs more than they do.
+OFFLOAD_BYTES = 64 * 1024
+OFFLOAD_COMPRESSED_BYTES = 4 * 1024
+
+
+def _decode_in_thread(route: HttpRoute, size: int) -> bool:
+    return size >= OFFLOAD_BYTES or (bool(route.content_encoding) and size >= OFFLOAD_COMPRESSED_BYTES)
 
 
 class _BodyTooLarge(Exception):
@@ -79,6 +91,7 @@ class OtlpHttpServer:
             auto_decompress=False,
             access_log=None,
             keepalive_timeout=self.config.idle_timeout,
+            logger=ClientErrorLog(logging.getLogger("aiohttp.server"), self.ingest.refuse),
         )
         try:
             self._server = await loop.create_server(
@@ -110,10 +123,11 @@ class OtlpHttpServer:
             return web.Response(status=status, headers=dict(extra))
         decision = protocol.start(request.method, request.path, headers)
         if isinstance(decision, HttpReply):
+            self.ingest.refuse(decision.reason)
             return self._respond(request, decision, close=request.body_exists)
         outcome = await self._receive(request, decision)
         if isinstance(outcome, HttpReply):
-            self.ingest.invalid()
+            self.ingest.invalid(outcome.reason)
             return self._respond(request, outcome, close=outcome.status in (408, 413))
         error = self.ingest.admit(outcome)
         reply = protocol.success(decision) if error is None else protocol.failure(decision, error)
@@ -127,9 +141,11 @@ class OtlpHttpServer:
         except _BodyTooLarge:
             return protocol.too_large(route)
         except TimeoutError:
-            return HttpReply(408, b"request body not received in time", "text/plain; charset=utf-8")
+            return HttpReply(408, b"request body not received in time", "text/plain; charset=utf-8", (), "timeout")
         except asyncio.IncompleteReadError:
-            return HttpReply(400, b"request body ended early", "text/plain; charset=utf-8")
+            return HttpReply(400, b"request body ended early", "text/plain; charset=utf-8", (), "incomplete_body")
+        if _decode_in_thread(route, len(body)):
+            return await asyncio.to_thread(protocol.decode, route, body)
         return protocol.decode(route, body)
 
     def _respond(self, request: web.BaseRequest, reply: HttpReply, close: bool = False) -> web.Response:

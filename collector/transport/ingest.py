@@ -10,7 +10,9 @@ from typing import Any
 
 from collector.protocols.otlp_request import DecodedExport
 from collector.protocols.status import ExportError, GrpcCode
-from collector.selfmetrics.otelcol import RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REQUESTS
+from collector.selfmetrics.otelcol import (
+    RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REFUSED_REQUESTS, RECEIVER_REQUESTS,
+)
 from collector.signals import Signal
 from collector.transport.admission import Admission, AdmitOutcome
 
@@ -26,6 +28,7 @@ class Ingest:
         self._accepted: dict[Signal, Any] = {s: RECEIVER_ACCEPTED[s].labels(*labels) for s in Signal}
         self._refused: dict[Signal, Any] = {s: RECEIVER_REFUSED[s].labels(*labels) for s in Signal}
         self._requests = {o: RECEIVER_REQUESTS.labels(*labels, o) for o in ("success", "refused", "failure")}
+        self._labels = labels
 
     def admit(self, decoded: DecodedExport) -> ExportError | None:
         """None when the data is owned by the pipeline; else the retryable refusal to answer."""
@@ -41,6 +44,13 @@ class Ingest:
                                     else "pipeline is unavailable")
         return ExportError(GrpcCode.UNAVAILABLE, f"data refused: {reason}", retry_after=result.retry_after)
 
-    def invalid(self) -> None:
-        """A request that could not be decoded (its items cannot be counted)."""
+    def invalid(self, reason: str = "malformed") -> None:
+        """A request refused before admission (malformed, over a limit, ...): its items cannot be
+        counted, so the request is, with the reason."""
         self._requests["failure"].inc()
+        self.refuse(reason)
+
+    def refuse(self, reason: str) -> None:
+        """A refusal that was not an Export request at all (wrong path, unparsable HTTP): counted by
+        reason only."""
+        RECEIVER_REFUSED_REQUESTS.labels(*self._labels, reason).inc()
