@@ -131,6 +131,7 @@ class Supervisor:
         self.last_reload: ReloadOutcome | None = None
         self._health_check: HealthCheckServer | None = None
         self._reload_lock = asyncio.Lock()
+        self.debug_taps: dict[str, float] = {}  # live debugging: component -> sampling probability wanted
 
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
@@ -226,6 +227,8 @@ class Supervisor:
             kind = event.get("event")
             if kind == "ready":
                 child.ready = True
+                for component_id, probability in self.debug_taps.items():  # a restarted worker too
+                    self._send_debug_tap(child, component_id, probability)
             elif kind == "reloaded":
                 child.reloaded[int(event.get("generation", -1))] = event
                 child.reload_event.set()
@@ -358,6 +361,27 @@ class Supervisor:
             if result is not None and not result.get("ok"):
                 failures.append(f"{child.key}: {result.get('error', 'reload failed')}")
         return failures
+
+    # --- live debugging (collector/web/livedebug.py) ---------------------------------------------
+    @property
+    def debug_socket(self) -> Path:
+        return self.run_dir / "livedebug.sock"
+
+    def set_debug_tap(self, component_id: str, sample_prob: float) -> None:
+        """Switch live debugging of a component on (sample_prob > 0) or off in every worker."""
+        if sample_prob > 0:
+            self.debug_taps[component_id] = sample_prob
+        else:
+            self.debug_taps.pop(component_id, None)
+        for child in self.children.values():
+            self._send_debug_tap(child, component_id, sample_prob)
+
+    def _send_debug_tap(self, child: Child, component_id: str, sample_prob: float) -> None:
+        process = child.process
+        if child.spec.role != "worker" or process is None or process.returncode is not None or process.stdin is None:
+            return  # receivers' output is tapped where it enters the workers; a restarting worker asks on ready
+        process.stdin.write(msgspec.json.encode({"cmd": "livedebug", "component": component_id,
+                                                 "sampleProb": sample_prob, "socket": str(self.debug_socket)}) + b"\n")
 
     # --- state for the admin API ---------------------------------------------------------------
     @property

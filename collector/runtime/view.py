@@ -78,9 +78,15 @@ class SupervisorView(Protocol):
 
 
 class SupervisorControl(SupervisorView, Protocol):
-    """The view plus the one action the admin server may take (`POST /-/reload`)."""
+    """The view plus the actions the admin server may take: `POST /-/reload`, and switching live
+    debugging taps on and off in the workers (`collector/web/livedebug.py`)."""
 
     async def reload(self) -> ReloadView: ...
+
+    @property
+    def debug_socket(self) -> Path: ...
+
+    def set_debug_tap(self, component_id: str, sample_prob: float) -> None: ...
 
 
 class AdoptedRingView(Protocol):

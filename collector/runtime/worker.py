@@ -27,6 +27,7 @@ from collector.runtime.acks import RingAcks
 from collector.runtime.admission import SIGNALS_BY_CODE
 from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
+from collector.runtime.livedebug import LiveDebugTaps
 from collector.runtime.ring import Doorbell, Record, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
 from collector.runtime.status import StatusChannel
@@ -77,6 +78,7 @@ class Worker:
         self._previous: Pipeline | None = None  # the configuration before the last reload
         self._unroutable = [0, 0]  # records, items dropped for want of a pipeline since the last log
         self._unroutable_logged = float("-inf")
+        self._taps = LiveDebugTaps()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -123,6 +125,10 @@ class Worker:
                 for rid, fanouts in self.host.entry_points(receiver_components(self.pipeline)).items()}
 
     async def _on_command(self, command: dict[str, object]) -> None:
+        if command.get("cmd") == "livedebug":
+            self._taps.command(command)
+            self._taps.attach(self.host.fanouts())
+            return
         if command.get("cmd") != "reload":
             return
         generation = command.get("generation")
@@ -134,6 +140,7 @@ class Worker:
                                            self.spec.shutdown_timeout)
             self.pipeline, self._previous = pipeline, self.pipeline
             self._entries = self._entry_consumers()
+            self._taps.attach(self.host.fanouts())  # new and replaced components' fan-outs too
         except Exception as exc:
             log.exception("reload failed")
             self.status({"event": "reloaded", "generation": generation, "ok": False, "error": str(exc)})

@@ -1,6 +1,7 @@
 """aiohttp handlers of the web UI: the pages (one small single-page app) and the JSON API.
 
-Pages: `/` components, `/component/<id>` detail, `/graph`, `/processes`. All four serve the same
+Pages: `/` components, `/component/<id>` detail, `/graph`, `/processes`, `/debug/<id>` live
+debugging (the stream: collector/web/livedebug.py). All serve the same
 `index.html`; `static/app.js` reads the path and draws the page from the JSON API. Everything is
 served from the package (no CDN), so the UI works on a machine without internet access.
 """
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from collector.web.observe import Observer
 
 # the single-page UI's own routes: each serves the page, which renders the view for its path
-PAGES = ("/", "/graph", "/processes", "/component/{component_id}")
+PAGES = ("/", "/graph", "/processes", "/component/{component_id}", "/debug/{component_id}")
 
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from collector.selfmetrics.exposition import build_registry, exposition
+from collector.support.routes import SupportRoutes
+from collector.web.livedebug import LiveDebugRoutes
 from collector.web.observe import Observer
 from collector.web.routes import UiRoutes
 
@@ -33,6 +35,7 @@ class AdminServer:
         self.registry = build_registry(supervisor, supervisor.metrics_dir)
         self.observer = Observer(supervisor, self.registry, interval=sample_interval, window=rate_window)
         self.ui = UiRoutes(supervisor, self.observer)
+        self.live_debugging = LiveDebugRoutes(supervisor)
         self._sampler: asyncio.Task[None] | None = None
         self.app = web.Application()
         self.app.add_routes([
@@ -41,7 +44,9 @@ class AdminServer:
             web.get("/-/ready", self.ready),
             web.get("/-/healthy", self.healthy),
             web.post("/-/reload", self.reload),
+            *SupportRoutes(supervisor, self.observer, lambda: exposition(self.registry)).routes(),
             *self.ui.routes(),
+            *self.live_debugging.routes(),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -56,6 +61,7 @@ class AdminServer:
 
     async def stop(self) -> None:
         self.ui.close()  # ends open /api/v0/web/graph streams, so cleanup does not wait for them
+        self.live_debugging.close()  # and /api/v0/web/debug streams
         if self._sampler is not None:
             self._sampler.cancel()
             self._sampler = None
