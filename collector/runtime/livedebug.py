@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 60_000  # bytes of rendered lines per datagram (below the default socket buffer)
+DROP_REPORT_DELAY = 0.2  # seconds before a drop count is sent on its own (no datagram carried it)
 MAX_VALUE_CHARS = 256  # long attribute values are cut: a viewer reads, it does not archive
 
 
@@ -165,6 +166,7 @@ class DebugSender:
         self._pending: dict[str, list[bytes]] = {}
         self._flush_scheduled = False
         self._connected = False
+        self._report_scheduled = False
 
     def add(self, component_id: str, lines: list[bytes]) -> None:
         self._pending.setdefault(component_id, []).extend(lines)
@@ -187,7 +189,7 @@ class DebugSender:
             if chunk:
                 self._send(component_id, chunk)
 
-    def _send(self, component_id: str, lines: list[bytes]) -> None:
+    def _send(self, component_id: str, lines: list[bytes]) -> bool:
         dropped = self.dropped.get(component_id, 0)
         header = orjson.dumps({"component": component_id, "dropped": dropped})
         try:
@@ -195,10 +197,21 @@ class DebugSender:
                 self.sock.connect(self.path)
                 self._connected = True
             self.sock.send(b"\n".join([header, *lines]))
-        except (BlockingIOError, ConnectionRefusedError, FileNotFoundError, OSError):
-            self.dropped[component_id] = dropped + len(lines)  # the supervisor's buffer is full, or it is gone
-            return
+        except OSError:  # the supervisor's buffer is full (EAGAIN), or it is gone
+            self.dropped[component_id] = dropped + len(lines)
+            if not self._report_scheduled:
+                self._report_scheduled = True
+                asyncio.get_running_loop().call_later(DROP_REPORT_DELAY, self._report_drops)
+            return False
         self.dropped[component_id] = 0
+        return True
+
+    def _report_drops(self) -> None:
+        """Tell the viewers what was lost even if no further item comes to carry the count."""
+        self._report_scheduled = False
+        for component_id, dropped in list(self.dropped.items()):
+            if dropped and not self._send(component_id, []):
+                return  # still full: `_send` scheduled the next attempt
 
     def close(self) -> None:
         self.sock.close()
