@@ -49,18 +49,43 @@ class TLSClientArgs(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError(f"invalid TLS version {getattr(self, name)!r}", f"{prefix}.{name}")
         if bool(self.cert_file or self.cert_pem) != bool(self.key_file or self.key_pem):
             raise ArgumentError("cert and key must be set together", f"{prefix}.cert_file")
+        # Neither Python's ssl nor grpcio can apply these as Go does; refusing them beats a
+        # connection that silently negotiates something else than what was asked for.
+        if self.cipher_suites:
+            raise ArgumentError("cipher_suites is not supported by this collector (OpenSSL chooses the TLS 1.2/1.3 "
+                                "suites); remove it", f"{prefix}.cipher_suites")
+        if self.reload_interval:
+            raise ArgumentError("reload_interval is not supported by this collector: certificates are read when "
+                                "the component starts (a configuration reload re-reads them)",
+                                f"{prefix}.reload_interval")
+
+    def validate_grpc(self, prefix: str = "tls") -> None:
+        """What grpcio's channel credentials cannot express (it takes PEM roots, key and chain only)."""
+        for name in ("min_version", "max_version"):
+            if getattr(self, name):
+                raise ArgumentError(f"{name} is not supported by the gRPC client (grpcio does not expose the TLS "
+                                    "version range)", f"{prefix}.{name}")
+        if self.include_system_ca_certs_pool and (self.ca_file or self.ca_pem):
+            raise ArgumentError("include_system_ca_certs_pool together with a CA is not supported by the gRPC "
+                                "client (grpcio uses either the system roots or the given CA)",
+                                f"{prefix}.include_system_ca_certs_pool")
 
     def ssl_context(self) -> ssl.SSLContext:
-        """The client context: system roots (or `ca_file`), optional client certificate."""
+        """The client context: system roots (or the CA; both with `include_system_ca_certs_pool`),
+        optional client certificate from files or inline PEM."""
+        from collector.components.kit.http_client import load_cert_chain
+
         context = ssl.create_default_context(cafile=self.ca_file or None, cadata=self.ca_pem or None)
+        if self.include_system_ca_certs_pool and (self.ca_file or self.ca_pem):
+            context.load_default_certs()
         context.minimum_version = _TLS_VERSIONS[self.min_version]
         if self.max_version:
             context.maximum_version = _TLS_VERSIONS[self.max_version]
         if self.insecure_skip_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        if self.cert_file:
-            context.load_cert_chain(self.cert_file, self.key_file or None)
+        if self.cert_file or self.cert_pem:
+            load_cert_chain(context, self.cert_file, self.cert_pem, self.key_file, self.key_pem)
         return context
 
     def read_pem(self) -> tuple[bytes | None, bytes | None, bytes | None]:
@@ -108,6 +133,8 @@ class HTTPClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     def validate(self) -> None:
         validate_compression(self.compression, "client.compression")
         self.tls.validate("client.tls")
+        if self.proxy_url and not self.proxy_url.startswith(("http://", "https://")):
+            raise ArgumentError("only http:// and https:// proxies are supported (no SOCKS)", "client.proxy_url")
         if self.compression_params is not None and not -1 <= self.compression_params.level <= 22:
             raise ArgumentError("compression level out of range", "client.compression_params.level")
 
@@ -148,6 +175,7 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
             if scheme not in ("http", "https") or "/" in rest.rstrip("/"):
                 raise ArgumentError(f"endpoint {self.endpoint!r} must be host:port", "client.endpoint")
         self.tls.validate("client.tls")
+        self.tls.validate_grpc("client.tls")
         if self.tls.insecure_skip_verify and not self.tls.insecure:
             raise ArgumentError("insecure_skip_verify is not supported by the gRPC client (grpcio cannot skip "
                                 "verification); use insecure = true or a ca_file", "client.tls.insecure_skip_verify")

@@ -63,33 +63,82 @@ class TLSConfig(CertificateFiles, frozen=True, kw_only=True):
             raise ArgumentError(f"unknown TLS version: {self.min_version}", f"{path}.min_version")
 
 
-class OAuth2(msgspec.Struct, frozen=True, kw_only=True):
+class ProxyConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Alloy's proxy settings, carried by the client itself and by its `oauth2` block."""
+
+    proxy_url: str = ""
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
+    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
+
+
+def validate_proxy(path: str, config: ProxyConfig) -> None:
+    """Prometheus's proxy rules, plus what aiohttp can do: HTTP(S) proxies, not SOCKS."""
+    prefix = f"{path}." if path else ""
+    if config.proxy_from_environment and config.proxy_url:
+        raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
+                            prefix + "proxy_url")
+    if config.proxy_from_environment and config.no_proxy:
+        raise ArgumentError("if proxy_from_environment is configured, no_proxy must not be configured",
+                            prefix + "no_proxy")
+    if config.no_proxy and not config.proxy_url:
+        raise ArgumentError("if no_proxy is configured, proxy_url must also be configured", prefix + "no_proxy")
+    if config.proxy_connect_header and not (config.proxy_url or config.proxy_from_environment):
+        raise ArgumentError("if proxy_connect_header is configured, proxy_url or proxy_from_environment must "
+                            "also be configured", prefix + "proxy_connect_header")
+    if config.proxy_url:
+        try:
+            parts = urllib.parse.urlsplit(config.proxy_url)
+        except ValueError as err:
+            raise ArgumentError(f"invalid proxy_url: {err}", prefix + "proxy_url") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ArgumentError(f"unsupported proxy_url scheme {parts.scheme!r}: only http:// and https:// proxies "
+                                "are supported (no SOCKS)", prefix + "proxy_url")
+
+
+def validate_tls_material(path: str, tls: TLSConfig | None) -> None:
+    """Load the CA, certificate and key now, so a missing or broken file is a located
+    configuration error instead of a component that fails every request."""
+    import ssl
+
+    from collector.components.kit.http_client import ssl_context
+
+    if tls is None:
+        return
+    try:
+        ssl_context(tls)
+    except (OSError, ssl.SSLError, ValueError) as err:
+        what = "ca_file" if tls.ca_file else "ca_pem" if tls.ca_pem else "cert_file" if tls.cert_file else "cert_pem"
+        raise ArgumentError(f"cannot load the TLS material: {getattr(err, 'strerror', None) or err}",
+                            f"{path}.{what}") from None
+
+
+class OAuth2(ProxyConfig, frozen=True, kw_only=True):
     client_id: str = ""
     client_secret: Secret | None = None
     client_secret_file: str = ""
     scopes: list[str] = msgspec.field(default_factory=list)
     token_url: str = ""
     endpoint_params: dict[str, str] = msgspec.field(default_factory=dict)
-    proxy_url: str = ""
     tls_config: TLSConfig | None = None
 
     def validate(self, path: str) -> None:
         _value_or_file(path, "oauth2", "client_secret", self.client_secret is not None, self.client_secret_file)
+        if not self.token_url.startswith(("http://", "https://")):
+            raise ArgumentError("oauth2 token_url must be an http:// or https:// URL", f"{path}.token_url")
+        validate_proxy(path, self)
         if self.tls_config is not None:
             self.tls_config.validate(f"{path}.tls_config")
+            validate_tls_material(f"{path}.tls_config", self.tls_config)
 
 
-class HTTPClientConfig(msgspec.Struct, frozen=True, kw_only=True):
+class HTTPClientConfig(ProxyConfig, frozen=True, kw_only=True):
     """The HTTPClientConfig fields a scrape `Arguments` or a remote_write `endpoint` block carries
     inline, as Alloy squashes the struct into both; each subclass keeps its own defaults where
     Alloy's differ (`enable_http2`)."""
 
     bearer_token: Secret | None = None
     bearer_token_file: str = ""
-    proxy_url: str = ""
-    no_proxy: str = ""
-    proxy_from_environment: bool = False
-    proxy_connect_header: dict[str, list[Secret]] = msgspec.field(default_factory=dict)
     follow_redirects: bool = True
     enable_http2: bool = True
     basic_auth: BasicAuth | None = None
@@ -101,9 +150,7 @@ class HTTPClientConfig(msgspec.Struct, frozen=True, kw_only=True):
 def validate_client(path: str, client: HTTPClientConfig) -> None:
     """Proxy settings and at most one authentication mechanism, then each block's own rules."""
     prefix = f"{path}." if path else ""
-    if client.proxy_from_environment and client.proxy_url:
-        raise ArgumentError("if proxy_from_environment is configured, proxy_url must not be configured",
-                            prefix + "proxy_url")
+    validate_proxy(path, client)
     basic_auth, authorization = client.basic_auth, client.authorization
     oauth2, tls_config = client.oauth2, client.tls_config
     used = [
@@ -125,6 +172,7 @@ def validate_client(path: str, client: HTTPClientConfig) -> None:
         oauth2.validate(prefix + "oauth2")
     if tls_config is not None:
         tls_config.validate(prefix + "tls_config")
+        validate_tls_material(prefix + "tls_config", tls_config)
 
 
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -164,30 +212,8 @@ def validate_url_auth(path: str, url: str, client: HTTPClientConfig,
 
 
 def auth_headers(client: HTTPClientConfig) -> dict[str, str]:
-    """Static Authorization header for the configured mechanism (files are read at start)."""
-    import base64
+    """Static Authorization header for the configured mechanism (files are read now); an
+    `oauth2` token is per request: see `http_client.ClientSettings.auth_headers`."""
+    from collector.components.kit.http_client import static_auth_headers
 
-    bearer_token, basic_auth, authorization = client.bearer_token, client.basic_auth, client.authorization
-    if bearer_token:
-        return {"Authorization": f"Bearer {bearer_token}"}
-    if client.bearer_token_file:
-        with open(client.bearer_token_file, encoding="utf-8") as fh:
-            return {"Authorization": f"Bearer {fh.read().strip()}"}
-    if authorization is not None:
-        credentials = authorization.credentials
-        if credentials is None and authorization.credentials_file:
-            with open(authorization.credentials_file, encoding="utf-8") as fh:
-                credentials = Secret(fh.read().strip())
-        return {"Authorization": f"{authorization.type} {credentials or ''}".rstrip()}
-    if basic_auth is not None:
-        username = basic_auth.username
-        if basic_auth.username_file:
-            with open(basic_auth.username_file, encoding="utf-8") as fh:
-                username = fh.read().strip()
-        password = basic_auth.password or ""
-        if basic_auth.password_file:
-            with open(basic_auth.password_file, encoding="utf-8") as fh:
-                password = fh.read().strip()
-        token = base64.b64encode(f"{username}:{password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-    return {}
+    return static_auth_headers(client)

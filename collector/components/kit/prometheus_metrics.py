@@ -45,6 +45,12 @@ RW_BATCH_DURATION: Final = Histogram("prometheus_remote_storage_sent_batch_durat
 RW_SEND_ERRORS: Final = Counter("collector_prometheus_remote_storage_send_errors",
                                 "Unexpected errors (not HTTP or network failures) of a remote-write sender; "
                                 "each is logged and the send retried.", _QUEUE)
+HTTP_CLIENT_ERROR_REASONS: Final = ("tls", "connect", "timeout", "proxy", "oauth2", "other")
+HTTP_CLIENT_ERRORS: Final = Counter("collector_http_client_request_errors",
+                                    "Requests of a scrape or remote-write client that got no HTTP answer, by reason "
+                                    "(tls: handshake or certificate verification failed; proxy; oauth2: no token; "
+                                    "timeout; connect; other). Each is logged with the reason.",
+                                    _COMPONENT + ("url", "reason"))
 
 FORWARDED: Final = Counter("prometheus_forwarded_samples", "Total number of samples sent to downstream components.",
                            _COMPONENT)

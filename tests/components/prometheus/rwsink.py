@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class RemoteWriteSink:
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     url: str = ""
+    ssl_context: ssl.SSLContext | None = None  # serve HTTPS with it
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Condition | None = None
 
@@ -35,10 +37,11 @@ class RemoteWriteSink:
         self._arrived = asyncio.Condition()
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/api/v1/write"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}/api/v1/write"
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -147,7 +147,8 @@ class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
         assert self._connection is not None, "exporter used before start()"
         try:
             async with self._connection.post(url, data=body, headers=headers,
-                                             proxy=self.args.client.proxy_url or None) as response:
+                                             proxy=self.args.client.proxy_url or None,
+                                             server_hostname=self.args.client.tls.server_name or None) as response:
                 content_type = response.headers.get("Content-Type", "")
                 if 200 <= response.status < 300:
                     if response.content_length != 0:

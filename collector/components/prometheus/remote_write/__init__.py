@@ -31,8 +31,8 @@ this way are counted (`prometheus_remote_storage_samples_dropped_total` of the e
 
 Differences from Alloy: our WAL holds whole encoded samples (not series + sample references), and
 data unsent at a restart *is* resent (Alloy skips samples older than its start); a fixed number of
-shards per endpoint (no auto-scaling), remote write 1.0 only, no oauth2/sigv4/azuread token flows
-(the blocks are accepted and validated).
+shards per endpoint (no auto-scaling), remote write 1.0 only; `sigv4` and `azuread` are refused at validation
+(oauth2 client credentials, TLS and proxies are applied: `collector/components/kit/http_client.py`).
 """
 
 from __future__ import annotations
@@ -111,6 +111,35 @@ class MetadataConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise ArgumentError("max_samples_per_send must be greater than 0", f"{path}.max_samples_per_send")
 
 
+class SigV4(msgspec.Struct, frozen=True, kw_only=True):
+    region: str = ""
+    access_key: str = ""
+    secret_key: Secret | None = None
+    profile: str = ""
+    role_arn: str = ""
+
+
+class AzureManagedIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str = ""
+
+
+class AzureOAuth(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str = ""
+    client_secret: Secret | None = None
+    tenant_id: str = ""
+
+
+class AzureSDK(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str = ""
+
+
+class AzureAD(msgspec.Struct, frozen=True, kw_only=True):
+    cloud: str = "AzurePublic"
+    managed_identity: AzureManagedIdentity | None = None
+    oauth: AzureOAuth | None = None
+    sdk: AzureSDK | None = None
+
+
 class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
     url: str
     name: str = ""
@@ -124,8 +153,20 @@ class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
     queue_config: QueueConfig = msgspec.field(default_factory=QueueConfig)
     metadata_config: MetadataConfig = msgspec.field(default_factory=MetadataConfig)
     write_relabel_config: list[Rule] = msgspec.field(default_factory=list)
+    sigv4: SigV4 | None = None
+    azuread: AzureAD | None = None
 
     def validate(self, path: str) -> None:
+        # Both sign or fetch credentials with their vendor's SDK (AWS request signing, Azure AD
+        # tokens); neither is implemented, so a configuration that needs them must not start and
+        # send unauthenticated requests.
+        if self.sigv4 is not None:
+            raise ArgumentError("sigv4 (AWS Signature Version 4) is not supported by this collector; "
+                                "use basic_auth, authorization, oauth2 or a signing proxy (proxy_url)",
+                                f"{path}.sigv4")
+        if self.azuread is not None:
+            raise ArgumentError("azuread is not supported by this collector; use oauth2 with the Azure AD "
+                                "token endpoint (client credentials) instead", f"{path}.azuread")
         if not self.url.startswith(("http://", "https://")):
             raise ArgumentError(f"invalid url {self.url!r}: scheme must be http or https", f"{path}.url")
         if self.remote_timeout <= 0:
@@ -289,7 +330,7 @@ class RemoteWrite(Component[Arguments]):
         wal = self._wal
         assert wal is not None
         decoder = walrecord.Decoder()
-        replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
+        replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.url)
         start = self._cursors[queue.name]
         seeded = self._seeds.pop(queue.name, None)
         mid_segment = seeded is not None and seeded[0] == start
@@ -463,7 +504,7 @@ class RemoteWrite(Component[Arguments]):
                       for endpoint in args.endpoint if endpoint_name(endpoint) in pending]
             for queue in queues:
                 await queue.start()
-                replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.endpoint.url)
+                replayed = m.WAL_REPLAYED.labels(self.ctx.component_id, "/", queue.name, queue.url)
                 await self._feed(wal, queue, pending[queue.name], walrecord.Decoder(), replayed, lambda end: None)
             while any(wal.positions[q.name] < wal.head for q in queues):
                 wal.save_positions()

@@ -38,7 +38,8 @@ import aiohttp
 import collector
 from collector.components.kit.exporterhelper.errors import parse_retry_after
 from collector.components.kit import prometheus_metrics as m
-from collector.components.kit.prometheus_client import auth_headers
+from collector.components.kit.http_client import ClientSettings, TokenError, describe_error
+from collector.config.redact import redact_url
 from collector.protocols.prometheus.relabel import apply, compile_rules
 from collector.protocols.prometheus.remote_write import (
     WriteRequestEncoder,
@@ -162,7 +163,8 @@ class EndpointQueue:
         self.fault: str | None = None  # the last unexpected error of a sender, until a send succeeds
         self._on_fault = on_fault
         self._fault_logged = -1e9
-        labels = (component_id, "/", self.name, endpoint.url)
+        self.url = redact_url(endpoint.url)  # for labels and logs: never the URL's credentials
+        labels = (component_id, "/", self.name, self.url)
         self._m_samples = m.RW_SAMPLES.labels(*labels)
         self._m_failed = m.RW_SAMPLES_FAILED.labels(*labels)
         self._m_retried = m.RW_SAMPLES_RETRIED.labels(*labels)
@@ -176,8 +178,12 @@ class EndpointQueue:
         self._m_errors = m.RW_SEND_ERRORS.labels(*labels)
         m.RW_SHARDS.labels(*labels).set(nshards)
         m.RW_SHARDS_DESIRED.labels(*labels).set(nshards)
+        self._client = ClientSettings(endpoint)
+        self._request_kwargs = self._client.request_kwargs(endpoint.url)
+        self._m_client_errors = {reason: m.HTTP_CLIENT_ERRORS.labels(component_id, "/", self.url, reason)
+                                 for reason in m.HTTP_CLIENT_ERROR_REASONS}
         headers = {str(k): str(v) for k, v in endpoint.headers.items()}
-        headers.update(auth_headers(endpoint))
+        headers.update(self._client.static_headers)
         self._headers = request_headers(USER_AGENT, headers)
 
     # --- per-series label rewriting (cached) ------------------------------------------------------
@@ -441,7 +447,11 @@ class EndpointQueue:
         """One attempt: ("ok" | "retry" | "drop", the server's Retry-After in seconds or None)."""
         assert self._session is not None
         try:
-            async with self._session.post(self.endpoint.url, data=body, headers=self._headers) as resp:
+            headers = self._headers
+            if self._client.oauth2 is not None:
+                headers = {**headers, **await self._client.auth_headers(self._session)}
+            async with self._session.post(self.endpoint.url, data=body, headers=headers,
+                                          **self._request_kwargs) as resp:
                 excerpt = (await resp.content.read(256)).decode("utf-8", "replace")
                 decision = classify_status(resp.status, self.queue.retry_on_http_429)
                 if decision == "ok":
@@ -452,8 +462,10 @@ class EndpointQueue:
                              "non-recoverable error on" if decision == "drop" else "failed to send", resp.status,
                              excerpt.strip())
                 return (decision, hint)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
-            self.log.warning("failed to send remote write request: %s", err or type(err).__name__)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, TokenError) as err:
+            reason, message = describe_error(err)
+            self._m_client_errors[reason].inc()
+            self.log.warning("failed to send remote write request to %s: %s", self.url, message)
             return ("retry", None)
 
     async def _attempt(self, body: bytes) -> tuple[str, float | None]:

@@ -6,7 +6,8 @@ target has one writer. Each owned
 target has a loop that scrapes every interval at a stable offset (spreading targets over the
 interval), parses the text format 0.0.4 and appends the samples plus `up`/`scrape_*` to every
 `forward_to` receiver. Differences from Alloy: text format only (OpenMetrics and protobuf
-negotiation fall back to it), no native histograms, no clustering, no oauth2 token flow.
+negotiation fall back to it), no native histograms, no clustering. TLS, proxies and oauth2 client
+credentials are applied by `collector/components/kit/http_client.py`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import aiohttp
 import collector
 from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement, Service
 from collector.components.kit import prometheus_metrics as m
-from collector.components.kit.prometheus_client import (
-    HTTPClientConfig, auth_headers, validate_client, validate_headers,
-)
+from collector.components.kit.http_client import ClientSettings, TokenError, describe_error
+from collector.components.kit.prometheus_client import HTTPClientConfig, validate_client, validate_headers
 from collector.components.kit.registry import register
 from collector.components.kit.types import ByteSize, Duration, Secret, Targets
+from collector.config.redact import redact_url
 from collector.config.units import format_duration
 from collector.protocols.prometheus.series import SampleBatch
 from collector.components.prometheus.scrape.targets import ScrapeState, Target, owns, populate, stable_hash
@@ -133,6 +134,7 @@ class Scrape(Component[Arguments]):
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._states: dict[str, ScrapeState] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._client = ClientSettings(args)
         self._receivers = ctx.forward_to(args.forward_to)
         self.last_status: dict[str, str] = {}
 
@@ -187,7 +189,7 @@ class Scrape(Component[Arguments]):
         for name, values in args.http_headers.items():
             if values:
                 headers[name] = str(values[0])
-        headers.update(auth_headers(args))
+        headers.update(self._client.static_headers)
         return headers
 
     async def _loop(self, state: ScrapeState, args: Arguments) -> None:
@@ -211,9 +213,12 @@ class Scrape(Component[Arguments]):
         scrape_ms = int(started * 1000)
         headers = headers or self._headers(args, target)
         try:
+            if self._client.oauth2 is not None:
+                headers = {**headers, **await self._client.auth_headers(self._session)}
             async with self._session.get(target.url, headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=target.timeout),
-                                         allow_redirects=args.follow_redirects) as resp:
+                                         allow_redirects=args.follow_redirects,
+                                         **self._client.request_kwargs(target.url)) as resp:
                 if resp.status != 200:
                     raise RuntimeError(f"server returned HTTP status {resp.status} {resp.reason}")
                 body = await resp.read()
@@ -224,11 +229,20 @@ class Scrape(Component[Arguments]):
                 raise RuntimeError(f"sample limit exceeded: {len(exposition.samples)} > {args.sample_limit}")
             batch = state.success(exposition, scrape_ms, time.time() - started)
             self.last_status[target.url] = "up"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, RuntimeError, ParseError) as err:
-            self.ctx.logger.warning("scrape of %s failed: %s", target.url, err or type(err).__name__)
-            self.last_status[target.url] = f"down: {err or type(err).__name__}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, TokenError) as err:
+            reason, message = describe_error(err)
+            m.HTTP_CLIENT_ERRORS.labels(self.ctx.component_id, "/", redact_url(target.url), reason).inc()
+            self._scrape_failed(state, message)
+            batch = state.failure(scrape_ms, time.time() - started)
+        except (RuntimeError, ParseError) as err:
+            self._scrape_failed(state, str(err) or type(err).__name__)
             batch = state.failure(scrape_ms, time.time() - started)
         await self._forward(batch)
+
+    def _scrape_failed(self, state: ScrapeState, message: str) -> None:
+        url = redact_url(state.target.url)
+        self.ctx.logger.warning("scrape of %s failed: %s", url, message)
+        self.last_status[state.target.url] = f"down: {message}"
 
     async def shutdown(self, deadline: float | None = None) -> None:
         for key in list(self._loops):
