@@ -40,7 +40,8 @@ padding that are never written or read.
    24  u32 length      payload bytes n
    28  u16 component   code of the receiving component
    30  u8  signal      signal code
-   31  u8  flags       reserved, written as 0
+   31  u8  flags       bit 0 (RECORD_METADATA): the payload starts with a client-metadata block
+                       (`collector/signals/metadata.py`); other bits written as 0
    32  u32 items       items (spans, points, log records) in the payload, as the receiver counted
                        them, so a worker that only batches and forwards never has to decode
    36  u32 crc         CRC32 of header bytes 0..35 then the payload, or 0 if the ring has no CRCs
@@ -119,6 +120,7 @@ from collector.runtime.ring_doorbell import Doorbell
 __all__ = [
     "Doorbell",
     "RECORD_HEADER_SIZE",
+    "RECORD_METADATA",
     "Record",
     "RecordHeader",
     "Ring",
@@ -129,6 +131,7 @@ __all__ = [
 MAGIC: Final = int.from_bytes(b"CRING\x00\x02\x00", "little")
 CONTROL_SIZE: Final = 256
 _FLAG_CHECKSUM: Final = 1
+RECORD_METADATA: Final = 1  # record header flag: a client-metadata block precedes the payload
 
 # Word indexes (8-byte units) in the control block.
 _W_MAGIC: Final = 0
@@ -139,9 +142,9 @@ _W_SEQ: Final = 9
 _W_READ: Final = 16
 _W_READ_SEQ: Final = 17
 
-# pos, seq, arrival_ns, length, component, signal, [flags: written as 0], crc, [reserved]
-_HEADER: Final = struct.Struct("=QQQIHBxII")
-_HEADER_PREFIX: Final = struct.Struct("=QQQIHBxI")  # the 36 bytes the CRC covers before the payload
+# pos, seq, arrival_ns, length, component, signal, flags, items, crc
+_HEADER: Final = struct.Struct("=QQQIHBBII")
+_HEADER_PREFIX: Final = struct.Struct("=QQQIHBBI")  # the 36 bytes the CRC covers before the payload
 RECORD_HEADER_SIZE: Final = _HEADER.size  # 40
 _MIN_CAPACITY: Final = 64
 _MAX_CAPACITY: Final = 1 << 32  # so that a payload length always fits the u32 length field
@@ -165,6 +168,7 @@ class RecordHeader(NamedTuple):
     component: int  # u16: code of the receiving component
     arrival_ns: int  # u64
     items: int = 0  # u32: items in the payload (0 if unknown)
+    flags: int = 0  # u8: RECORD_METADATA
 
 
 class Record(NamedTuple):
@@ -327,19 +331,20 @@ class Ring:
             if w + size > self._put_limit:
                 return False
         seq = idx[_W_SEQ]
-        signal, component, arrival_ns, items = header
+        signal, component, arrival_ns, items, flags = header
         crc = 0
         if self.checksum:
-            crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal, items)))
+            crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal, flags,
+                                                                  items)))
         off = w % cap
         if off + size <= cap:
             mm = self._mm
             at = CONTROL_SIZE + off
-            _HEADER.pack_into(mm, at, w, seq, arrival_ns, n, component, signal, items, crc)
+            _HEADER.pack_into(mm, at, w, seq, arrival_ns, n, component, signal, flags, items, crc)
             at += RECORD_HEADER_SIZE
             mm[at : at + n] = data
         else:
-            self._write_wrapped(off, _HEADER.pack(w, seq, arrival_ns, n, component, signal, items, crc))
+            self._write_wrapped(off, _HEADER.pack(w, seq, arrival_ns, n, component, signal, flags, items, crc))
             self._write_wrapped((off + RECORD_HEADER_SIZE) % cap, data)
         idx[_W_SEQ] = seq + 1
         idx[_W_WRITE] = w + size  # publish: everything above is now visible to the consumer
@@ -370,9 +375,9 @@ class Ring:
         mm = self._mm
         off = c % cap
         if off + RECORD_HEADER_SIZE <= cap:
-            pos, seq, arrival_ns, n, component, signal, items, crc = _HEADER.unpack_from(mm, CONTROL_SIZE + off)
+            pos, seq, arrival_ns, n, component, signal, flags, items, crc = _HEADER.unpack_from(mm, CONTROL_SIZE + off)
         else:
-            pos, seq, arrival_ns, n, component, signal, items, crc = _HEADER.unpack(
+            pos, seq, arrival_ns, n, component, signal, flags, items, crc = _HEADER.unpack(
                 self._read_wrapped(off, RECORD_HEADER_SIZE)
             )
         end = c + ((RECORD_HEADER_SIZE + n + 7) & -8)
@@ -386,13 +391,14 @@ class Ring:
         else:
             data = self._read_wrapped(start % cap, n)
         if self.checksum and zlib.crc32(
-            data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal, items))
+            data, zlib.crc32(_HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal, flags, items))
         ) != crc:
             self._unsettled(c, w)
             return None
         self._cursor = end
         self._cursor_seq = seq + 1
-        return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns, items)), data, end))
+        return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns, items, flags)), data,
+                                   end))
 
     def _read_wrapped(self, off: int, n: int) -> bytes:
         d = self._data
