@@ -1,4 +1,5 @@
-"""`collector run|validate|fmt CONFIG` (reference C.1) and `collector convert`. The only place that exits the process.
+"""`collector run|validate|fmt CONFIG` (reference C.1), `collector convert`, and the operator tools
+`collector loadgen`, `collector sink` and `collector support`. The only place that exits the process.
 
 Every configuration problem prints the diagnostics with their source lines, then Alloy's
 `Error: could not perform the initial load successfully`, and exits 1; no traceback reaches the
@@ -29,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the collector with a configuration file or directory")
     run.add_argument("config", metavar="CONFIG", nargs="?")
+    run.add_argument("--config.file", dest="config_file", default=None, metavar="PATH",
+                     help="the configuration file or directory (the same as CONFIG, for service files)")
     run.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
                      help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
     run.add_argument("--server.http.listen-addr", dest="http_listen_addr", default=None,
@@ -40,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="load a configuration without running it")
     validate.add_argument("config", metavar="CONFIG", nargs="?")
+    validate.add_argument("--config.file", dest="config_file", default=None, metavar="PATH",
+                          help="the configuration file or directory (the same as CONFIG)")
     validate.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
                           help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
 
@@ -53,7 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     fmt = commands.add_parser("fmt", help="print a configuration file in canonical form")
     fmt.add_argument("config", metavar="CONFIG", nargs="?")
     fmt.add_argument("--write", "-w", action="store_true", help="rewrite the file in place")
+    _add_operator_tools(commands)
     return parser
+
+
+def _add_operator_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from collector.loadgen import options
+
+    loadgen = commands.add_parser("loadgen", help="send OTLP load to a collector and report what it accepted",
+                                  description=options.LOAD_DESCRIPTION)
+    options.add_load_arguments(loadgen)
+    counting_sink = commands.add_parser("sink", help="a counting OTLP/HTTP and remote-write backend for load tests",
+                                        description=options.SINK_DESCRIPTION)
+    options.add_sink_arguments(counting_sink)
+    support = commands.add_parser("support", help="download a support bundle (zip) from a running collector")
+    support.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
+                         metavar="ADDR", help="admin address of the running collector")
+    support.add_argument("--duration", default="5s", metavar="DURATION",
+                         help="how long the collector records logs and metrics for the bundle")
+    support.add_argument("--output", "-o", dest="output", default=None, metavar="FILE",
+                         help="where to write the zip (default: collector-support-<time>.zip)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command in _TOOLS:
+        try:
+            return _TOOLS[args.command](args)
+        except KeyboardInterrupt:
+            return 130
+    config_file = getattr(args, "config_file", None)
+    if config_file is not None:
+        if args.config is not None and args.config != config_file:
+            print("Error: the configuration is given twice (CONFIG and --config.file); give one", file=sys.stderr)
+            return 1
+        args.config = config_file
     if not args.config:
         print("Error: path argument not provided", file=sys.stderr)
         return 1
@@ -85,6 +120,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's promise: one line, never a traceback
         print(f"Error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def _loadgen(args: argparse.Namespace) -> int:
+    from collector.loadgen.generator import run_from_arguments
+
+    return run_from_arguments(args)
+
+
+def _sink(args: argparse.Namespace) -> int:
+    from collector.loadgen.sink import serve
+
+    return serve(args)
+
+
+def _support(args: argparse.Namespace) -> int:
+    from collector.config.units import parse_duration
+    from collector.support.client import fetch_bundle
+
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        print(f"Error: --duration: {exc}", file=sys.stderr)
+        return 1
+    try:
+        path = fetch_bundle(args.http_listen_addr, duration, args.output)
+    except OSError as exc:
+        print(f"Error: could not get a support bundle from {args.http_listen_addr}: {exc}", file=sys.stderr)
+        return 1
+    print(f"support bundle written to {path}", file=sys.stderr)
+    return 0
+
+
+_TOOLS = {"loadgen": _loadgen, "sink": _sink, "support": _support}
 
 
 def entry() -> NoReturn:

@@ -70,6 +70,7 @@ def main(argv: list[str]) -> int:
     _die_with_parent(spec.supervisor_pid)
     _set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
+    logs.keep_recent(Path(spec.run_dir), spec.title)
     loop = new_event_loop()
     try:
         loop.run_until_complete(_main(spec))

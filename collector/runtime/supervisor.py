@@ -551,6 +551,7 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
         return 1
     _set_title()
     run_dir = instance.make_run_dir()
+    logs.keep_recent(run_dir, "supervisor")
     try:
         (run_dir / "metrics").mkdir()
         supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,

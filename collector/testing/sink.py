@@ -12,7 +12,7 @@ samples of series named `bench_*` that are not `_bucket`/`_sum`, i.e. one per OT
 generator sent, and every sample in `samples`; series the collector adds itself (`target_info`,
 host_info) are therefore not mistaken for delivered load.
 
-End-to-end delay: requests from `bench.load` carry a send stamp (see `bench/payloads.py`); the sink
+End-to-end delay: requests from `collector loadgen` (`bench.load`) carry a send stamp (see `collector/loadgen/payloads.py`); the sink
 records receipt - send for every stamp it finds (a bounded sample) and reports percentiles.
 """
 
