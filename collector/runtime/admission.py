@@ -16,9 +16,10 @@ from typing import Mapping, Sequence
 from google.protobuf.message import Message
 
 from collector.pipeline.plan import ring_code
-from collector.runtime.ring import Doorbell, RecordHeader, Ring
+from collector.runtime.ring import RECORD_METADATA, Doorbell, RecordHeader, Ring
 from collector.runtime.routing import RoundRobin, split_by_resource
 from collector.signals import Signal
+from collector.signals.metadata import Metadata, pack
 from collector.transport.admission import AdmitOutcome, AdmitResult
 
 log = logging.getLogger(__name__)
@@ -42,24 +43,32 @@ class RingAdmission:
         self._doorbells = doorbells
         self._rotation = {signal: RoundRobin(len(rings[signal])) for signal in rings if rings[signal]}
 
-    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
+              metadata: Metadata = ()) -> AdmitResult:
+        """`metadata` (the receiver's `include_metadata`) goes in front of the bytes of each record,
+        flagged in its header; without it records are the Export request alone."""
         rings = self._rings.get(signal)
         if not rings:
             return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
         code, now = ring_code(receiver_id), time.time_ns()
+        flags = RECORD_METADATA if metadata else 0
         if signal is Signal.METRICS and len(rings) > 1:
             # parts of a split request carry no count (0): their worker counts them if it must
-            return self._admit_split(signal, data, RecordHeader(SIGNAL_CODES[signal], code, now, 0))
-        header = RecordHeader(SIGNAL_CODES[signal], code, now, min(item_count, 0xFFFFFFFF))
+            return self._admit_split(signal, data, RecordHeader(SIGNAL_CODES[signal], code, now, 0, flags), metadata)
+        header = RecordHeader(SIGNAL_CODES[signal], code, now, min(item_count, 0xFFFFFFFF), flags)
+        if metadata:
+            data = pack(metadata, data)  # bounded by the receiver (signals.metadata.MAX_BYTES)
         for worker in self._rotation[signal].order():
             if self._put(signal, worker, header, data):
                 return AdmitResult(AdmitOutcome.ACCEPTED)
         return AdmitResult(AdmitOutcome.FULL, retry_after=RETRY_AFTER_FULL,
                            message=f"{signal.value} queues are full")
 
-    def _admit_split(self, signal: Signal, data: bytes, header: RecordHeader) -> AdmitResult:
+    def _admit_split(self, signal: Signal, data: bytes, header: RecordHeader, metadata: Metadata = ()) -> AdmitResult:
         rings = self._rings[signal]
         parts = split_by_resource(data, len(rings))
+        if metadata:
+            parts = {worker: pack(metadata, part) for worker, part in parts.items()}
         for worker, part in parts.items():
             ring = rings[worker]
             if ring.free_bytes() < len(part) + _RECORD_SLACK:
@@ -71,6 +80,11 @@ class RingAdmission:
                 return AdmitResult(AdmitOutcome.UNAVAILABLE, retry_after=RETRY_AFTER_FULL,
                                    message="internal queue error")
         return AdmitResult(AdmitOutcome.ACCEPTED)
+
+    def trim(self) -> int:
+        """Give the kernel back the ring pages the workers have passed (`Ring.trim`): run from a timer
+        on this process's event loop, between puts, never on the request path. Bytes freed."""
+        return sum(ring.trim() for rings in self._rings.values() for ring in rings)
 
     def _put(self, signal: Signal, worker: int, header: RecordHeader, data: bytes) -> bool:
         try:

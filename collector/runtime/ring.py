@@ -97,6 +97,28 @@ Why it is correct (what we rely on, precisely)
 6. Waking a sleeping consumer is the Doorbell's job (ring_doorbell.py): drain the doorbell, read
    until `next_record` returns None, then sleep on it; the producer rings after publishing.
 
+7. Giving pages back (`trim`, producer only). Shared-memory pages are allocated when first
+   touched and stay allocated until the segment is unlinked, so without this a ring that went
+   round once (a burst, or minutes of light traffic) keeps its whole capacity resident. The
+   producer calls `trim` from a timer, off the per-record path, and it frees with MADV_REMOVE
+   (which punches a hole in the /dev/shm file: MADV_DONTNEED alone only drops this process's
+   page-table entries of a shared mapping, the pages stay in the file) every whole page whose
+   bytes are all free, that is, all in the window of positions `[write_pos - capacity, read_pos)`:
+   below read_pos the consumer is done with them (it stores read_pos only after copying records
+   out, point 4), and at or above write_pos - capacity the producer has not written their next
+   lap yet. The unreleased bytes `[read_pos, write_pos)` are the complement of that window within
+   the last lap, so a hole never covers a byte the consumer has not released, even partly: a page
+   that holds one unreleased byte is kept. Only the producer writes the data area and `trim` runs
+   on the producer's thread between puts, so no write can race with a punch; a later put into a
+   punched page faults in a zeroed page, which it then overwrites (records are written whole,
+   header and payload, before write_pos publishes them, point 3). The consumer never reads below
+   read_pos nor at or above write_pos, so it never sees a hole. The control block shares page 0
+   with the first data bytes and page 0 is never punched. Adoption is unaffected: a hole is only
+   ever in free space, and the control words are never touched; a punch that a crash interrupts
+   has freed some free pages and not others. Cost: a producer that writes faster than the timer
+   fires re-faults each page once per lap (4 KiB zeroed by the kernel), which is why it is done
+   rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left once the ring is empty).
+
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
 and one consumer may be attached at a time; the supervisor starts a replacement only after the
@@ -105,6 +127,7 @@ previous process has died.
 
 from __future__ import annotations
 
+import mmap
 import platform
 import secrets
 import struct
@@ -148,6 +171,10 @@ _HEADER_PREFIX: Final = struct.Struct("=QQQIHBBI")  # the 36 bytes the CRC cover
 RECORD_HEADER_SIZE: Final = _HEADER.size  # 40
 _MIN_CAPACITY: Final = 64
 _MAX_CAPACITY: Final = 1 << 32  # so that a payload length always fits the u32 length field
+_PAGE: Final = mmap.PAGESIZE
+# `trim` gives pages back in runs of at least this many freed bytes (or all that is free once the ring
+# is empty): one madvise per MiB the consumer has passed keeps the syscalls and re-faults rare.
+TRIM_BYTES: Final = 1 << 20
 
 
 def record_size(length: int) -> int:
@@ -222,7 +249,8 @@ class Ring:
     """One end (or both, in tests) of a ring. See the module docstring for layout and ordering."""
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
-                 "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked")
+                 "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked", "_trimmed",
+                 "trimmed_bytes")
 
     def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
@@ -255,6 +283,8 @@ class Ring:
         self._seen_write: int = self._cursor  # consumer-private: write_pos as last seen
         self._put_limit: int = 0  # producer-private: read_pos + capacity as last seen
         self.unsettled_reads = 0  # checksum mode: records seen before they were fully visible
+        self._trimmed: int = 0  # producer-private: positions below this were given back (or never used)
+        self.trimmed_bytes = 0  # producer-private: bytes given back to the kernel so far
 
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -360,6 +390,35 @@ class Ring:
             view = memoryview(chunk)
             d[off:] = view[:first]
             d[: n - first] = view[first:]
+
+    def trim(self, minimum: int = TRIM_BYTES) -> int:
+        """Producer: give the kernel back the pages of the bytes the consumer released (point 7).
+
+        Gives back nothing unless at least `minimum` bytes were released since the last trim or the
+        ring is empty. Returns the bytes given back (whole pages; pages never touched count too).
+        """
+        idx = self._idx
+        w = idx[_W_WRITE]
+        r = idx[_W_READ]
+        cap = self.capacity
+        start = max(self._trimmed, w - cap)
+        if r - start < minimum and not (r == w and r > start):
+            return 0
+        freed = 0
+        off = start % cap
+        first = min(r - start, cap - off)  # the window [start, r) as at most two runs of data offsets
+        for begin, length in ((off, first), (0, r - start - first)):
+            if length <= 0:
+                continue
+            lo = -(-(CONTROL_SIZE + begin) // _PAGE) * _PAGE  # whole pages only: round inwards
+            hi = (CONTROL_SIZE + begin + length) // _PAGE * _PAGE
+            if hi > lo:
+                self._mm.madvise(mmap.MADV_REMOVE, lo, hi - lo)
+                freed += hi - lo
+        # Resume at the start of r's page: its free bytes below r go with the next run.
+        self._trimmed = max(start, r - (CONTROL_SIZE + r % cap) % _PAGE)
+        self.trimmed_bytes += freed
+        return freed
 
     # --- consumer ----------------------------------------------------------------------------
     def next_record(self) -> Record | None:
