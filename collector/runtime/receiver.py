@@ -23,6 +23,16 @@ from collector.signals import Signal
 
 log = logging.getLogger(__name__)
 
+# How often the ring pages the workers have passed are given back (`RingAdmission.trim`): often
+# enough that a burst's pages are freed within seconds, rarely enough to cost nothing when idle.
+TRIM_INTERVAL = 1.0
+
+
+async def _trim_rings(admission: RingAdmission) -> None:
+    while True:
+        await asyncio.sleep(TRIM_INTERVAL)
+        admission.trim()
+
 
 async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel,
                        stopping: asyncio.Event | None = None) -> None:
@@ -73,9 +83,11 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
         status({"event": "reloaded", "generation": generation, "ok": True})
 
     stop_listening = listen(spec.control_fd, on_command)
+    trimming = asyncio.ensure_future(_trim_rings(admission))
     status({"event": "ready"})
     log.info("receiver started: %s", ", ".join(ids) or "no receivers configured")
     await stopping.wait()
+    trimming.cancel()
     stop_listening()
     status({"event": "stopping"})
     await host.shutdown(spec.shutdown_timeout)
