@@ -28,11 +28,12 @@ from collector.runtime.admission import SIGNALS_BY_CODE
 from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
 from collector.runtime.livedebug import LiveDebugTaps
-from collector.runtime.ring import Doorbell, Record, Ring
+from collector.runtime.ring import RECORD_METADATA, Doorbell, Record, Ring
 from collector.runtime.spec import ChildSpec, doorbell_key
 from collector.runtime.status import StatusChannel
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import AckToken, Payload, Signal
+from collector.signals.metadata import Metadata, unpack
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,17 @@ class Worker:
                 self._unroutable = [0, 0]
             token.release()
             return
-        await deliver(entry, Payload(signal, data=data, item_count=header.items or None, acks=[token]), token)
+        metadata: Metadata = ()
+        if header.flags & RECORD_METADATA:
+            try:
+                metadata, data = unpack(data)
+            except ValueError as exc:  # behind a valid CRC/position check: a bug, not a torn write
+                log.error("dropping ring record %d: its client-metadata block is damaged (%s)", seq, exc)
+                PIPELINE_DROPPED[self.signal].labels("worker", "/", "corrupt record").inc(header.items)
+                token.release()
+                return
+        await deliver(entry, Payload(signal, data=data, item_count=header.items or None, acks=[token],
+                                     metadata=metadata), token)
 
 
 async def deliver(entry: Consumer, payload: Payload, token: AckToken) -> bool:

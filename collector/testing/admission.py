@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from google.protobuf.message import Message
 
@@ -17,6 +18,7 @@ class Admitted:
     message: Message
     item_count: int
     receiver_id: str
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -28,8 +30,9 @@ class CollectingAdmission:
     admitted: list[Admitted] = field(default_factory=list)
     refused: list[Admitted] = field(default_factory=list)
 
-    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
-        record = Admitted(signal, data, message, item_count, receiver_id)
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
+              metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
+        record = Admitted(signal, data, message, item_count, receiver_id, tuple(metadata))
         if self.outcome is AdmitOutcome.ACCEPTED:
             self.admitted.append(record)
             return ACCEPTED
@@ -53,5 +56,6 @@ class CollectingAdmission:
 class NullAdmission:
     """Accepts and forgets: the receiver's own cost, for benchmarks."""
 
-    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
+              metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
         return ACCEPTED

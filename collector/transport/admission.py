@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from google.protobuf.message import Message
 
@@ -45,6 +45,9 @@ ACCEPTED: AdmitResult = AdmitResult(AdmitOutcome.ACCEPTED)
 
 
 class Admission(Protocol):
-    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str) -> AdmitResult:
-        """Take ownership of one serialized Export request, or refuse it without blocking."""
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
+              metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
+        """Take ownership of one serialized Export request, or refuse it without blocking.
+        `metadata` is the request's client metadata when the receiver keeps it (`include_metadata`):
+        it must reach the payload the workers build from this request."""
         ...

@@ -6,6 +6,11 @@ Registering the methods without (de)serializers means grpcio hands us the messag
 
 `grpc.so_reuseport` defaults to on in grpcio; we turn it off unless the runtime asks for shared
 ports, otherwise a second collector on the same port would bind silently instead of failing.
+
+With `auth`, each method is registered as stream-unary instead (same wire format: a unary client
+sends one message): the handler then runs before any message is received, checks the call's
+metadata through the `AuthGate` and aborts with UNAUTHENTICATED without ever pulling the message,
+so grpcio never receives, inflates or hands over the body of a call without valid credentials.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
 import grpc.aio
@@ -23,6 +28,8 @@ from collector.protocols import otlp_grpc
 from collector.protocols.otlp_limits import TooMuchWork
 from collector.protocols.status import ExportRejected
 from collector.signals import Signal
+from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
+from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
 from collector.transport.ingest import Ingest
 
@@ -38,6 +45,8 @@ class GrpcServerConfig:
     reuse_port: bool = False
     max_concurrent_streams: int = 0
     options: tuple[tuple[str, Any], ...] = field(default=())  # keepalive and other channel args
+    auth: AuthGate | None = None  # `auth = otelcol.auth.*.handler`: checked before the message is read
+    include_metadata: bool = False  # keep the call's metadata with the data (signals.metadata)
 
 
 # Messages this large decode in a worker thread so the event loop keeps serving meanwhile (see
@@ -45,8 +54,16 @@ class GrpcServerConfig:
 OFFLOAD_BYTES = 64 * 1024
 
 
-def _export_method(signal: Signal, ingest: Ingest) -> grpc.RpcMethodHandler:
+def _export_method(signal: Signal, ingest: Ingest, auth: AuthGate | None = None,
+                   include_metadata: bool = False) -> grpc.RpcMethodHandler:
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        metadata: Metadata = ()
+        if include_metadata:
+            try:
+                metadata = from_request(context.invocation_metadata() or ())
+            except MetadataTooLarge as exc:
+                ingest.refuse("metadata_too_large")
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             if len(request) >= OFFLOAD_BYTES:
                 decoded = await asyncio.to_thread(otlp_grpc.decode, signal, request)
@@ -60,14 +77,30 @@ def _export_method(signal: Signal, ingest: Ingest) -> grpc.RpcMethodHandler:
             ingest.invalid("malformed")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
             raise  # unreachable: abort() raises
-        error = ingest.admit(decoded)
+        error = ingest.admit(decoded, metadata)
         if error is not None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, error.message,
                                 trailing_metadata=otlp_grpc.failure_trailers(error))
         return otlp_grpc.success_body(signal)
 
-    handler: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]] = export
-    return grpc.unary_unary_rpc_method_handler(handler)
+    if auth is None:
+        handler: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]] = export
+        return grpc.unary_unary_rpc_method_handler(handler)
+    gate = auth
+
+    async def guarded(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        headers = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        verdict = await gate.check(headers, context.peer())
+        if not verdict.ok:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"unauthenticated: {verdict.reason}")
+        async for request in requests:  # the one message of a unary call, pulled only now
+            return await export(request, context)
+        ingest.invalid("malformed")
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
+        raise AssertionError("unreachable: abort() raises")
+
+    streamed: Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], Awaitable[bytes]] = guarded
+    return grpc.stream_unary_rpc_method_handler(streamed)
 
 
 def _endpoint(host: str, port: int) -> str:
@@ -97,7 +130,8 @@ class OtlpGrpcServer:
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(tuple(
-            grpc.method_handlers_generic_handler(s.spec.grpc_service, {"Export": _export_method(s, self.ingest)})
+            grpc.method_handlers_generic_handler(s.spec.grpc_service, {
+                "Export": _export_method(s, self.ingest, cfg.auth, cfg.include_metadata)})
             for s in Signal
         ))
         try:

@@ -22,6 +22,8 @@ from collector.protocols.otlp_cors import CorsPolicy
 from collector.protocols.otlp_http import HttpReply, HttpRoute, OtlpHttpProtocol
 from collector.protocols.otlp_request import DecodedExport
 from collector.transport.client_errors import ClientErrorLog
+from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
+from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
 from collector.transport.ingest import Ingest
 
@@ -38,6 +40,8 @@ class HttpServerConfig:
     body_timeout: float = 60.0
     idle_timeout: float = 60.0
     cors: CorsPolicy | None = None
+    auth: AuthGate | None = None  # `auth = otelcol.auth.*.handler`: checked before anything else
+    include_metadata: bool = False  # keep the request headers with the data (signals.metadata)
 
 
 # Decoding runs in a worker thread (the event loop keeps serving) for bodies that can take long:
@@ -121,6 +125,20 @@ class OtlpHttpServer:
         if cors is not None and request.method == "OPTIONS" and request.path in protocol.paths:
             status, extra = cors.preflight(headers)
             return web.Response(status=status, headers=dict(extra))
+        if self.config.auth is not None:
+            verdict = await self.config.auth.check(headers, request.remote or "")
+            if not verdict.ok:
+                challenge = (("WWW-Authenticate", verdict.challenge),) if verdict.challenge else ()
+                return self._respond(request, HttpReply(401, b"401 Unauthorized", "text/plain; charset=utf-8",
+                                                        challenge, "unauthenticated"), close=request.body_exists)
+        metadata: Metadata = ()
+        if self.config.include_metadata:
+            try:
+                metadata = from_request(headers.items())
+            except MetadataTooLarge as exc:
+                self.ingest.refuse("metadata_too_large")
+                return self._respond(request, HttpReply(431, str(exc).encode(), "text/plain; charset=utf-8", (),
+                                                        "metadata_too_large"), close=request.body_exists)
         decision = protocol.start(request.method, request.path, headers)
         if isinstance(decision, HttpReply):
             self.ingest.refuse(decision.reason)
@@ -129,7 +147,7 @@ class OtlpHttpServer:
         if isinstance(outcome, HttpReply):
             self.ingest.invalid(outcome.reason)
             return self._respond(request, outcome, close=outcome.status in (408, 413))
-        error = self.ingest.admit(outcome)
+        error = self.ingest.admit(outcome, metadata)
         reply = protocol.success(decision) if error is None else protocol.failure(decision, error)
         return self._respond(request, reply)
 

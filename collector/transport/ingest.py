@@ -14,6 +14,7 @@ from collector.selfmetrics.otelcol import (
     RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REFUSED_REQUESTS, RECEIVER_REQUESTS,
 )
 from collector.signals import Signal
+from collector.signals.metadata import Metadata
 from collector.transport.admission import Admission, AdmitOutcome
 
 __all__ = ["Ingest"]
@@ -30,10 +31,16 @@ class Ingest:
         self._requests = {o: RECEIVER_REQUESTS.labels(*labels, o) for o in ("success", "refused", "failure")}
         self._labels = labels
 
-    def admit(self, decoded: DecodedExport) -> ExportError | None:
-        """None when the data is owned by the pipeline; else the retryable refusal to answer."""
+    def admit(self, decoded: DecodedExport, metadata: Metadata = ()) -> ExportError | None:
+        """None when the data is owned by the pipeline; else the retryable refusal to answer.
+        `metadata`: the client metadata kept by `include_metadata` (nothing is passed without it)."""
         signal = decoded.signal
-        result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count, self.component_id)
+        if metadata:
+            result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count,
+                                          self.component_id, metadata=metadata)
+        else:
+            result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count,
+                                          self.component_id)
         if result.outcome is AdmitOutcome.ACCEPTED:
             self._accepted[signal].inc(decoded.item_count)
             self._requests["success"].inc()

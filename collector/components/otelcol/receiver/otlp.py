@@ -9,6 +9,12 @@ which route what came out of the ring; this component emits nothing in-process.
 
 Default endpoints are loopback (127.0.0.1:4317 / :4318, the OpenTelemetry Collector's secure
 default) rather than Alloy's 0.0.0.0; listening elsewhere without TLS logs a warning.
+
+`auth = otelcol.auth.<basic|bearer>.<label>.handler` on a `grpc` or `http` block: every request is
+checked against the handler's server side before its body is read (`collector/transport/auth.py`):
+401 (with `WWW-Authenticate` for basic) / UNAUTHENTICATED, counted and rate-limited in the log.
+`include_metadata = true` keeps the request's headers / gRPC metadata with its data all the way to
+the exporters (`collector/signals/metadata.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import msgspec
 from collector.components.kit.api import (
     ArgumentError, BuildContext, Component, Health, HealthState, Placement, Service,
 )
+from collector.components.kit.auth import AuthHandler, check_server_handler
 from collector.components.kit.registry import register
 from collector.components.kit.tls import CertificateFiles
 from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output
@@ -132,7 +139,7 @@ class GrpcArguments(msgspec.Struct, frozen=True, kw_only=True):
     write_buffer_size: ByteSize = 0
     max_concurrent_streams: int = 0
     include_metadata: bool = False
-    auth: Any = None
+    auth: AuthHandler | None = None
     tls: TlsArguments | None = None
     keepalive: Keepalive | None = None
 
@@ -149,7 +156,7 @@ class HttpArguments(msgspec.Struct, frozen=True, kw_only=True):
     read_header_timeout: Duration = 60.0
     idle_timeout: Duration = 60.0
     write_timeout: Duration = 30.0
-    auth: Any = None
+    auth: AuthHandler | None = None
     tls: TlsArguments | None = None
     cors: Cors | None = None
 
@@ -174,6 +181,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError("max_recv_msg_size must be positive", "grpc.max_recv_msg_size")
             if self.grpc.tls is not None:
                 self.grpc.tls.validate("grpc.tls")
+            check_server_handler(self.grpc.auth, "grpc.auth")
         if self.http is not None:
             split_endpoint(self.http.endpoint, "http.endpoint")
             if self.http.max_request_body_size <= 0:
@@ -186,6 +194,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError("the three url paths must differ", "http.traces_url_path")
             if self.http.tls is not None:
                 self.http.tls.validate("http.tls")
+            check_server_handler(self.http.auth, "http.auth")
 
 
 def split_endpoint(endpoint: str, attribute: str) -> tuple[str, int]:
@@ -206,13 +215,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _listen_address(protocol: str, endpoint: str, auth: Any, tls: bool, log: logging.Logger) -> tuple[str, int]:
-    """The (host, port) a `grpc`/`http` block listens on; warns when it is reachable without TLS."""
-    if auth is not None:
-        raise ArgumentError("server-side auth is not supported yet", f"{protocol}.auth")
+def _listen_address(protocol: str, endpoint: str, auth: AuthHandler | None, tls: bool,
+                    log: logging.Logger) -> tuple[str, int]:
+    """The (host, port) a `grpc`/`http` block listens on; warns when it is reachable without TLS,
+    and louder when it also takes requests from anyone (no `auth`)."""
     host, port = split_endpoint(endpoint, f"{protocol}.endpoint")
     if not tls and not is_loopback(host):
-        log.warning("otlp %s listener on %s is reachable from other hosts and has no TLS", protocol, endpoint)
+        if auth is not None:
+            log.warning("otlp %s listener on %s is reachable from other hosts and has no TLS: credentials "
+                        "travel in clear text", protocol, endpoint)
+        else:
+            log.warning("otlp %s listener on %s is reachable from other hosts and has no TLS", protocol, endpoint)
     return host, port
 
 
@@ -243,6 +256,7 @@ class OtlpReceiver(Component[Arguments]):
         from collector.protocols.otlp_http import OtlpHttpProtocol
         from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
         from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
+        from collector.transport.auth import AuthGate
         from collector.transport.ingest import Ingest
 
         admission = self.ctx.admission
@@ -254,9 +268,10 @@ class OtlpReceiver(Component[Arguments]):
             g = args.grpc
             host, port = _listen_address("grpc", g.endpoint, g.auth, g.tls is not None, log)
             creds = grpc_credentials(g.tls.load()) if g.tls is not None else None
+            gate = AuthGate(g.auth, cid, "grpc", log) if g.auth is not None else None
             servers.append(OtlpGrpcServer(GrpcServerConfig(
                 host, port, g.max_recv_msg_size, creds, reuse_port, g.max_concurrent_streams,
-                g.keepalive.grpc_options() if g.keepalive is not None else (),
+                g.keepalive.grpc_options() if g.keepalive is not None else (), gate, g.include_metadata,
             ), Ingest(admission, cid, "grpc"), log))
         if args.http is not None:
             h = args.http
@@ -271,8 +286,10 @@ class OtlpReceiver(Component[Arguments]):
                 cors = CorsPolicy(tuple(h.cors.allowed_origins), tuple(h.cors.allowed_headers),
                                   tuple(h.cors.exposed_headers), h.cors.max_age)
             protocol = OtlpHttpProtocol(h.paths(), h.max_request_body_size, allowed)
+            gate = AuthGate(h.auth, cid, "http", log) if h.auth is not None else None
             servers.append(OtlpHttpServer(HttpServerConfig(
                 host, port, protocol, context, reuse_port, h.read_header_timeout, h.idle_timeout, cors,
+                gate, h.include_metadata,
             ), Ingest(admission, cid, "http"), log))
         return servers
 
