@@ -14,6 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from collector.components.kit.api import ArgumentError
+from collector.components.kit.auth import AuthHandler, check_client_handler
 from collector.components.kit.types import ByteSize, Duration
 
 COMPRESSIONS: Final = frozenset({"gzip", "zlib", "deflate", "zstd", "snappy", "none", ""})
@@ -111,7 +112,7 @@ class HTTPClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     """`client` block of `otelcol.exporter.otlphttp`."""
 
     endpoint: str = ""
-    auth: Any = None
+    auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every request
     compression: str = "gzip"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     timeout: Duration = 30.0
@@ -133,6 +134,7 @@ class HTTPClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     def validate(self) -> None:
         validate_compression(self.compression, "client.compression")
         self.tls.validate("client.tls")
+        check_client_handler(self.auth, "client.auth")
         if self.proxy_url and not self.proxy_url.startswith(("http://", "https://")):
             raise ArgumentError("only http:// and https:// proxies are supported (no SOCKS)", "client.proxy_url")
         if self.compression_params is not None and not -1 <= self.compression_params.level <= 22:
@@ -149,7 +151,7 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     """`client` block of `otelcol.exporter.otlp`."""
 
     endpoint: str
-    auth: Any = None
+    auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every call
     compression: str = "gzip"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     authority: str = ""
@@ -162,6 +164,7 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
 
     def validate(self) -> None:
         validate_compression(self.compression, "client.compression")
+        check_client_handler(self.auth, "client.auth")
         if self.compression not in ("gzip", "none", ""):
             # grpcio ships gzip and deflate only; zstd/snappy need codecs the C core lacks.
             if self.compression != "deflate":

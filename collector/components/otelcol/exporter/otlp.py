@@ -101,8 +101,14 @@ class OTLPExporter(QueuedExporter[Arguments, grpc.aio.Channel]):
 
     async def _push(self, payload: Payload) -> None:
         call = self._calls[payload.signal]
+        metadata = self._metadata
+        auth = self.args.client.auth
+        if auth is not None:  # per call: from_context headers come from this batch's metadata
+            headers = dict(metadata)
+            auth.apply(headers, payload.metadata)
+            metadata = tuple((key.lower(), value) for key, value in headers.items())
         try:
-            response = await call(payload.data, timeout=self.args.timeout or None, metadata=self._metadata,
+            response = await call(payload.data, timeout=self.args.timeout or None, metadata=metadata,
                                   wait_for_ready=self.args.client.wait_for_ready)
         except grpc.aio.AioRpcError as error:
             code = error.code().value[0]

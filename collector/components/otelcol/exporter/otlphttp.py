@@ -16,7 +16,7 @@ per concurrent sender).
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 import msgspec
@@ -141,9 +141,10 @@ class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
         if self._compress is not None:
             body = self._compress(body)
         headers = self._headers
-        auth_headers = _auth_headers(self.args.client.auth)
-        if auth_headers:
-            headers = {**headers, **auth_headers}
+        auth = self.args.client.auth
+        if auth is not None:  # per request: from_context headers come from this batch's metadata
+            headers = dict(headers)
+            auth.apply(headers, payload.metadata)
         assert self._connection is not None, "exporter used before start()"
         try:
             async with self._connection.post(url, data=body, headers=headers,
@@ -163,11 +164,3 @@ class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
             raise RetryableError(f"{type(error).__name__}: {error} ({url})") from error
         except OSError as error:
             raise RetryableError(f"{error} ({url})") from error
-
-
-def _auth_headers(auth: Any) -> dict[str, str] | None:
-    """Headers from an `otelcol.auth.*` handler export (duck-typed: `request_headers()`)."""
-    if auth is None:
-        return None
-    produce = getattr(auth, "request_headers", None)
-    return dict(produce()) if callable(produce) else None
