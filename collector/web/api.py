@@ -220,7 +220,8 @@ def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, 
     rows: list[dict[str, Any]] = [{
         "key": "supervisor", "role": "supervisor", "signal": None, "index": 0, "pid": own, "running": True,
         "ready": supervisor.ready, "uptimeSeconds": now - supervisor.started_at, "restarts": 0,
-        "cpuPercent": observer.cpu.get(own), "rssBytes": observer.rss.get(own), "ringFill": None, "rings": [],
+        "cpuPercent": observer.cpu.get(own), "rssBytes": observer.rss.get(own), "memory": observer.memory.get(own),
+        "ringFill": None, "rings": [],
     }]
     for key, child in supervisor.children.items():
         spec = child.spec
@@ -243,6 +244,7 @@ def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, 
             "restarts": child.restarts,
             "cpuPercent": observer.cpu.get(pid) if running and pid else None,
             "rssBytes": observer.rss.get(pid) if running and pid else None,
+            "memory": observer.memory.get(pid) if running and pid else None,  # PSS by kind (web/procmem.py)
             "ringFill": max((r["fill"] for r in rings), default=None),
             "rings": rings,
             # rings a previous run left, drained by this worker until empty (then released)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import psutil
 
 from collector.runtime.view import running_pid
+from collector.web.procmem import pss_split
 from collector.web.rates import DerivedHealth, Key, RateTracker, derive_health, read_counters
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Observer:
         self._processes: dict[int, psutil.Process] = {}
         self.cpu: dict[int, float] = {}
         self.rss: dict[int, int] = {}
+        self.memory: dict[int, dict[str, int]] = {}  # PSS by kind (`procmem.pss_split`)
         self.last_tick: float | None = None
 
     # --- sampling --------------------------------------------------------------------------------
@@ -110,7 +112,11 @@ class Observer:
                 del self._processes[pid]
                 self.cpu.pop(pid, None)
                 self.rss.pop(pid, None)
+                self.memory.pop(pid, None)
         for pid in pids:
+            split = pss_split(pid)
+            if split is not None:
+                self.memory[pid] = split
             try:
                 proc = self._processes.get(pid)
                 if proc is None:

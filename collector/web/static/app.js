@@ -154,17 +154,22 @@ function adoptedRings(list) {
     <p class="muted">Rings a previous run of this collector left (a crash, or a stop that could not deliver in time); each worker delivers what they hold, then releases them.</p>`;
 }
 
+function pssCell(m) {
+  if (!m) return `<td class="num">—</td>`;
+  return `<td class="num">${bytes(m.pssBytes)} <span class="muted">(${bytes(m.anonBytes)} · ${bytes(m.fileBytes)} · ${bytes(m.shmemBytes)})</span></td>`;
+}
+
 async function processesPage() {
   const list = await getJSON("/api/v0/web/processes");
   const rows = list.map((p) => `<tr data-key="${esc(p.key)}"><td>${esc(p.key)}</td><td>${esc(p.role)}</td><td>${esc(p.signal ?? "")}</td>
     <td class="num">${p.pid ?? "—"}</td><td>${p.running ? (p.ready ? "ready" : "starting") : "not running"}</td>
     <td class="num">${duration(p.uptimeSeconds)}</td><td class="num">${p.restarts}</td>
     <td class="num">${p.cpuPercent === null || p.cpuPercent === undefined ? "—" : p.cpuPercent.toFixed(1) + " %"}</td>
-    <td class="num">${bytes(p.rssBytes)}</td><td class="num">${percent(p.ringFill)}</td></tr>`);
+    <td class="num">${bytes(p.rssBytes)}</td>${pssCell(p.memory)}<td class="num">${percent(p.ringFill)}</td></tr>`);
   return `<h1>Processes</h1><table><thead><tr><th>Process</th><th>Role</th><th>Signal</th><th class="num">PID</th><th>State</th>
-    <th class="num">Uptime</th><th class="num">Restarts</th><th class="num">CPU</th><th class="num">RSS</th><th class="num">Ring fill</th></tr></thead>
+    <th class="num">Uptime</th><th class="num">Restarts</th><th class="num">CPU</th><th class="num">RSS</th><th class="num">PSS (heap · code · rings)</th><th class="num">Ring fill</th></tr></thead>
     <tbody>${rows.join("")}</tbody></table>
-    <p class="muted">Ring fill: the fullest shared-memory ring the process writes (receivers) or reads (workers).</p>
+    <p class="muted">PSS: memory shared between processes counted once over all of them; heap is anonymous memory (interpreter, imported modules, buffers), code is mapped from files (interpreter, libraries), rings are shared-memory ring pages. Ring fill: the fullest shared-memory ring the process writes (receivers) or reads (workers).</p>
     ${adoptedRings(list)}`;
 }
 
