@@ -22,6 +22,11 @@ from disk (a previous run's, or one moved from an orphaned worker directory) has
 age is approximated by the modification time of the segment file holding it, which is the time of
 that segment's last write (its newest record, or a compaction's rewrite), so it understates the age.
 
+Client metadata (the receiver's `include_metadata`, kept by the batch processor's `metadata_keys`)
+is stored with its batch, so a batch delivered after a restart still goes out with its tenant's
+headers: the record's signal byte has `WITH_METADATA` set and the body starts with the metadata
+block of `collector/signals/metadata.py`. Batches without metadata are stored as before.
+
 Directory: `<storage directory>/<exporter id>/<worker signal>-<worker index>/`, one per worker
 process (single writer; `QueueFile.lock`). A reload's replacement instance waits for the lock its
 predecessor holds until that one has shut down, then takes over its backlog.
@@ -43,10 +48,12 @@ from collector.components.kit.api import Health, HealthState
 from collector.components.kit.exporterhelper.queue import QueueClosed, QueueStats
 from collector.selfmetrics.otelcol import PIPELINE_DROPPED
 from collector.signals import AckToken, Payload, Signal
+from collector.signals.metadata import Metadata, pack, unpack
 from collector.storage.queuefile import QueueFile, Recovery
 
 SIGNAL_CODES: Final = {signal: code for code, signal in enumerate(Signal)}
 SIGNALS: Final = tuple(Signal)
+WITH_METADATA: Final = 0x80  # in a record's signal byte: the body starts with a client-metadata block
 DEFAULT_MAX_BYTES: Final = 512 << 20  # byte budget of one queue directory (records not yet delivered)
 LOCK_POLL: Final = 0.05
 
@@ -168,7 +175,7 @@ class PersistentQueue:
         for damage in recovery.corrupt:
             known = damage.items >= 0
             if known:
-                signal = SIGNALS[damage.signal] if damage.signal < len(SIGNALS) else Signal.TRACES
+                signal = _signal(damage.signal)
                 PIPELINE_DROPPED[signal].labels(self.component_id, "/", "corrupt").inc(damage.items)
             self.logger.error("Persistent queue: skipped a corrupt record (%s) in segment %d at offset %d, %d bytes. "
                               "component_id=%s directory=%s", f"{damage.items} items" if known else "header damaged",
@@ -249,7 +256,12 @@ class PersistentQueue:
                 raise QueueClosed("sending queue is shut down")
             async with self._busy:
                 try:
-                    entry = self.file.append(payload.data, items=payload.item_count, signal=SIGNAL_CODES[payload.signal])
+                    code = SIGNAL_CODES[payload.signal]
+                    body = payload.data
+                    if payload.metadata:
+                        code |= WITH_METADATA
+                        body = pack(payload.metadata, body)
+                    entry = self.file.append(body, items=payload.item_count, signal=code)
                     self._appended.append((entry.seq, self.wall_clock()))
                 except OSError as error:
                     self._append_failed(error)
@@ -293,7 +305,7 @@ class PersistentQueue:
             except OSError as error:
                 entry = self.file.drop_head()
                 if entry is not None:
-                    signal = SIGNALS[entry.signal] if entry.signal < len(SIGNALS) else Signal.TRACES
+                    signal = _signal(entry.signal)
                     PIPELINE_DROPPED[signal].labels(self.component_id, "/", "corrupt").inc(entry.items)
                 self.logger.error("Persistent queue: a record could not be read back and was skipped. "
                                   "component_id=%s error=%r", self.component_id, str(error))
@@ -301,9 +313,20 @@ class PersistentQueue:
                 continue
             assert taken is not None
             entry, data = taken
-            signal = SIGNALS[entry.signal]
+            signal = _signal(entry.signal)
+            metadata: Metadata = ()
+            if entry.signal & WITH_METADATA:
+                try:
+                    metadata, data = unpack(data)
+                except ValueError as error:  # the record's CRC held: written damaged, count it
+                    PIPELINE_DROPPED[signal].labels(self.component_id, "/", "corrupt").inc(entry.items)
+                    self.logger.error("Persistent queue: a record's metadata block is damaged; record skipped. "
+                                      "component_id=%s error=%r", self.component_id, str(error))
+                    self.file.ack(entry.seq)
+                    self._notify()
+                    continue
             token = AckToken(entry.seq, self._acked)
-            return Payload(signal, data=data, item_count=entry.items, acks=[token])
+            return Payload(signal, data=data, item_count=entry.items, acks=[token], metadata=metadata)
 
     def done(self, payload: Payload) -> None:
         """Nothing to do: a record stays held until its ack token removes it from the file."""
@@ -339,6 +362,11 @@ class PersistentQueue:
         while self._appended and self._appended[0][0] < consumed:
             self._appended.popleft()
         self._notify()
+
+
+def _signal(code: int) -> Signal:
+    code &= ~WITH_METADATA
+    return SIGNALS[code] if code < len(SIGNALS) else Signal.TRACES
 
 
 def _make_dirs(directory: Path, mode: int) -> None:

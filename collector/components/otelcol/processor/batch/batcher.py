@@ -192,6 +192,7 @@ class Batch:
 @dataclass(slots=True)
 class _Buffer:
     signal: Signal
+    metadata: tuple[tuple[str, str], ...] = ()  # the `metadata_keys` values every batch of it carries
     payloads: deque[Payload] = field(default_factory=deque)
     items: int = 0
     deadline: float | None = None
@@ -200,7 +201,11 @@ class _Buffer:
 class Batcher:
     """The batch processor's buffering rules, with the clock injected.
 
-    * one buffer per signal and per combination of `metadata_keys` values;
+    * one buffer per signal and per combination of `metadata_keys` values; a batch carries those
+      values as its client metadata and nothing else (as the OpenTelemetry Collector's batch
+      processor: what it sends has only the partitioning keys in its context; without
+      `metadata_keys`, no client metadata), so every request an exporter makes from it belongs
+      to one combination, e.g. one tenant;
     * `send_batch_size` is a trigger: once a buffer holds that many items it is sent, cut to at most
       `send_batch_max_size` items per batch when that is > 0 (the remainder waits);
     * a buffer is sent at the latest `timeout` after its first item arrived (Go's timer ticks
@@ -246,7 +251,8 @@ class Batcher:
             if self.metadata_keys and self.metadata_cardinality(payload.signal) >= self.cardinality_limit:
                 raise CardinalityLimitError(
                     f"too many batcher metadata-value combinations (limit {self.cardinality_limit})")
-            buffer = self._buffers[key] = _Buffer(payload.signal)
+            kept = tuple((k, v) for k in self.metadata_keys for name, v in payload.metadata if name.lower() == k)
+            buffer = self._buffers[key] = _Buffer(payload.signal, kept)
         count = payload.item_count
         if count == 0:
             payload.settle()  # nothing to deliver
@@ -311,4 +317,6 @@ class Batcher:
                 n = self.max_size
         buffer.items -= n
         self.buffered_items -= n
-        return Payload.merge(buffer.signal, parts)
+        merged = Payload.merge(buffer.signal, parts)
+        merged.metadata = buffer.metadata
+        return merged
