@@ -15,6 +15,7 @@ COMPONENTS: tuple[str, ...] = (
     "otelcol.auth.headers",
     "otelcol.connector.host_info",
     "otelcol.exporter.debug",
+    "otelcol.exporter.loadbalancing",
     "otelcol.exporter.otlp",
     "otelcol.exporter.otlphttp",
     "otelcol.exporter.prometheus",
