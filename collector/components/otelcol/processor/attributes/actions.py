@@ -233,6 +233,10 @@ def _check(spec: Action, index: int) -> Action:
         if spec.pattern:
             raise ActionError(f"error creating AttrProc. Action {action!r} does not support \"pattern\" field at "
                               f"the {index}-th action", index)
+        if spec.from_context.startswith("auth."):
+            raise ActionError(f"from_context {spec.from_context!r} is not supported at the {index}-th action: "
+                              "authentication attributes are not carried past the receiver; use a request header "
+                              "(\"metadata.<header>\") with the receiver's include_metadata", index)
     elif action in ("delete", "hash", "extract"):
         # extract needs both key and pattern, delete and hash either; the messages keep the upstream wording
         extract = action == "extract"
