@@ -32,6 +32,14 @@ def _timestamp(record: logging.LogRecord) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The message with credentials in URLs hidden (`collector/config/redact.py`): a log line may
+    quote a remote-write URL with a password or a `?token=`."""
+    from collector.config.redact import redact_text
+
+    return redact_text(record.getMessage())
+
+
 def _level(record: logging.LogRecord) -> str:
     """Alloy's level names: `warn`, not Python's `warning`; `critical` is reported as `error`."""
     return {"WARNING": "warn", "CRITICAL": "error"}.get(record.levelname, record.levelname.lower())
@@ -43,12 +51,12 @@ class LogfmtFormatter(logging.Formatter):
         self.process_role = process_role
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"ts={_timestamp(record)}", f"level={_level(record)}", f"msg={_quote(record.getMessage())}",
+        parts = [f"ts={_timestamp(record)}", f"level={_level(record)}", f"msg={_quote(_message(record))}",
                  f"proc={_quote(self.process_role)}"]
         if record.name.startswith("component."):
             parts.append(f"component_id={_quote(record.name[len('component.'):])}")
         if record.exc_info:
-            parts.append(f"err={_quote(self.formatException(record.exc_info))}")
+            parts.append(f"err={_quote(_redacted_exception(self, record))}")
         return " ".join(parts)
 
 
@@ -56,13 +64,20 @@ class JsonFormatter(LogfmtFormatter):
     def format(self, record: logging.LogRecord) -> str:
         import orjson
 
-        doc = {"ts": _timestamp(record), "level": _level(record), "msg": record.getMessage(),
+        doc = {"ts": _timestamp(record), "level": _level(record), "msg": _message(record),
                "proc": self.process_role}
         if record.name.startswith("component."):
             doc["component_id"] = record.name[len("component."):]
         if record.exc_info:
-            doc["err"] = self.formatException(record.exc_info)
+            doc["err"] = _redacted_exception(self, record)
         return orjson.dumps(doc).decode()
+
+
+def _redacted_exception(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    from collector.config.redact import redact_text
+
+    assert record.exc_info is not None
+    return redact_text(formatter.formatException(record.exc_info))
 
 
 def formatter(process_role: str, fmt: str) -> logging.Formatter:

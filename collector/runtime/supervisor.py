@@ -321,6 +321,7 @@ class Supervisor:
             self.config_path = snapshot
             failures = await self._broadcast_reload(generation, str(snapshot))
             self.pipeline = pipeline
+            logs.reconfigure(pipeline.logging.level, pipeline.logging.format)
             problem = await self._sync_health_check()
             if problem is not None:
                 failures.append(problem)
@@ -426,7 +427,7 @@ class Supervisor:
 
     # --- main ----------------------------------------------------------------------------------
     async def run(self) -> int:
-        from collector.web.server import AdminServer
+        from collector.web.server import AdminServer, AdminServerError
 
         loop = asyncio.get_running_loop()
         for sig in (signals.SIGTERM, signals.SIGINT):
@@ -435,7 +436,15 @@ class Supervisor:
         self._create_queues()
         self._plan_children()
         admin = AdminServer(self)
-        await admin.start(self.http_listen_addr)
+        try:
+            await admin.start(self.http_listen_addr)
+        except AdminServerError as err:
+            # before any child runs: release what was created, one line, exit 1 (no traceback)
+            print(f"Error: {err}", file=sys.stderr)
+            self._release_rings()
+            for doorbell in self.doorbells.values():
+                doorbell.close()
+            return 1
         exit_code = 0
         if await self._sync_health_check() is not None:
             exit_code = 1  # as the OpenTelemetry Collector, an extension that cannot start stops the start

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
+from collector.config.redact import redact_url
 from collector.config.units import format_duration
 from collector.config.values import Function, Secret
 from collector.pipeline.schema import FieldKind, schema_of, strip_annotated
@@ -37,8 +38,8 @@ def typed(value: Any, *, alloy_type: str | None = None) -> dict[str, Any]:
         if alloy_type == "duration":
             return {"type": "string", "value": format_duration(float(value))}
         return {"type": "number", "value": float(value)}
-    if isinstance(value, str):
-        return {"type": "string", "value": value}
+    if isinstance(value, str):  # a URL's password or ?token= is a secret even in a plain string
+        return {"type": "string", "value": redact_url(value)}
     if isinstance(value, (ConsumerRef, MetricsReceiverRef)):
         return {"type": "capsule", "value": str(value)}
     if isinstance(value, Function):

@@ -32,10 +32,19 @@ def _json(doc: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
 
 
+def _static_names() -> frozenset[str]:
+    """The files the package ships in `static/`: the only names `/static/<name>` serves, so no
+    name (`..`, a NUL byte, 5,000 characters) ever reaches the file system."""
+    folder = resources.files("collector.web") / "static"
+    return frozenset(entry.name for entry in folder.iterdir() if entry.is_file())
+
+
 def _static(name: str) -> bytes | None:
+    if name not in _static_names():
+        return None
     try:
         return (resources.files("collector.web") / "static" / name).read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except OSError:
         return None
 
 
@@ -104,7 +113,7 @@ class UiRoutes:
     async def graph_stream(self, request: web.Request) -> web.StreamResponse:
         """Alloy's live graph stream: every `window` seconds a JSON array, then the `|;|` delimiter."""
         raw = request.query.get("window", "5")
-        if not raw.isdigit() or not 1 <= int(raw) <= 60:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 60:  # "²".isdigit() is True
             return web.Response(status=400, text="Invalid window: must be an integer between 1 and 60")
         window = int(raw)
         response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,6 +14,8 @@ from collector.support.routes import SupportRoutes
 from collector.web.livedebug import LiveDebugRoutes
 from collector.web.observe import Observer
 from collector.web.routes import UiRoutes
+from collector.web.security import guard
+from collector.pipeline.configblocks import Auth, Http
 
 if TYPE_CHECKING:
     from collector.runtime.view import SupervisorControl
@@ -29,6 +32,21 @@ def split_host_port(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class AdminServerError(Exception):
+    """The admin server cannot start (port taken, address not local, TLS files unusable)."""
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class AdminServer:
     def __init__(self, supervisor: SupervisorControl, *, sample_interval: float = 2.0, rate_window: float = 10.0) -> None:
         self.supervisor = supervisor
@@ -37,7 +55,8 @@ class AdminServer:
         self.ui = UiRoutes(supervisor, self.observer)
         self.live_debugging = LiveDebugRoutes(supervisor)
         self._sampler: asyncio.Task[None] | None = None
-        self.app = web.Application()
+        self.listen_host = ""
+        self.app = web.Application(middlewares=[guard(lambda: self.listen_host, self._auth)])
         self.app.add_routes([
             web.get("/metrics", self.metrics),
             web.get("/api/v0/component/{component_id}/metrics", self.component_metrics),
@@ -50,14 +69,50 @@ class AdminServer:
         ])
         self._runner: web.AppRunner | None = None
 
+    def _http_block(self) -> Http | None:
+        block = self.supervisor.pipeline.config_blocks.get("http")
+        return block if isinstance(block, Http) else None
+
+    def _auth(self) -> Auth | None:
+        block = self._http_block()
+        return block.auth if block is not None else None
+
     async def start(self, listen_addr: str) -> None:
+        """Listen on `listen_addr`, over TLS when the `http { tls { ... } }` block says so (read
+        once: a reload does not switch a running server between plain HTTP and TLS)."""
         host, port = split_host_port(listen_addr)
+        self.listen_host = host
+        block = self._http_block()
+        context: ssl.SSLContext | None = None
+        if block is not None and block.tls is not None:
+            try:
+                context = block.tls.server_context()
+            except (OSError, ssl.SSLError, ValueError) as err:
+                raise AdminServerError(f"admin HTTP server: cannot load the http.tls certificate: {err}") from None
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        site = web.TCPSite(self._runner, host, port, ssl_context=context)
+        try:
+            await site.start()
+        except OSError as err:
+            await self._runner.cleanup()
+            self._runner = None
+            raise AdminServerError(f"admin HTTP server cannot listen on {listen_addr}: {err.strerror or err} "
+                                   "(choose another with --server.http.listen-addr)") from None
         self._sampler = asyncio.ensure_future(self.observer.run())
-        log.info("admin HTTP server listening on %s", listen_addr)
+        scheme = "https" if context is not None else "http"
+        log.info("admin HTTP server listening on %s://%s", scheme, listen_addr)
+        if not is_loopback(host):
+            protection = []
+            if context is None:
+                protection.append("no TLS")
+            auth = self._auth()
+            if auth is None or auth.basic is None:
+                protection.append("no authentication")
+            if protection:
+                log.warning("the admin HTTP server on %s is reachable from other hosts and has %s (it can reload "
+                            "the configuration and shows the pipeline); configure the http block or listen on "
+                            "127.0.0.1", listen_addr, " and ".join(protection))
 
     async def stop(self) -> None:
         self.ui.close()  # ends open /api/v0/web/graph streams, so cleanup does not wait for them
