@@ -13,6 +13,7 @@ from pathlib import Path
 from collector.components.kit.api import RuntimeServices
 from collector.pipeline.loader import Pipeline, load
 from collector.pipeline.plan import receiver_codes, receiver_components
+from collector.runtime import logs
 from collector.runtime.control import listen
 from collector.runtime.admission import RingAdmission
 from collector.runtime.host import ComponentHost
@@ -76,6 +77,7 @@ async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChanne
             # one's; so does this process, so no record is ever written under such a code
             receiver_codes(pipeline, host.pipeline)
             await host.apply(pipeline, receiver_components(pipeline), spec.shutdown_timeout)
+            logs.reconfigure(pipeline.logging.level, pipeline.logging.format)
         except Exception as exc:
             log.exception("reload failed")
             status({"event": "reloaded", "generation": generation, "ok": False, "error": str(exc)})

@@ -25,6 +25,7 @@ from collector.pipeline.loader import Pipeline, load
 from collector.pipeline.plan import receiver_codes, receiver_components, worker_components
 from collector.runtime.acks import RingAcks
 from collector.runtime.admission import SIGNALS_BY_CODE
+from collector.runtime import logs
 from collector.runtime.control import listen
 from collector.runtime.host import ComponentHost
 from collector.runtime.livedebug import LiveDebugTaps
@@ -140,6 +141,7 @@ class Worker:
             report = await self.host.apply(pipeline, worker_components(pipeline, self.signal),
                                            self.spec.shutdown_timeout)
             self.pipeline, self._previous = pipeline, self.pipeline
+            logs.reconfigure(pipeline.logging.level, pipeline.logging.format)
             self._entries = self._entry_consumers()
             self._taps.attach(self.host.fanouts())  # new and replaced components' fan-outs too
         except Exception as exc:
