@@ -36,9 +36,11 @@ def sanitize(text: str) -> str:
 class Translator:
     """Generic YAML map -> Alloy body walk, collecting diagnostics."""
 
-    def __init__(self, diags: list[Diagnostic], storage: Callable[[YNode], Expr | None]) -> None:
+    def __init__(self, diags: list[Diagnostic], storage: Callable[[YNode], Expr | None],
+                 auth: Callable[[YNode], Expr | None] | None = None) -> None:
         self.diags = diags
         self.storage = storage  # resolves `storage: file_storage/x` to the handler reference
+        self.auth = auth  # resolves `auth: {authenticator: basicauth/x}` to the handler reference
 
     def error(self, span: Span, message: str) -> None:
         self.diags.append(Diagnostic.error(span, message))
@@ -67,8 +69,11 @@ class Translator:
                 self.error(child.key_span, f"'{where}' has invalid keys: {key}")
                 continue
             if name == "auth":
-                self.error(child.key_span, "authenticator extensions (basicauth, bearertokenauth, oauth2client, ...) "
-                                           "are not supported by this collector yet")
+                expr = self.auth(child) if self.auth is not None else None
+                if self.auth is None:
+                    self.error(child.key_span, f"'{where}.auth' is not supported here")
+                if expr is not None:
+                    out.append(Attribute(name, expr, child.key_span))
                 continue
             if spec.kind is FieldKind.ATTRIBUTE:
                 if name == "storage":
@@ -152,12 +157,20 @@ CONNECTORS: dict[str, Target] = {
 }
 EXTENSIONS: dict[str, Target] = {
     "file_storage": Target("otelcol.storage.file", None),
+    "basicauth": Target("otelcol.auth.basic", None),
+    "bearertokenauth": Target("otelcol.auth.bearer", None),
+    "headers_setter": Target("otelcol.auth.headers", None),
+}
+# Authenticator extensions: what `auth: {authenticator: <id>}` may name, and the Alloy component.
+AUTHENTICATORS: dict[str, str] = {
+    "basicauth": "otelcol.auth.basic",
+    "bearertokenauth": "otelcol.auth.bearer",
+    "headers_setter": "otelcol.auth.headers",
 }
 # Types the OTel Collector has that we know of but do not run (yet): a clearer message than "unknown".
 NOT_YET: dict[str, str] = {
-    "basicauth": "authenticator extensions are not supported by this collector yet",
-    "bearertokenauth": "authenticator extensions are not supported by this collector yet",
-    "oauth2client": "authenticator extensions are not supported by this collector yet",
+    "oauth2client": "the OAuth2 client authenticator is not supported by this collector (there is no "
+                    "otelcol.auth.oauth2); use bearertokenauth with a token, or basicauth",
     "loadbalancing": "the loadbalancing exporter is not supported by this collector yet",
     "logging": "the logging exporter was removed from the OpenTelemetry Collector; use debug",
 }
@@ -187,6 +200,8 @@ def component_body(kind: str, type_: str, yid: str, node: YNode, arguments: type
         return _attributes(yid, node, arguments, t)
     if kind == "processors" and type_ == "transform":
         return _transform(yid, node, arguments, t)
+    if kind == "extensions" and type_ == "headers_setter":
+        return t.body(node, arguments, yid, renames={"headers": "header"})
     return t.body(node, arguments, yid)
 
 

@@ -112,7 +112,7 @@ class _Converter:
         self.health_checks: dict[str, tuple[HealthCheck, YNode]] = {}  # health_check extensions by ID
         self.health_check: HealthCheck | None = None
         self.logging: Block | None = None
-        self.translator = comp.Translator(self.diags, self._storage)
+        self.translator = comp.Translator(self.diags, self._storage, self._authenticator)
 
     def error(self, span: Span, message: str) -> None:
         self.diags.append(Diagnostic.error(span, message))
@@ -460,6 +460,34 @@ class _Converter:
             self.error(node.span, f'storage extension "{yid}" is not listed in service.extensions')
             return None
         return Expr(f"otelcol.storage.file.{c.label}.handler", node.span)
+
+    def _authenticator(self, node: YNode) -> Expr | None:
+        """`auth: {authenticator: basicauth/x}` -> `otelcol.auth.basic.x.handler`."""
+        if not node.is_map:
+            self.error(node.span, f"'auth' expected a map, got '{type_word(node.value)}'")
+            return None
+        ref: YNode | None = None
+        for key, child in node.items():
+            if key == "authenticator":
+                ref = child
+            else:
+                self.error(child.key_span, f"'auth' has invalid keys: {key}")
+        if ref is None:
+            self.error(node.key_span, "'auth' needs an authenticator")
+            return None
+        yid = str(ref.value)
+        c = self.defined["extensions"].get(yid)
+        if c is None or c.type not in comp.AUTHENTICATORS:
+            if yid.partition("/")[0] == "oauth2client":
+                self.error(ref.span, f'authenticator "{yid}": {comp.NOT_YET["oauth2client"]}')
+            elif yid not in self.rejected:
+                self.error(ref.span, f'failed to resolve authenticator "{yid}": not a configured authenticator '
+                                     f"extension ({', '.join(sorted(comp.AUTHENTICATORS))})")
+            return None
+        if yid not in self.used_extensions:
+            self.error(ref.span, f'authenticator extension "{yid}" is not listed in service.extensions')
+            return None
+        return Expr(f"{comp.AUTHENTICATORS[c.type]}.{c.label}.handler", ref.span)
 
     # -- Prometheus -----------------------------------------------------------------------------
     def _prometheus_route(self, c: _Component, item: YNode, pipe: _Pipeline,
