@@ -14,7 +14,7 @@ Contents (all plain text, secrets redacted, so an operator can read it before sh
 - `collector-logs/<process>.log`: each process's recent lines (its last MiB or two, see
   `collector/runtime/logs.py`), read at the end of the window;
 - `sources/<file>`: the configuration files with every secret attribute blanked
-  (`collector/support/redaction.py`).
+  (`collector/support/redaction.py`, built on `collector/web/redaction.py`).
 """
 
 from __future__ import annotations
