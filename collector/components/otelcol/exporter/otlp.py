@@ -9,9 +9,8 @@ UNAVAILABLE & co., RESOURCE_EXHAUSTED only with RetryInfo); queue/retry/timeout 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 import msgspec
 
 from collector.components.kit.api import ArgumentError, Placement
@@ -24,8 +23,8 @@ from collector.components.kit.registry import register
 from collector.components.kit.types import DebugMetrics, Duration
 from collector.signals import Payload, Signal
 
-_COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
-                "none": grpc.Compression.NoCompression, "": grpc.Compression.NoCompression}
+if TYPE_CHECKING:  # grpc is imported where a channel is opened: every process that only reads the
+    import grpc    # configuration (supervisor, receivers, other signals' workers) stays without it
 
 
 class Arguments(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,9 +73,12 @@ def channel_options(client: GRPCClientArgs) -> list[tuple[str, Any]]:
 
 
 def open_channel(client: GRPCClientArgs) -> grpc.aio.Channel:
+    import grpc
+
     target = grpc_target(client.endpoint)
     options = channel_options(client)
-    compression = _COMPRESSION[client.compression]
+    compression = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
+                   "none": grpc.Compression.NoCompression, "": grpc.Compression.NoCompression}[client.compression]
     if client.tls.insecure:
         return grpc.aio.insecure_channel(target, options=options, compression=compression)
     roots, key, chain = client.tls.read_pem()
@@ -85,13 +87,17 @@ def open_channel(client: GRPCClientArgs) -> grpc.aio.Channel:
 
 
 @register("otelcol.exporter.otlp", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
-class OTLPExporter(QueuedExporter[Arguments, grpc.aio.Channel]):
+class OTLPExporter(QueuedExporter[Arguments, "grpc.aio.Channel"]):
     _calls: dict[Signal, Any]  # one unary-unary callable per signal on the current channel
+    _rpc_error: type[grpc.aio.AioRpcError]
 
     def _configure(self, args: Arguments) -> None:
         self._metadata = tuple((k.lower(), v) for k, v in args.client.headers.items())
 
     def _connect(self, args: Arguments) -> grpc.aio.Channel:
+        import grpc
+
+        self._rpc_error = grpc.aio.AioRpcError
         channel = open_channel(args.client)
         self._calls = {signal: channel.unary_unary(signal.spec.grpc_method) for signal in Signal}
         return channel
@@ -110,7 +116,7 @@ class OTLPExporter(QueuedExporter[Arguments, grpc.aio.Channel]):
         try:
             response = await call(payload.data, timeout=self.args.timeout or None, metadata=metadata,
                                   wait_for_ready=self.args.client.wait_for_ready)
-        except grpc.aio.AioRpcError as error:
+        except self._rpc_error as error:
             code = error.code().value[0]
             raise grpc_error(code, error.details() or "", tuple(error.trailing_metadata() or ())) from None
         if response:

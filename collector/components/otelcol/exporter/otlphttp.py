@@ -16,9 +16,8 @@ per concurrent sender).
 from __future__ import annotations
 
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import aiohttp
 import msgspec
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
@@ -33,6 +32,9 @@ from collector.components.kit.registry import register
 from collector.components.kit.types import DebugMetrics
 from collector.protocols.otlp_json import message_to_json
 from collector.signals import Payload, Signal
+
+if TYPE_CHECKING:  # aiohttp is imported where the session is opened: a process that only reads the
+    import aiohttp  # configuration (a worker of another signal, the gRPC exporter's) stays without it
 
 USER_AGENT: Final = f"collector/{collector.__version__}"
 ERROR_BODY_LIMIT: Final = 64 * 1024
@@ -106,7 +108,9 @@ def error_excerpt(body: bytes, content_type: str) -> str:
 
 
 @register("otelcol.exporter.otlphttp", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
-class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
+class OTLPHTTPExporter(QueuedExporter[Arguments, "aiohttp.ClientSession"]):
+    _client_error: type[aiohttp.ClientError]
+
     def _configure(self, args: Arguments) -> None:
         client = args.client
         self._urls = {signal: args.signal_url(signal) for signal in Signal}
@@ -122,6 +126,9 @@ class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
         return args.client.timeout
 
     def _connect(self, args: Arguments) -> aiohttp.ClientSession:
+        import aiohttp
+
+        self._client_error = aiohttp.ClientError
         client = args.client
         needs_tls = any(url.startswith("https://") for url in self._urls.values())
         limit = args.sending_queue.num_consumers if args.sending_queue.enabled else 0
@@ -160,7 +167,7 @@ class OTLPHTTPExporter(QueuedExporter[Arguments, aiohttp.ClientSession]):
                     return
                 excerpt = error_excerpt(await response.content.read(ERROR_BODY_LIMIT), content_type)
                 raise http_error(response.status, response.headers, excerpt, time.time())
-        except aiohttp.ClientError as error:
+        except self._client_error as error:
             raise RetryableError(f"{type(error).__name__}: {error} ({url})") from error
         except OSError as error:
             raise RetryableError(f"{error} ({url})") from error

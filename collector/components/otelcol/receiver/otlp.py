@@ -249,13 +249,9 @@ class OtlpReceiver(Component[Arguments]):
         return list(self._servers)
 
     def _build(self, args: Arguments) -> list[OtlpGrpcServer | OtlpHttpServer]:
-        # The servers' libraries (grpc, aiohttp, codecs) load only where the receiver runs: workers
-        # evaluate this component's arguments too, and should not pay for them in memory.
-        from collector.protocols import otlp_compression
-        from collector.protocols.otlp_cors import CorsPolicy
-        from collector.protocols.otlp_http import OtlpHttpProtocol
-        from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
-        from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
+        # The servers' libraries (grpc, aiohttp, codecs) load only where the receiver runs, and each
+        # only if its protocol is configured: workers evaluate this component's arguments too, and
+        # an HTTP-only receiver process should not pay for grpc in memory.
         from collector.transport.auth import AuthGate
         from collector.transport.ingest import Ingest
 
@@ -265,6 +261,8 @@ class OtlpReceiver(Component[Arguments]):
         cid = self.ctx.component_id
         servers: list[OtlpGrpcServer | OtlpHttpServer] = []
         if args.grpc is not None:
+            from collector.transport.grpc_server import GrpcServerConfig, OtlpGrpcServer
+
             g = args.grpc
             host, port = _listen_address("grpc", g.endpoint, g.auth, g.tls is not None, log)
             creds = grpc_credentials(g.tls.load()) if g.tls is not None else None
@@ -274,6 +272,11 @@ class OtlpReceiver(Component[Arguments]):
                 g.keepalive.grpc_options() if g.keepalive is not None else (), gate, g.include_metadata,
             ), Ingest(admission, cid, "grpc"), log))
         if args.http is not None:
+            from collector.protocols import otlp_compression
+            from collector.protocols.otlp_cors import CorsPolicy
+            from collector.protocols.otlp_http import OtlpHttpProtocol
+            from collector.transport.http_server import HttpServerConfig, OtlpHttpServer
+
             h = args.http
             host, port = _listen_address("http", h.endpoint, h.auth, h.tls is not None, log)
             context = ssl_context(h.tls.load()) if h.tls is not None else None
