@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import AttributeValue
@@ -22,18 +22,32 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
 
 
 def send_spans(protocol: Protocol, endpoint: str, count: int, *, resource: dict[str, str] | None = None,
-               attributes: Mapping[str, AttributeValue] | None = None, name: str = "op") -> None:
+               attributes: Mapping[str, AttributeValue] | None = None, name: str = "op",
+               headers: Mapping[str, str] | None = None) -> bool:
+    """Send `count` spans; `headers` go with every export request (HTTP headers / gRPC metadata).
+    Returns whether the exporter reported success for everything it sent."""
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
-        exporter = GrpcExporter(endpoint=endpoint, insecure=True)
+        metadata = {key.lower(): value for key, value in (headers or {}).items()}  # gRPC keys are lower-case
+        exporter = GrpcExporter(endpoint=endpoint, insecure=True, headers=metadata)
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-        exporter = HttpExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")  # type: ignore[assignment]
+        exporter = HttpExporter(endpoint=endpoint.rstrip("/") + "/v1/traces",  # type: ignore[assignment]
+                                headers=dict(headers or {}))
+    results: list[bool] = []
+    export = exporter.export
+
+    def recording_export(spans: Any) -> Any:
+        result = export(spans)
+        results.append(result is SpanExportResult.SUCCESS)
+        return result
+
+    exporter.export = recording_export  # type: ignore[method-assign]
     provider = TracerProvider(resource=Resource.create(resource or {"service.name": "test"}))
     provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=512, schedule_delay_millis=50))
     tracer = provider.get_tracer("collector.tests", "1.0")
@@ -42,6 +56,7 @@ def send_spans(protocol: Protocol, endpoint: str, count: int, *, resource: dict[
             pass
     provider.force_flush()
     provider.shutdown()
+    return bool(results) and all(results)
 
 
 def send_logs(protocol: Protocol, endpoint: str, count: int, *, resource: dict[str, str] | None = None,

@@ -197,6 +197,10 @@ class BasicAuthHandler(AuthHandler):
             user, sep, password = "", "", ""
         if not sep:
             return AuthOutcome(False, "malformed credentials", CHALLENGE)
+        try:
+            table.table()  # at most once a second, looks whether the file changed (then forgets)
+        except OSError:
+            return AuthOutcome(False, "htpasswd file unreadable", CHALLENGE)
         fingerprint = table.fingerprint(value)
         if table.remembered(fingerprint):
             return AUTHENTICATED

@@ -49,6 +49,7 @@ class BearerAuthHandler(AuthHandler):
     component_id: str
     header: str
     value: Secret  # "<scheme> <token>", what the header must carry
+    challenge: str | None = None  # WWW-Authenticate of a 401 (RFC 6750), when the header is Authorization
 
     @property
     def server(self) -> bool:
@@ -61,9 +62,9 @@ class BearerAuthHandler(AuthHandler):
     async def authenticate(self, headers: Mapping[str, str]) -> AuthOutcome:
         got = headers.get(self.header.lower())
         if not got:
-            return AuthOutcome(False, "missing credentials")
+            return AuthOutcome(False, "missing credentials", self.challenge)
         if not hmac.compare_digest(got.strip().encode("utf-8", "surrogateescape"), self.value.encode("utf-8")):
-            return AuthOutcome(False, "invalid credentials")
+            return AuthOutcome(False, "invalid credentials", self.challenge)
         return AUTHENTICATED
 
     def apply(self, headers: MutableMapping[str, str], metadata: Metadata = ()) -> None:
@@ -75,4 +76,5 @@ class BearerAuth(Component[Arguments]):
     @classmethod
     def exports(cls, ctx: EvalContext, args: Arguments) -> Exports:
         value = f"{args.scheme} {args.token}" if args.scheme else str(args.token)
-        return Exports(handler=BearerAuthHandler(ctx.component_id, args.header, Secret(value)))
+        challenge = f'{args.scheme} realm="otelcol"' if args.scheme and args.header.lower() == "authorization" else None
+        return Exports(handler=BearerAuthHandler(ctx.component_id, args.header, Secret(value), challenge))
