@@ -1,5 +1,6 @@
 """`collector run|validate|fmt CONFIG` (reference C.1), `collector convert`, and the operator tools
-`collector loadgen`, `collector sink` and `collector support`. The only place that exits the process.
+`collector loadgen`, `collector sink`, `collector support` and `collector top`. The only place that
+exits the process.
 
 Every configuration problem prints the diagnostics with their source lines, then Alloy's
 `Error: could not perform the initial load successfully`, and exits 1; no traceback reaches the
@@ -78,6 +79,11 @@ def _add_operator_tools(commands: argparse._SubParsersAction[argparse.ArgumentPa
                          help="how long the collector records logs and metrics for the bundle")
     support.add_argument("--output", "-o", dest="output", default=None, metavar="FILE",
                          help="where to write the zip (default: collector-support-<time>.zip)")
+    top = commands.add_parser("top", help="a terminal view of a running collector (components, processes); q quits")
+    top.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
+                     metavar="ADDR", help="admin address of the running collector")
+    top.add_argument("--interval", default="1s", metavar="DURATION", help="time between refreshes")
+    top.add_argument("--once", action="store_true", help="print one frame and exit (for scripts)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +158,19 @@ def _support(args: argparse.Namespace) -> int:
     return 0
 
 
-_TOOLS = {"loadgen": _loadgen, "sink": _sink, "support": _support}
+def _top(args: argparse.Namespace) -> int:
+    from collector.config.units import parse_duration
+    from collector.top import run
+
+    try:
+        interval = parse_duration(args.interval)
+    except ValueError as exc:
+        print(f"Error: --interval: {exc}", file=sys.stderr)
+        return 1
+    return run(args.http_listen_addr, interval=max(interval, 0.1), once=args.once)
+
+
+_TOOLS = {"loadgen": _loadgen, "sink": _sink, "support": _support, "top": _top}
 
 
 def entry() -> NoReturn:
