@@ -37,6 +37,8 @@ def _minimal_arguments(name: str) -> dict[str, Any]:
         "discovery.relabel": {"targets": [{"__address__": "127.0.0.1:1"}]},
         "otelcol.connector.host_info": {"output": {}},
         "otelcol.exporter.debug": {},
+        "otelcol.exporter.loadbalancing": {"resolver": {"static": {"hostnames": [f"127.0.0.1:{port}"]}},
+                                           "protocol": {"otlp": {"client": {"tls": {"insecure": True}}}}},
         "otelcol.exporter.otlp": {"client": {"endpoint": f"127.0.0.1:{port}"}},
         "otelcol.exporter.otlphttp": {"client": {"endpoint": f"http://127.0.0.1:{port}"}},
         "otelcol.exporter.prometheus": {"forward_to": []},
