@@ -151,6 +151,7 @@ EXPORTERS: dict[str, Target] = {
     "otlphttp": Target("otelcol.exporter.otlphttp"),
     "debug": Target("otelcol.exporter.debug"),
     "prometheusremotewrite": Target("otelcol.exporter.prometheus"),
+    "loadbalancing": Target("otelcol.exporter.loadbalancing"),
 }
 CONNECTORS: dict[str, Target] = {
     "grafanacloud": Target("otelcol.connector.host_info"),
@@ -171,7 +172,6 @@ AUTHENTICATORS: dict[str, str] = {
 NOT_YET: dict[str, str] = {
     "oauth2client": "the OAuth2 client authenticator is not supported by this collector (there is no "
                     "otelcol.auth.oauth2); use bearertokenauth with a token, or basicauth",
-    "loadbalancing": "the loadbalancing exporter is not supported by this collector yet",
     "logging": "the logging exporter was removed from the OpenTelemetry Collector; use debug",
 }
 
@@ -191,6 +191,8 @@ def component_body(kind: str, type_: str, yid: str, node: YNode, arguments: type
         return _otlp_receiver(yid, node, arguments, t)
     if kind == "exporters" and type_ == "otlp":
         return t.body(regroup(node, _OTLP_GRPC_CLIENT, "client"), arguments, yid)
+    if kind == "exporters" and type_ == "loadbalancing":
+        return t.body(_loadbalancing(node), arguments, yid)
     if kind == "exporters" and type_ == "otlphttp":
         return t.body(regroup(node, _OTLP_HTTP_CLIENT, "client"), arguments, yid)
     if kind == "processors" and type_ == "memory_limiter":
@@ -203,6 +205,31 @@ def component_body(kind: str, type_: str, yid: str, node: YNode, arguments: type
     if kind == "extensions" and type_ == "headers_setter":
         return t.body(node, arguments, yid, renames={"headers": "header"})
     return t.body(node, arguments, yid)
+
+
+def _renamed(node: YNode, names: Mapping[str, str]) -> YNode:
+    """`node` with some keys of its map renamed (positions kept)."""
+    if not node.is_map:
+        return node
+    value = {names.get(k, k): YNode(v.value, v.span, v.key_span, names.get(k, k)) for k, v in node.value.items()}
+    return YNode(value, node.span, node.key_span, node.key)
+
+
+def _loadbalancing(node: YNode) -> YNode:
+    """The loadbalancing exporter in Alloy's shape: `protocol.otlp`'s flat gRPC client settings go
+    into `client` (its `sending_queue`/`retry_on_failure` are Alloy's `queue`/`retry`), and the
+    `k8s` resolver is Alloy's `kubernetes` (refused later, with the reason, at this key)."""
+    protocol, resolver = node.get("protocol"), node.get("resolver")
+    value = dict(node.value) if node.is_map else {}
+    if protocol is not None and protocol.is_map:
+        otlp = protocol.get("otlp")
+        if otlp is not None and otlp.is_map:
+            otlp = _renamed(regroup(otlp, _OTLP_GRPC_CLIENT, "client"),
+                            {"sending_queue": "queue", "retry_on_failure": "retry"})
+            value["protocol"] = YNode({**protocol.value, "otlp": otlp}, protocol.span, protocol.key_span, "protocol")
+    if resolver is not None:
+        value["resolver"] = _renamed(resolver, {"k8s": "kubernetes"})
+    return YNode(value, node.span, node.key_span, node.key) if node.is_map else node
 
 
 def _otlp_receiver(yid: str, node: YNode, arguments: type[msgspec.Struct], t: Translator) -> list[Statement]:
