@@ -111,6 +111,9 @@ def component_detail(supervisor: SupervisorView, observer: Observer, component_i
                          "fill": (size / capacity) if size is not None and capacity else None}
     doc["counters"] = counters
     doc["sendingQueue"] = sending_queue(observer, component_id)
+    backends = load_balancer_backends(observer, component_id)
+    if backends is not None:
+        doc["backends"] = backends
     doc["itemsPerSecondBySignal"] = {
         direction: {signal: observer.rates.component_rate(component_id, direction, signal)
                     for signal in _signals(observer, component_id, direction)}
@@ -149,6 +152,22 @@ def sending_queue(observer: Observer, component_id: str) -> dict[str, Any] | Non
         "bytesFill": held_bytes / capacity_bytes if held_bytes is not None and capacity_bytes else None,
         "oldestAgeSeconds": value("oldest_age"),
     }
+
+
+def load_balancer_backends(observer: Observer, component_id: str) -> list[dict[str, Any]] | None:
+    """The backends now in a load balancer's ring (`collector_loadbalancer_backend`, 1 per worker
+    process that has it) with the items routed to each; None for a component that is not one."""
+    members: dict[str, float] = {}
+    routed: dict[str, float] = {}
+    for (component, stat, endpoint), number in observer.rates.latest.items():
+        if component == component_id and stat == "lb_backend":
+            members[endpoint] = number
+        elif component == component_id and stat == "lb_backend_items":
+            routed[endpoint] = number
+    if not members:
+        return None
+    return [{"endpoint": endpoint, "processes": int(count), "items": routed.get(endpoint, 0.0)}
+            for endpoint, count in sorted(members.items()) if count > 0]
 
 
 def _signals(observer: Observer, component_id: str, stat: str) -> list[str]:

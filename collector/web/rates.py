@@ -61,6 +61,9 @@ SAMPLE_RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "collector_exporter_queue_capacity_bytes": (("sending_queue_capacity_bytes",), "@storage"),
     "collector_exporter_queue_oldest_age_seconds": (("sending_queue_oldest_age",), "@storage"),
     "collector_exporter_queue_capacity": (("sending_queue_capacity",), "@sizer"),
+    # otelcol.exporter.loadbalancing: the backends in its ring, and what was routed to each
+    "collector_loadbalancer_backend": (("lb_backend",), "@endpoint"),
+    "collector_loadbalancer_backend_items_total": (("lb_backend_items",), "@endpoint"),
     "prometheus_forwarded_samples_total": (("sent", "out"), "metrics"),
     "prometheus_relabel_metrics_processed_total": (("accepted", "in"), "metrics"),
     # remote write counts every attempt in samples_total (as Prometheus does): sent = attempts - failed ones

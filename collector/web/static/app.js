@@ -85,6 +85,14 @@ async function componentsPage() {
 
 function sizedNum(value, sizer) { return sizer === "bytes" ? bytes(value) : num(value); }
 
+// A load balancer's current backends (otelcol.exporter.loadbalancing), or "" for other components.
+function lbBackends(list) {
+  if (!list) return "";
+  const rows = list.map((b) => `<tr><td>${esc(b.endpoint)}</td><td class="num">${num(b.items)}</td></tr>`).join("");
+  return `<div><h2>Backends <span class="muted">(${list.length} in the ring)</span></h2><table>
+    <thead><tr><th>Endpoint</th><th class="num">Items routed</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+}
+
 // An exporter's sending queue (the collector_exporter_queue_* gauges), or "" without one.
 function sendingQueue(q) {
   if (!q) return "";
@@ -124,6 +132,7 @@ async function detailPage(id) {
       <tr><th>Queue</th><td class="num">${num(counters.queue.size)} / ${num(counters.queue.capacity)} (${percent(counters.queue.fill)})</td></tr>
     </tbody></table></div>
     ${sendingQueue(c.sendingQueue)}
+    ${lbBackends(c.backends)}
     <div><h2>References to</h2><p>${links(c.referencesTo)}</p><h2>Referenced by</h2><p>${links(c.referencedBy)}</p></div>
     </div>
     <h2>Data flow</h2><table><thead><tr><th>From</th><th>To</th><th>Signal</th><th class="num">Rate</th></tr></thead><tbody>${edges}</tbody></table>
