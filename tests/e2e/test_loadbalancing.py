@@ -10,6 +10,7 @@ the suite is small, so the second tier runs one worker per signal and the data s
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -253,10 +254,12 @@ def test_traces_by_trace_id_arrive_once_each_trace_at_one_sink(fleet: list[Backe
             routed = collector.metric_value("collector_loadbalancer_backend_items_total", endpoint=backend.endpoint)
             assert routed == backend.count()
         assert collector.metric_value("otelcol_loadbalancer_num_backends") == 3
-        status, body = collector.get("/api/v0/web/components/otelcol.exporter.loadbalancing.lb")
-        assert status == 200
-        for backend in fleet:
-            assert backend.endpoint in body
+        def listed() -> list[str]:  # the UI's component detail lists the backends in the ring
+            status, body = collector.get("/api/v0/web/components/otelcol.exporter.loadbalancing.lb")
+            assert status == 200
+            return [b["endpoint"] for b in json.loads(body).get("backends", [])]
+
+        assert wait_until(lambda: listed() == sorted(b.endpoint for b in fleet), timeout=30), listed()
 
 
 def test_service_routing_keeps_each_service_at_one_sink(fleet: list[Backend]) -> None:
