@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from collector.pipeline.model import Edge, Node, component_kind
 from collector.runtime.view import adopted_rings, child_running
 from collector.web.bodies import exports_body, struct_body
-from collector.web.graph_layout import Layout, layout
+from collector.web.graph_layout import Direction, Layout, layout
 from collector.web.rates import COUNTER_STATS
 
 if TYPE_CHECKING:
@@ -57,6 +57,17 @@ def edge_rate(observer: Observer, edge: Edge) -> float | None:
 
 
 # --- components ------------------------------------------------------------------------------------
+def in_rate(supervisor: SupervisorView, observer: Observer, node: Node) -> float | None:
+    """Items per second into a component: its own counter where it keeps one (receivers,
+    processors, connectors); otherwise (exporters) what its upstream components send it, the sum of
+    its incoming edges' rates (each edge's source sends a copy of what it emits to every target)."""
+    own = observer.rates.component_rate(node.id, "in")
+    if own is not None:
+        return own
+    rates = [r for r in (edge_rate(observer, e) for e in supervisor.pipeline.edges_to(node.id)) if r is not None]
+    return sum(rates) if rates else None
+
+
 def component_info(supervisor: SupervisorView, observer: Observer, node: Node,
                    health: dict[str, Any]) -> dict[str, Any]:
     out_edges = supervisor.pipeline.edges_from(node.id)
@@ -81,7 +92,7 @@ def component_info(supervisor: SupervisorView, observer: Observer, node: Node,
         "kind": component_kind(node.name),
         "placement": node.info.placement.value,
         "itemsPerSecond": {
-            "in": observer.rates.component_rate(node.id, "in"),
+            "in": in_rate(supervisor, observer, node),
             "out": observer.rates.component_rate(node.id, "out"),
         },
     }
@@ -185,21 +196,24 @@ class LayoutCache:
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
-        self._layout: Layout | None = None
+        self._layouts: dict[Direction, Layout] = {}
 
-    def get(self, supervisor: SupervisorView) -> Layout:
+    def get(self, supervisor: SupervisorView, direction: Direction = "LR") -> Layout:
         pipeline = supervisor.pipeline
         pairs = tuple(dict.fromkeys((e.source, e.target) for e in pipeline.edges))
         key = (tuple(pipeline.order), pairs)
-        if self._layout is None or key != self._key:
-            self._layout = layout(pipeline.order, pairs)
+        if key != self._key:
+            self._layouts = {}
             self._key = key
-        return self._layout
+        if direction not in self._layouts:
+            self._layouts[direction] = layout(pipeline.order, pairs, direction)
+        return self._layouts[direction]
 
 
-def graph(supervisor: SupervisorView, observer: Observer, cache: LayoutCache) -> dict[str, Any]:
+def graph(supervisor: SupervisorView, observer: Observer, cache: LayoutCache,
+          direction: Direction = "LR") -> dict[str, Any]:
     """Nodes with their boxes, edges with their routed paths, signals and live rates."""
-    shape = cache.get(supervisor)
+    shape = cache.get(supervisor, direction)
     infos = {c["localID"]: c for c in components(supervisor, observer)}
     nodes = []
     for cid, box in shape.nodes.items():
@@ -213,8 +227,8 @@ def graph(supervisor: SupervisorView, observer: Observer, cache: LayoutCache) ->
         doc = edge_doc(observer, edge)
         doc["points"] = [list(p) for p in path.points] if path else []
         edges.append(doc)
-    return {"width": shape.width, "height": shape.height, "nodes": nodes, "edges": edges,
-            "rateWindowSeconds": observer.rates.span, "updatedTime": iso_time(observer.last_tick)}
+    return {"width": shape.width, "height": shape.height, "direction": shape.direction, "nodes": nodes,
+            "edges": edges, "rateWindowSeconds": observer.rates.span, "updatedTime": iso_time(observer.last_tick)}
 
 
 def live_flows(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:

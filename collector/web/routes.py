@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from collector.web import api
+from collector.web.graph_layout import DIRECTIONS
 from collector.web.svg import render
 
 if TYPE_CHECKING:
@@ -96,18 +97,21 @@ class UiRoutes:
             return _json({"error": f"unknown component {component_id}"}, status=404)
         return _json(doc)
 
-    def _graph(self) -> dict[str, Any]:
+    def _graph(self, request: web.Request) -> dict[str, Any]:
+        direction = request.query.get("direction", "LR").upper()
+        if direction not in DIRECTIONS:
+            raise web.HTTPBadRequest(text=f"invalid direction {direction!r}: expected LR or TB\n")
         try:
-            return api.graph(self.supervisor, self.observer, self.layouts)
+            return api.graph(self.supervisor, self.observer, self.layouts, direction)
         except ImportError as err:
             raise web.HTTPInternalServerError(
                 text=f"the graph layout needs the Python package grandalf ({err}); run make install\n") from err
 
-    async def graph_layout(self, _request: web.Request) -> web.Response:
-        return _json(self._graph())
+    async def graph_layout(self, request: web.Request) -> web.Response:
+        return _json(self._graph(request))
 
-    async def graph_svg(self, _request: web.Request) -> web.Response:
-        doc = self._graph()
+    async def graph_svg(self, request: web.Request) -> web.Response:
+        doc = self._graph(request)
         return web.Response(text=render(doc), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
     async def graph_stream(self, request: web.Request) -> web.StreamResponse:

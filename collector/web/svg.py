@@ -1,13 +1,16 @@
 """Render the graph document (collector/web/api.py `graph`) as a standalone SVG.
 
 Nodes are boxes with a stripe coloured by component kind and a border coloured by health; each
-links to its detail page. Edges are smooth left-to-right curves through grandalf's routing points,
-coloured by signal, with one label line per signal carried ("traces 12/s"). Every node and every
-label carries `data-*` attributes, so tests find them without parsing geometry.
+links to its detail page. Edges are smooth curves through grandalf's routing points in the layout's
+direction (left to right, or top to bottom), coloured by signal, with one label line per signal
+carried ("traces 12/s"). Labels sit beside their edge, never on it: at the middle of the curve,
+offset along the normal, on the side away from the flow. Every node and every label carries
+`data-*` attributes, so tests find them without parsing geometry.
 """
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +28,8 @@ HEALTH_COLOURS = {"healthy": "#16a34a", "unhealthy": "#dc2626", "unknown": "#9ca
 SIGNAL_COLOURS = {"metrics": "#b45309", "logs": "#047857", "traces": "#1d4ed8", None: "#64748b"}
 _CHAR_WIDTH = 6.9  # average advance of the 12px sans-serif used below, to shrink long names only
 _LINE = 14.0
+_LABEL_OFFSET = 7.0  # distance between an edge and its label
+_FONT = 11.5
 
 
 def format_rate(rate: float | None) -> str:
@@ -42,7 +47,8 @@ def format_rate(rate: float | None) -> str:
 def render(graph: dict[str, Any]) -> str:
     width, height = graph["width"], graph["height"]
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{width:.0f}" height="{height:.0f}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" data-direction="{graph.get("direction", "LR")}" '
+        f'width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">',
         "<defs>",
         *(f'<marker id="arrow-{_key(s)}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -53,12 +59,13 @@ def render(graph: dict[str, Any]) -> str:
     by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for edge in graph["edges"]:
         by_pair.setdefault((edge["source"], edge["target"]), []).append(edge)
+    vertical = graph.get("direction") == "TB"
     for (source, target), edges in by_pair.items():
-        parts.append(_edge(source, target, edges))
+        parts.append(_edge(source, target, edges, vertical))
     for node in graph["nodes"]:
         parts.append(_node(node))
     for (source, target), edges in by_pair.items():  # labels last: drawn over lines and boxes
-        parts.append(_labels(source, target, edges))
+        parts.append(_labels(source, target, edges, vertical))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -67,47 +74,75 @@ def _key(signal: str | None) -> str:
     return signal or "other"
 
 
-def _edge(source: str, target: str, edges: list[dict[str, Any]]) -> str:
+def _edge(source: str, target: str, edges: list[dict[str, Any]], vertical: bool = False) -> str:
     points = edges[0]["points"]
     if len(points) < 2:
         return ""
     signals = {e["signal"] for e in edges}
     signal = next(iter(signals)) if len(signals) == 1 else None
     colour = SIGNAL_COLOURS.get(signal, SIGNAL_COLOURS[None])
-    return (f'<path class="edge" data-source="{escape(source)}" data-target="{escape(target)}" d="{_curve(points)}" '
-            f'fill="none" stroke="{colour}" stroke-width="1.8" marker-end="url(#arrow-{_key(signal)})"/>')
+    return (f'<path class="edge" data-source="{escape(source)}" data-target="{escape(target)}" '
+            f'd="{_curve(points, vertical)}" fill="none" stroke="{colour}" stroke-width="1.8" '
+            f'marker-end="url(#arrow-{_key(signal)})"/>')
 
 
-def _curve(points: list[list[float]]) -> str:
-    """Cubic segments with horizontal tangents: reads as flow from left to right."""
+def _curve(points: list[list[float]], vertical: bool = False) -> str:
+    """Cubic segments with tangents along the flow (horizontal, or vertical for top to bottom)."""
     (x0, y0), rest = points[0], points[1:]
     d = [f"M{x0:.1f},{y0:.1f}"]
     for x1, y1 in rest:
-        mid = (x0 + x1) / 2
-        d.append(f"C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}")
+        if vertical:
+            mid = (y0 + y1) / 2
+            d.append(f"C{x0:.1f},{mid:.1f} {x1:.1f},{mid:.1f} {x1:.1f},{y1:.1f}")
+        else:
+            mid = (x0 + x1) / 2
+            d.append(f"C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}")
         x0, y0 = x1, y1
     return " ".join(d)
 
 
-def _labels(source: str, target: str, edges: list[dict[str, Any]]) -> str:
+def label_place(points: list[list[float]], vertical: bool = False) -> tuple[float, float, str, float, float]:
+    """Where an edge's labels go: (x, y, text-anchor, nx, ny), a point beside the middle of the
+    curve and the unit normal it was pushed along. The normal points up for left-to-right edges
+    and right for top-to-bottom ones, so labels of one layout all sit on the same side of their
+    edges, clear of the line: text extends away from the curve in the normal's direction."""
+    k = (len(points) - 1) // 2
+    (x0, y0), (x1, y1) = points[k], points[k + 1]
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2  # a symmetric cubic's point at t = 1/2
+    dx, dy = x1 - x0, y1 - y0
+    tx, ty = (2 * dx, dy) if vertical else (dx, 2 * dy)  # its tangent there (up to a factor)
+    length = math.hypot(tx, ty) or 1.0
+    nx, ny = -ty / length, tx / length
+    if (vertical and nx < 0) or (not vertical and ny > 0):
+        nx, ny = -nx, -ny
+    anchor = "start" if nx > 0.35 else "end" if nx < -0.35 else "middle"
+    return mx + nx * _LABEL_OFFSET, my + ny * _LABEL_OFFSET, anchor, nx, ny
+
+
+def _labels(source: str, target: str, edges: list[dict[str, Any]], vertical: bool = False) -> str:
     points = edges[0]["points"]
     if len(points) < 2:
         return ""
-    if len(points) == 2:
-        (ax, ay), (bx, by) = points
-        x, y = (ax + bx) / 2, (ay + by) / 2
+    x, y, anchor, _nx, ny = label_place(points, vertical)
+    ordered = sorted(edges, key=lambda e: e["signal"] or "")
+    block = len(ordered) * _LINE
+    # the block of lines grows away from the edge: upwards above it, downwards below it
+    if ny < -0.35:
+        top = y - block
+    elif ny > 0.35:
+        top = y
     else:
-        x, y = points[len(points) // 2]
+        top = y - block / 2
     lines = []
-    top = y - (len(edges) - 1) * _LINE / 2
-    for i, edge in enumerate(sorted(edges, key=lambda e: e["signal"] or "")):
+    for i, edge in enumerate(ordered):
         name = edge["signal"] or edge["kind"]
         text = f"{name} {format_rate(edge['rate'])}" if edge["signal"] else name
         colour = SIGNAL_COLOURS.get(edge["signal"], SIGNAL_COLOURS[None])
         lines.append(
             f'<text class="edge-label" data-edge="{escape(source)}|{escape(target)}|{escape(str(edge["signal"]))}" '
-            f'x="{x:.1f}" y="{top + i * _LINE + 4:.1f}" text-anchor="middle" font-size="11.5" fill="{colour}" '
-            f'stroke="#ffffff" stroke-width="4" paint-order="stroke" stroke-linejoin="round">{escape(text)}</text>')
+            f'x="{x:.1f}" y="{top + (i + 1) * _LINE - 3:.1f}" text-anchor="{anchor}" font-size="{_FONT}" '
+            f'fill="{colour}" stroke="#ffffff" stroke-width="4" paint-order="stroke" '
+            f'stroke-linejoin="round">{escape(text)}</text>')
     return "\n".join(lines)
 
 

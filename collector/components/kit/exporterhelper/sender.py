@@ -120,6 +120,8 @@ class ExportSender:
         self._deadline: float | None = None
         self.worker_signal = worker_signal
         self.worker_index = worker_index
+        if worker_signal is not None:  # exported as 0 from the start: the UI shows "0/s", not "no counter"
+            EXPORTER_SENT[worker_signal].labels(component_id, "/")
         self.on_health = on_health
         self.persistent_max_bytes = persistent_max_bytes
         self._queue: BoundedQueue | PersistentQueue | None = None
