@@ -12,8 +12,6 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge
 
-_COMPONENT = ("component_id", "component_path")
-
 RESOLUTIONS: Final = Counter(
     "otelcol_loadbalancer_num_resolutions", "Backend resolutions, by resolver and outcome.",
     ("component_id", "resolver", "success"),

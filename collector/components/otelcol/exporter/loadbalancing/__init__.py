@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final, Sequence
+from typing import ClassVar, Final, Sequence
 
 import msgspec
 
@@ -48,6 +48,7 @@ from collector.components.kit.api import (
     InputExports,
     Placement,
 )
+from collector.components.kit.auth import AuthHandler
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.kit.otelcol_client import GRPCClientArgs, KeepaliveArgs, TLSClientArgs
 from collector.components.kit.registry import register
@@ -139,7 +140,12 @@ class ResolverArgs(msgspec.Struct, frozen=True, kw_only=True):
 class ClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     """`otelcol.exporter.otlp`'s `client` without `endpoint`: the resolver names the endpoints."""
 
-    auth: Any = None
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "read_buffer_size": "grpcio sizes its own buffers",
+        "write_buffer_size": "grpcio sizes its own buffers",
+    }
+
+    auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every call
     compression: str = "gzip"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     authority: str = ""
@@ -221,7 +227,7 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
 
 @register("otelcol.exporter.loadbalancing", arguments=Arguments, accepts=tuple(Signal), placement=Placement.WORKER)
 class LoadBalancingExporter(Component[Arguments]):
-    lookup: Lookup = staticmethod(system_lookup)  # type: ignore[assignment]  # tests play a DNS server here
+    lookup: Lookup = staticmethod(system_lookup)  # tests play a DNS server here (see the resolver tests)
 
     @classmethod
     def exports(cls, ctx: EvalContext, args: Arguments) -> msgspec.Struct:
@@ -278,13 +284,13 @@ class LoadBalancingExporter(Component[Arguments]):
         await asyncio.gather(*(backend.shutdown(deadline) for backend in backends))
         if self._retiring:
             _, pending = await asyncio.wait(self._retiring, timeout=max(0.0, deadline - time.monotonic()))
-            for task in pending:
-                task.cancel()
+            for retiring in pending:
+                retiring.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        stats, self._stats_task = self._stats_task, None
+        if stats is not None:
+            stats.cancel()
+            await asyncio.gather(stats, return_exceptions=True)
         for endpoint in self._backends:
             BACKEND_MEMBER.labels(self.ctx.component_id, endpoint).set(0)
         self._backends.clear()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import grpc
 
@@ -113,8 +113,14 @@ class Backend:
 
     async def _push(self, payload: Payload) -> None:
         call = self._calls[payload.signal]
+        metadata = self._metadata
+        auth = self.client.auth
+        if auth is not None:  # per call: from_context headers come from this batch's metadata
+            headers = dict(metadata)
+            auth.apply(headers, payload.metadata)
+            metadata = tuple((key.lower(), value) for key, value in headers.items())
         try:
-            response = await call(payload.data, timeout=self.timeout or None, metadata=self._metadata,
+            response = await call(payload.data, timeout=self.timeout or None, metadata=metadata,
                                   wait_for_ready=self.client.wait_for_ready)
         except grpc.aio.AioRpcError as error:
             self._failed.inc()
@@ -142,5 +148,3 @@ def sum_stats(stats: Sequence[QueueStats]) -> QueueStats | None:
                       sum(s.bytes for s in stats), max(s.oldest_age for s in stats),
                       sum(s.capacity for s in stats), sum(capacity_bytes) if capacity_bytes else None)
 
-
-Clock = Callable[[], float]

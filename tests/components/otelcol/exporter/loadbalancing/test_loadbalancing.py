@@ -19,11 +19,12 @@ from collector.components.otelcol.exporter.loadbalancing import Arguments, LoadB
 from collector.config.diag import DiagnosticError, Sources
 from collector.pipeline.loader import load_sources
 from collector.selfmetrics.loadbalancer import REROUTED
-from collector.signals import AckToken, Payload, Signal
+from collector.signals import Payload, Signal
 from collector.testing.context import build_context
 from collector.testing.process import free_port
 from tests.components.otelcol.exporter.loadbalancing.dnsstub import DnsStub
 from tests.components.otelcol.exporter.test_otlp_grpc import GrpcBackend
+from tests.components.otelcol.exporter.test_otlphttp import Tokens
 from tests.signals import otlp_data as data
 
 CONFIG = """
@@ -79,14 +80,12 @@ def arguments(resolver: dict[str, Any], **extra: Any) -> Arguments:
     return args
 
 
-def traces_payload(count: int, tokens: list[AckToken]) -> Payload:
+def traces_payload(count: int, tokens: Tokens) -> Payload:
     rng = random.Random(count)
     request = data.traces([[count]])
     for span in request.resource_spans[0].scope_spans[0].spans:
         span.trace_id = rng.randbytes(16)
-    token = AckToken(len(tokens))
-    tokens.append(token)
-    return data.payload(Signal.TRACES, request, token=token)
+    return data.payload(Signal.TRACES, request, token=tokens.new())
 
 
 async def until(predicate: Any, timeout: float = 20.0) -> None:
@@ -109,7 +108,7 @@ def test_data_waits_for_a_backend_and_goes_where_dns_points(tmp_path: Path) -> N
             await lb.start()
         finally:
             del LoadBalancingExporter.lookup  # back to the class default (the system resolver)
-        tokens: list[AckToken] = []
+        tokens = Tokens()
         consuming = asyncio.create_task(lb.consume(traces_payload(50, tokens)))
         await asyncio.sleep(0.3)
         assert not consuming.done() and backend.items == 0  # held (backpressure), not dropped
@@ -117,7 +116,7 @@ def test_data_waits_for_a_backend_and_goes_where_dns_points(tmp_path: Path) -> N
         await consuming
         await until(lambda: backend.items == 50)
         assert lb.backends == (f"127.0.0.1:{backend.port}",)
-        await until(lambda: all(t.released for t in tokens))
+        await until(tokens.all_once)
         await lb.shutdown(time.monotonic() + 5)
         await backend.server.stop(None)
 
@@ -137,7 +136,7 @@ def test_a_removed_backend_gives_its_data_back(tmp_path: Path) -> None:
         lb = LoadBalancingExporter(build_context(LoadBalancingExporter, "otelcol.exporter.loadbalancing.rm",
                                                  storage_path=tmp_path), args)
         await lb.start()
-        tokens: list[AckToken] = []
+        tokens = Tokens()
         for size in (40, 60, 80):
             await lb.consume(traces_payload(size, tokens))
         await until(lambda: alive.items > 0)
@@ -145,7 +144,7 @@ def test_a_removed_backend_gives_its_data_back(tmp_path: Path) -> None:
         rerouted_before = REROUTED.labels(lb.ctx.component_id, "traces")._value.get()
         await lb._apply([f"127.0.0.1:{alive.port}"])  # what a resolver does when the answer changes
         await until(lambda: alive.items == 180)
-        await until(lambda: all(t.released for t in tokens))
+        await until(tokens.all_once)
         assert REROUTED.labels(lb.ctx.component_id, "traces")._value.get() > rerouted_before
         await lb.shutdown(time.monotonic() + 5)
         await alive.server.stop(None)
@@ -159,7 +158,7 @@ def test_a_replaced_instance_hands_what_it_holds_to_its_successor(tmp_path: Path
         old = LoadBalancingExporter(build_context(LoadBalancingExporter, "otelcol.exporter.loadbalancing.re",
                                                   storage_path=tmp_path), arguments({"static": {"hostnames": [dead]}}))
         await old.start()
-        tokens: list[AckToken] = []
+        tokens = Tokens()
         await old.consume(traces_payload(30, tokens))
         alive = GrpcBackend([])
         await alive.start()
@@ -170,7 +169,7 @@ def test_a_replaced_instance_hands_what_it_holds_to_its_successor(tmp_path: Path
         old.retirement, old.successor = Retirement.REPLACED, new
         await old.shutdown(time.monotonic() + 0.5)
         await until(lambda: alive.items == 30)
-        await until(lambda: all(t.released for t in tokens))
+        await until(tokens.all_once)
         await new.shutdown(time.monotonic() + 5)
         await alive.server.stop(None)
 
@@ -183,3 +182,32 @@ def test_retry_arguments_of_the_backends_are_validated_under_their_own_names() -
                          "protocol": {"otlp": {"client": {}, "retry": msgspec.to_builtins(
                              RetryArgs(initial_interval=0.0))}}}, Arguments).validate()
     assert getattr(info.value, "attribute", None) == "protocol.otlp.retry.initial_interval"
+
+
+def test_client_auth_is_applied_on_every_backend_call(tmp_path: Path) -> None:
+    from collector.components.kit.api import EvalContext
+    from collector.components.kit.types import Secret
+    from collector.components.otelcol.auth.bearer import Arguments as BearerArguments
+    from collector.components.otelcol.auth.bearer import BearerAuth
+
+    handler = BearerAuth.exports(EvalContext("otelcol.auth.bearer.b"), BearerArguments(token=Secret("tok"))).handler
+
+    async def scenario() -> list[dict[str, Any]]:
+        backend = GrpcBackend([])
+        await backend.start()
+        args = msgspec.convert({"resolver": {"static": {"hostnames": [f"127.0.0.1:{backend.port}"]}},
+                                "protocol": {"otlp": {"client": {"tls": {"insecure": True}, "auth": handler,
+                                                                 "headers": {"X-Tier": "first"}}}}}, Arguments)
+        args.validate()
+        lb = LoadBalancingExporter(build_context(LoadBalancingExporter, "otelcol.exporter.loadbalancing.auth",
+                                                 storage_path=tmp_path), args)
+        await lb.start()
+        tokens = Tokens()
+        await lb.consume(traces_payload(10, tokens))
+        await until(tokens.all_once)
+        await lb.shutdown(time.monotonic() + 5)
+        await backend.server.stop(None)
+        return backend.metadata
+
+    [metadata] = asyncio.run(scenario())
+    assert metadata["authorization"] == "Bearer tok" and metadata["x-tier"] == "first"
