@@ -166,6 +166,17 @@ class _Decoder:
         except (ValueError, TypeError) as exc:
             self.error(where, str(exc))
             return None
+        if top:
+            return self._declared_inert(value, body, where)
+        return value
+
+    def _declared_inert(self, value: msgspec.Struct, body: Sequence[ast.Statement], where: Span) -> msgspec.Struct:
+        """A warning for each setting the component declares it does not apply
+        (`collector/components/kit/inert.py`)."""
+        from collector.components.kit import inert
+
+        for path, reason in inert.deviations(value):
+            self.diags.append(Diagnostic.warning(attribute_span(body, path, where), inert.message(path, reason)))
         return value
 
 

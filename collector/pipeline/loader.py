@@ -29,7 +29,7 @@ import msgspec
 from collector.components.kit.api import ConsumerRef, EvalContext, MetricsReceiverRef, Placement, export_values
 from collector.components.kit.registry import ComponentInfo, all_components
 from collector.config import ast
-from collector.config.diag import Diagnostic, DiagnosticError, Sources, Span, has_errors
+from collector.config.diag import Diagnostic, DiagnosticError, Severity, Sources, Span, has_errors
 from collector.pipeline.configblocks import CONFIG_BLOCKS, UNSUPPORTED_BLOCKS, Logging
 from collector.pipeline.dag import Graph
 from collector.pipeline.decode import decode_block
@@ -250,7 +250,9 @@ class _Loader:
             blocked += [r.span for r in references if r.source == cid and r.target in failed]
             evaluator = Evaluator(scope.tree)
             args, diags = decode_block(block.body, info.arguments, evaluator, block.name_span)
-            self.diags.extend(d for d in diags if not any(_inside(d.span, b) for b in blocked))
+            self.diags.extend(d for d in diags if d.severity is Severity.ERROR
+                              and not any(_inside(d.span, b) for b in blocked))
+            self.warnings.extend(d for d in diags if d.severity is not Severity.ERROR)
             self.warnings.extend(evaluator.warnings)
             if args is None or blocked or cid in failed:
                 failed.add(cid)
@@ -289,7 +291,8 @@ class _Loader:
         for name, block in self.config_blocks.items():
             evaluator = Evaluator({})
             value, diags = decode_block(block.body, CONFIG_BLOCKS[name], evaluator, block.name_span)
-            self.diags.extend(diags)
+            self.diags.extend(d for d in diags if d.severity is Severity.ERROR)
+            self.warnings.extend(d for d in diags if d.severity is not Severity.ERROR)
             self.warnings.extend(evaluator.warnings)
             if value is not None:
                 decoded[name] = value

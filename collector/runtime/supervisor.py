@@ -547,6 +547,10 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
     pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path),
                     config_format=config_format)
     logs.configure("supervisor", pipeline.logging.level, pipeline.logging.format)
+    if pipeline.warnings:  # e.g. arguments accepted but not applied (collector/components/kit/inert.py)
+        from collector.config.diag import render
+
+        log.warning("configuration warnings:\n%s", render(pipeline.warnings, pipeline.sources))
     try:
         instance = claim_instance(storage_path)
     except InstanceError as exc:

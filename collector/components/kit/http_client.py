@@ -234,7 +234,8 @@ class ClientSettings:
         self.proxy_headers = proxy_headers(config)
 
     def request_kwargs(self, url: str) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"proxy": proxy_for(self.config, url), "proxy_headers": self.proxy_headers}
+        kwargs: dict[str, Any] = {"proxy": proxy_for(self.config, url), "proxy_headers": self.proxy_headers,
+                                  "allow_redirects": self.config.follow_redirects}
         if self.ssl is not None:
             kwargs["ssl"] = self.ssl
         if self.server_name:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -111,6 +111,19 @@ class Cookies(msgspec.Struct, frozen=True, kw_only=True):
 class HTTPClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     """`client` block of `otelcol.exporter.otlphttp`."""
 
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "read_buffer_size": "aiohttp sizes its own buffers",
+        "write_buffer_size": "aiohttp sizes its own buffers",
+        "max_idle_conns": "the connection pool is sized by sending_queue.num_consumers",
+        "max_idle_conns_per_host": "the connection pool is sized by sending_queue.num_consumers",
+        "max_conns_per_host": "the connection pool is sized by sending_queue.num_consumers",
+        "force_attempt_http2": "the HTTP client speaks HTTP/1.1 only",
+        "http2_read_idle_timeout": "the HTTP client speaks HTTP/1.1 only",
+        "http2_ping_timeout": "the HTTP client speaks HTTP/1.1 only",
+        "cookies": "responses' cookies are not kept",
+        "tls.insecure": "over HTTP the endpoint's scheme (http:// or https://) decides, as in Alloy",
+    }
+
     endpoint: str = ""
     auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every request
     compression: str = "gzip"
@@ -149,6 +162,11 @@ class KeepaliveArgs(msgspec.Struct, frozen=True, kw_only=True):
 
 class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     """`client` block of `otelcol.exporter.otlp`."""
+
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "read_buffer_size": "grpcio sizes its own buffers",
+        "write_buffer_size": "grpcio sizes its own buffers",
+    }
 
     endpoint: str
     auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every call

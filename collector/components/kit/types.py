@@ -11,7 +11,7 @@ Conventions the configuration decoder relies on:
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -60,6 +60,11 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
 
 class DebugMetrics(msgspec.Struct, frozen=True, kw_only=True):
     """Accepted on every otelcol component; kept for compatibility."""
+
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "disable_high_cardinality_metrics": "this collector's self-metrics have a fixed label set",
+        "level": "this collector's self-metrics have no detail levels",
+    }
 
     disable_high_cardinality_metrics: bool = True
     level: str = "detailed"

@@ -139,3 +139,55 @@ def test_reload_writes_staleness_markers_for_removed_targets_only() -> None:
         assert {s.name for s, _ in stale} >= {"reqs_total", "mem_bytes", "up"}
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("limits,reason", [
+    (dict(label_limit=3), "label_limit exceeded"),
+    (dict(label_name_length_limit=4), "label_name_length_limit exceeded"),
+    (dict(label_value_length_limit=2), "label_value_length_limit exceeded"),
+    (dict(target_limit=1), "target_limit exceeded"),
+])
+def test_label_and_target_limits_fail_the_scrape(limits: dict[str, int], reason: str) -> None:
+    """Prometheus's limits: a scrape over any of them is a failed scrape (`up` 0, nothing else)."""
+    async def scenario() -> tuple[list[SampleBatch], str]:
+        runner, address, _ = await serve()
+        sink = Collect()
+        targets = [{"__address__": address, "team": "a"}] + (
+            [{"__address__": "127.0.0.1:9", "team": "b"}] if "target_limit" in limits else [])
+        args = Arguments(targets=targets, forward_to=[MetricsReceiverRef("sink")], scrape_interval=60.0,
+                         scrape_timeout=5.0, **limits)  # type: ignore[arg-type]
+        args.validate()
+        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
+        await scrape.start()
+        try:
+            state = next(s for s in scrape._states.values() if s.target.url.startswith(f"http://{address}"))
+            await scrape.scrape_once(state, args)
+        finally:
+            await scrape.shutdown()
+            await runner.cleanup()
+        return sink.batches, next(v for k, v in scrape.last_status.items() if address in k)
+
+    batches, status = asyncio.run(scenario())
+    rows = {s.name: v for s, v, _ in batches[-1].rows()}
+    assert rows["up"] == 0.0 and "reqs_total" not in rows
+    assert reason in status
+
+
+def test_within_the_limits_the_scrape_succeeds() -> None:
+    async def scenario() -> list[SampleBatch]:
+        runner, address, _ = await serve()
+        sink = Collect()
+        args = Arguments(targets=[{"__address__": address, "team": "a"}], forward_to=[MetricsReceiverRef("sink")],
+                         scrape_interval=60.0, scrape_timeout=5.0, label_limit=5, label_name_length_limit=20,
+                         label_value_length_limit=64, target_limit=1)
+        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
+        await scrape.start()
+        try:
+            await scrape.scrape_once(next(iter(scrape._states.values())), args)
+        finally:
+            await scrape.shutdown()
+            await runner.cleanup()
+        return sink.batches
+
+    rows = {s.name: v for s, v, _ in asyncio.run(scenario())[-1].rows()}
+    assert rows["up"] == 1.0 and rows["reqs_total"] == 5.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
 from collector.components.kit.api import ArgumentError
@@ -42,6 +44,15 @@ class QueueBatchArgs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class QueueArgs(msgspec.Struct, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "block_on_overflow": "a full queue always holds the caller here (backpressure up to the client), "
+                             "which is what block_on_overflow = true asks for",
+        "blocking": "a full queue always holds the caller here (backpressure up to the client)",
+        "wait_for_result": "a payload is settled once it is queued (or persisted with storage); the client's "
+                           "answer never waits for the backend",
+        "batch": "the sending queue does not batch; use otelcol.processor.batch",
+    }
+
     enabled: bool = True
     num_consumers: int = 10
     queue_size: int = 1000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -31,6 +31,9 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
     resource_to_telemetry_conversion: bool = False
     keep_identifying_resource_attributes: bool = False
     honor_metadata: bool = False
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "honor_metadata": "metric metadata is always taken from the OTLP metric (name, type, description, unit)",
+    }
     gc_frequency: Duration = 300.0
     debug_metrics: DebugMetrics | None = None
 

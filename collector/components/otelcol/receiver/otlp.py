@@ -23,7 +23,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, TYPE_CHECKING
 
 import msgspec
 
@@ -46,6 +46,14 @@ MIB = 1024 * 1024
 
 # --- arguments ---------------------------------------------------------------------------------
 class TlsArguments(CertificateFiles, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "ca_file": "a server verifies client certificates with client_ca_file",
+        "ca_pem": "a server verifies client certificates with client_ca_file",
+        "include_system_ca_certs_pool": "a server verifies client certificates with client_ca_file only",
+        "reload_interval": "certificates are read when the receiver starts (and on a configuration reload)",
+        "cipher_suites": "OpenSSL's default TLS 1.2/1.3 suites are used",
+    }
+
     client_ca_file: str = ""
     min_version: str = ""
     max_version: str = ""
@@ -132,6 +140,11 @@ class Cors(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GrpcArguments(msgspec.Struct, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "read_buffer_size": "grpcio sizes its own buffers",
+        "write_buffer_size": "grpcio sizes its own buffers",
+    }
+
     endpoint: str = "127.0.0.1:4317"
     transport: str = "tcp"
     max_recv_msg_size: ByteSize = 4 * MIB
@@ -145,6 +158,10 @@ class GrpcArguments(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HttpArguments(msgspec.Struct, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "write_timeout": "answers are small and written at once; slow readers are bounded by idle_timeout",
+    }
+
     endpoint: str = "127.0.0.1:4318"
     traces_url_path: str = "/v1/traces"
     metrics_url_path: str = "/v1/metrics"

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import ClassVar
+
 import msgspec
 
 from collector.components.kit.api import ArgumentError, Component, EvalContext, Placement
@@ -40,6 +42,12 @@ from collector.components.kit.types import Duration
 
 
 class CompactionArgs(msgspec.Struct, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "on_rebound": "delivered queue segments are deleted as soon as they are delivered, so there is no "
+                      "rebound to compact",
+        "cleanup_on_start": "leftovers of an interrupted compaction are always removed at start",
+    }
+
     on_start: bool = False
     on_rebound: bool = False
     directory: str = ""

@@ -42,7 +42,7 @@ import functools
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Final
+from typing import Callable, ClassVar, Final
 
 import msgspec
 
@@ -141,6 +141,13 @@ class AzureAD(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "enable_http2": "the HTTP client speaks HTTP/1.1 only",
+        "send_native_histograms": "this collector has no native histograms",
+        "round_robin_dns": "the HTTP client connects to the first address the name resolves to",
+        "queue_config.sample_age_limit": "old samples are sent, never dropped for their age",
+    }
+
     url: str
     name: str = ""
     remote_timeout: Duration = 30.0

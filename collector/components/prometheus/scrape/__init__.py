@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import ClassVar
 
 import msgspec
 
@@ -47,7 +48,28 @@ class Clustering(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = False
 
 
+_TEXT_ONLY = "this collector scrapes the Prometheus text format only (no protobuf or OpenMetrics negotiation)"
+_NO_NATIVE = "this collector has no native histograms"
+
+
 class Arguments(HTTPClientConfig, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "enable_http2": "the HTTP client speaks HTTP/1.1 only",
+        "extra_metrics": "only up, scrape_duration_seconds, scrape_samples_scraped, "
+                         "scrape_samples_post_metric_relabeling and scrape_series_added are written",
+        "enable_protobuf_negotiation": _TEXT_ONLY,
+        "scrape_protocols": _TEXT_ONLY,
+        "scrape_fallback_protocol": _TEXT_ONLY,
+        "scrape_classic_histograms": "the text format always carries classic histograms, which are kept",
+        "scrape_native_histograms": _NO_NATIVE,
+        "native_histogram_bucket_limit": _NO_NATIVE,
+        "native_histogram_min_bucket_factor": _NO_NATIVE,
+        "track_timestamps_staleness": "samples with explicit timestamps get no staleness markers",
+        "metric_name_validation_scheme": "metric and label names are sanitised to the legacy character set",
+        "metric_name_escaping_scheme": "metric and label names are sanitised to the legacy character set",
+        "clustering": "this collector does not cluster: every instance scrapes all of its targets",
+    }
+
     targets: Targets
     forward_to: list[MetricsReceiverRef]
     job_name: str = ""
@@ -160,6 +182,9 @@ class Scrape(Component[Arguments]):
             state = ScrapeState(target)
             state.honor_labels = args.honor_labels
             state.honor_timestamps = args.honor_timestamps
+            state.label_limit = args.label_limit
+            state.label_name_length_limit = args.label_name_length_limit
+            state.label_value_length_limit = args.label_value_length_limit
             self._states[key] = state
             self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
         m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))
@@ -213,11 +238,14 @@ class Scrape(Component[Arguments]):
         scrape_ms = int(started * 1000)
         headers = headers or self._headers(args, target)
         try:
+            if args.target_limit and len(args.targets) > args.target_limit:
+                # Prometheus fails every target of a pool that has more than target_limit
+                raise RuntimeError(f"target_limit exceeded (number of targets: {len(args.targets)}, "
+                                   f"limit: {args.target_limit})")
             if self._client.oauth2 is not None:
                 headers = {**headers, **await self._client.auth_headers(self._session)}
             async with self._session.get(target.url, headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=target.timeout),
-                                         allow_redirects=args.follow_redirects,
                                          **self._client.request_kwargs(target.url)) as resp:
                 if resp.status != 200:
                     raise RuntimeError(f"server returned HTTP status {resp.status} {resp.reason}")

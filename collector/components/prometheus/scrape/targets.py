@@ -94,11 +94,18 @@ _METADATA_TYPES = {"counter": MetricType.COUNTER, "gauge": MetricType.GAUGE, "hi
                    "summary": MetricType.SUMMARY}
 
 
+class LimitExceeded(RuntimeError):
+    """A scrape broke one of the label limits: the whole scrape fails (`up` 0), as in Prometheus."""
+
+
 @dataclass
 class ScrapeState:
     target: Target
     honor_labels: bool = False
     honor_timestamps: bool = True
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
     _series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = field(default_factory=dict)
     _previous: dict[Series, None] = field(default_factory=dict)
     _synthetic: dict[str, Series] = field(default_factory=dict)
@@ -118,8 +125,24 @@ class ScrapeState:
                     labels[exported] = labels[tname]
                 labels[tname] = tvalue
             labels["__name__"] = name
+            self._check_limits(name, labels)
             series = self._series[key] = Series(labels)
         return series
+
+    def _check_limits(self, name: str, labels: dict[str, str]) -> None:
+        """Prometheus's `verifyLabelLimits`, on the labels the series is stored with (checked when
+        a series is first seen: a cached one passed already)."""
+        if self.label_limit and len(labels) > self.label_limit:
+            raise LimitExceeded(f"label_limit exceeded (metric: {name[:50]}, number of labels: {len(labels)}, "
+                                f"limit: {self.label_limit})")
+        for label, value in labels.items():
+            if self.label_name_length_limit and len(label) > self.label_name_length_limit:
+                raise LimitExceeded(f"label_name_length_limit exceeded (metric: {name[:50]}, label name: "
+                                    f"{label[:50]}, length: {len(label)}, limit: {self.label_name_length_limit})")
+            if self.label_value_length_limit and len(value) > self.label_value_length_limit:
+                raise LimitExceeded(f"label_value_length_limit exceeded (metric: {name[:50]}, label name: "
+                                    f"{label[:50]}, value: {value[:50]!r}, length: {len(value)}, "
+                                    f"limit: {self.label_value_length_limit})")
 
     def synthetic(self, name: str) -> Series:
         series = self._synthetic.get(name)

@@ -8,7 +8,7 @@ the payload and applies the action list to each matching item's attributes, in p
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -32,6 +32,11 @@ class Library(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Regexp(msgspec.Struct, frozen=True, kw_only=True):
+    NOT_APPLIED: ClassVar[dict[str, str]] = {
+        "cache_enabled": "patterns are compiled once (RE2); match results are not cached",
+        "cache_max_num_entries": "patterns are compiled once (RE2); match results are not cached",
+    }
+
     cache_enabled: bool = False
     cache_max_num_entries: int = 0
 
