@@ -79,6 +79,13 @@ def _add_operator_tools(commands: argparse._SubParsersAction[argparse.ArgumentPa
                          help="how long the collector records logs and metrics for the bundle")
     support.add_argument("--output", "-o", dest="output", default=None, metavar="FILE",
                          help="where to write the zip (default: collector-support-<time>.zip)")
+    support.add_argument("--url", default=None, metavar="URL",
+                         help="base URL of the admin server instead of ADDR (e.g. https://host:12345)")
+    support.add_argument("--username", default=None, help="basic-auth user of the admin server's http block")
+    support.add_argument("--password-file", dest="password_file", default=None, metavar="FILE",
+                         help="file holding the password (default: $COLLECTOR_SUPPORT_PASSWORD)")
+    support.add_argument("--ca-file", dest="ca_file", default=None, metavar="FILE",
+                         help="CA certificate that signed the admin server's TLS certificate")
     top = commands.add_parser("top", help="a terminal view of a running collector (components, processes); q quits")
     top.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
                      metavar="ADDR", help="admin address of the running collector")
@@ -142,7 +149,7 @@ def _sink(args: argparse.Namespace) -> int:
 
 def _support(args: argparse.Namespace) -> int:
     from collector.config.units import parse_duration
-    from collector.support.client import fetch_bundle
+    from collector.support.client import AdminClient, fetch_bundle
 
     try:
         duration = parse_duration(args.duration)
@@ -150,9 +157,12 @@ def _support(args: argparse.Namespace) -> int:
         print(f"Error: --duration: {exc}", file=sys.stderr)
         return 1
     try:
-        path = fetch_bundle(args.http_listen_addr, duration, args.output)
+        client = AdminClient.from_flags(args.http_listen_addr, args.url, args.username, args.password_file,
+                                        args.ca_file)
+        path = fetch_bundle(client, duration, args.output)
     except OSError as exc:
-        print(f"Error: could not get a support bundle from {args.http_listen_addr}: {exc}", file=sys.stderr)
+        print(f"Error: could not get a support bundle from {args.url or args.http_listen_addr}: {exc}",
+              file=sys.stderr)
         return 1
     print(f"support bundle written to {path}", file=sys.stderr)
     return 0

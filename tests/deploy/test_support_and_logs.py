@@ -254,3 +254,48 @@ def test_reload_applies_a_new_logging_block(tmp_path: Path) -> None:
             assert wait_until(lambda: bool(reloaded_as_json()), timeout=60), collector.logs()
         finally:
             collector.stop()
+
+
+def test_support_command_with_an_authenticated_admin_server(tmp_path: Path) -> None:
+    """With `http { auth { basic } }`, `collector support` needs --username and the password file;
+    the bundle's copy of the configuration hides the admin password too."""
+    http_port = free_port()
+    config = f"""
+http {{
+  auth {{
+    basic {{
+      username = "ops"
+      password = "admin-pass-9d41"
+    }}
+    filter {{
+      paths = ["/-/ready"]
+    }}
+  }}
+}}
+
+otelcol.receiver.otlp "in" {{
+  http {{
+    endpoint = "127.0.0.1:{http_port}"
+  }}
+  output {{}}
+}}
+"""
+    collector = CollectorProcess(config, env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1",
+                                              "COLLECTOR_LOGS_WORKERS": "1"})
+    collector.start()
+    try:
+        command = [sys.executable, "-m", "collector", "support", "--url", collector.admin_url, "--duration", "0s",
+                   "-o", str(tmp_path / "bundle.zip")]
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and "HTTP 401" in refused.stderr, refused.stderr
+        assert not (tmp_path / "bundle.zip").exists()
+        password = tmp_path / "password"
+        password.write_text("admin-pass-9d41\n")
+        done = subprocess.run([*command, "--username", "ops", "--password-file", str(password)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        members = _members((tmp_path / "bundle.zip").read_bytes())
+        assert 'username = "ops"' in members["sources/config.alloy"]
+        assert not any("admin-pass-9d41" in text for text in members.values())
+    finally:
+        collector.stop()
