@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Awaitable, Callable, Final
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 if TYPE_CHECKING:
     from collector.pipeline.configblocks import Auth
@@ -120,8 +121,7 @@ def credentials_ok(auth: Auth, header: str | None) -> bool:
     return bool(sep) and user_ok and password_ok
 
 
-def guard(listen_host: Callable[[], str], auth: Callable[[], Auth | None]) -> Callable[[web.Request, Handler],
-                                                                                           Awaitable[web.StreamResponse]]:
+def guard(listen_host: Callable[[], str], auth: Callable[[], Auth | None]) -> Middleware:
     """The middleware; `listen_host` and `auth` are read per request (reloads apply at once)."""
 
     @web.middleware
