@@ -19,7 +19,7 @@ from collector.pipeline.plan import ring_code
 from collector.runtime.ring import RECORD_METADATA, Doorbell, RecordHeader, Ring
 from collector.runtime.routing import RoundRobin, split_by_resource
 from collector.signals import Signal
-from collector.signals.metadata import Metadata, pack
+from collector.signals.metadata import pack
 from collector.transport.admission import AdmitOutcome, AdmitResult
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class RingAdmission:
         self._rotation = {signal: RoundRobin(len(rings[signal])) for signal in rings if rings[signal]}
 
     def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
-              metadata: Metadata = ()) -> AdmitResult:
+              metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
         """`metadata` (the receiver's `include_metadata`) goes in front of the bytes of each record,
         flagged in its header; without it records are the Export request alone."""
         rings = self._rings.get(signal)
@@ -64,7 +64,8 @@ class RingAdmission:
         return AdmitResult(AdmitOutcome.FULL, retry_after=RETRY_AFTER_FULL,
                            message=f"{signal.value} queues are full")
 
-    def _admit_split(self, signal: Signal, data: bytes, header: RecordHeader, metadata: Metadata = ()) -> AdmitResult:
+    def _admit_split(self, signal: Signal, data: bytes, header: RecordHeader,
+                     metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
         rings = self._rings[signal]
         parts = split_by_resource(data, len(rings))
         if metadata:

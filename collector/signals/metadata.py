@@ -20,7 +20,7 @@ length, value (UTF-8; undecodable header bytes survive via surrogateescape).
 from __future__ import annotations
 
 import struct
-from typing import Final, Iterable
+from typing import Final, Iterable, Sequence
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -54,7 +54,7 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def pack(metadata: Metadata, data: bytes) -> bytes:
+def pack(metadata: Sequence[tuple[str, str]], data: bytes) -> bytes:
     """`data` preceded by the metadata block."""
     parts: list[bytes] = []
     for key, value in metadata:
