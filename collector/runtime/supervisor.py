@@ -41,6 +41,7 @@ from collector.pipeline.loader import Pipeline, load
 from collector.runtime import logs
 from collector.runtime.adoption import AdoptedRing, find_rings, plan_rings
 from collector.runtime.instance import Instance, InstanceError, claim_instance
+from collector.config.redact import redact_text
 from collector.runtime.ports import PortError, PortGuard, listen_endpoints
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.settings import SettingsError, Topology, topology_from_env
@@ -305,7 +306,8 @@ class Supervisor:
                 pipeline = load(self.source_path, http_listen_addr=self.http_listen_addr,
                                 storage_path=self.storage_path, config_format=self.config_format)
             except DiagnosticError as err:
-                outcome = ReloadOutcome(False, summarize(err.diagnostics, err.sources), time.time())
+                # shown by the API and the reload answer: no URL credentials (collector/config/redact.py)
+                outcome = ReloadOutcome(False, redact_text(summarize(err.diagnostics, err.sources)), time.time())
                 log.error("failed to reload config: %s", outcome.message)
                 self.last_reload = outcome
                 return outcome

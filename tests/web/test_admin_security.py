@@ -155,6 +155,20 @@ def test_url_credentials_are_redacted_in_arguments_and_metrics(collector: Collec
     assert "hunter2" not in collector.logs() and "s3cr3t" not in collector.logs()
 
 
+def test_a_refused_reload_does_not_echo_url_credentials(collector: CollectorProcess) -> None:
+    original = collector.config_path.read_text()
+    collector.config_path.write_text(original.replace("url = \"http://writer:hunter2@", "url = \"ftp://writer:hunter2@"))
+    try:
+        status, text, _ = request(collector, "POST", "/-/reload")
+        assert status == 400 and "scheme must be http or https" in text
+        assert "hunter2" not in text and "writer:<secret>@" in text
+        _, status_doc = collector.get("/api/v0/web/status")
+        assert "hunter2" not in status_doc
+    finally:
+        collector.config_path.write_text(original)
+    assert request(collector, "POST", "/-/reload")[0] == 200
+
+
 def test_a_taken_admin_port_is_a_clear_start_up_error(tmp_path: Path) -> None:
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
