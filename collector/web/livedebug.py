@@ -201,10 +201,19 @@ class LiveDebugRoutes:
             probability = parse_sample_prob(request.query.get("sampleProb"))
         except ValueError as err:
             return web.Response(status=400, text=f"{err}\n")
+        try:
+            viewer = self.hub.open(component_id, probability)
+        except OSError as err:  # the socket cannot be bound (e.g. a run directory path too long for AF_UNIX)
+            log.error("live debugging cannot listen on %s: %s", self.supervisor.debug_socket, err)
+            return web.Response(status=503, text=f"live debugging cannot listen on {self.supervisor.debug_socket}: "
+                                                 f"{err}\n")
         response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8",
                                                "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
-        await response.prepare(request)
-        viewer = self.hub.open(component_id, probability)
+        try:
+            await response.prepare(request)
+        except (ConnectionResetError, ConnectionError):
+            self.hub.close(viewer)
+            raise
         reported = (0, 0)
         try:
             while not self._closing.is_set() and self.supervisor.pipeline.livedebugging_enabled:

@@ -191,3 +191,57 @@ def test_rendered_metric_points_and_logs() -> None:
     record.body.string_value = "disk almost full"
     [line] = render_sampled(Signal.LOGS, logs, [0])
     assert json.loads(line)["body"] == "disk almost full" and json.loads(line)["severity"] == "WARN"
+
+
+class _Supervisor:
+    """What the hub needs of the supervisor: where to bind, and the tap switch (recorded)."""
+
+    def __init__(self, run_dir: Any) -> None:
+        self.debug_socket = run_dir / "livedebug.sock"
+        self.taps: list[tuple[str, float]] = []
+
+    def set_debug_tap(self, component_id: str, sample_prob: float) -> None:
+        self.taps.append((component_id, sample_prob))
+
+
+def test_hub_taps_at_the_highest_probability_and_resamples_per_viewer(tmp_path: Any) -> None:
+    import asyncio
+
+    from collector.web.livedebug import LiveDebugHub
+
+    async def scenario() -> None:
+        supervisor = _Supervisor(tmp_path)
+        hub = LiveDebugHub(supervisor)  # type: ignore[arg-type]
+        everything = hub.open(BATCH, 1.0)
+        tenth = hub.open(BATCH, 0.1)
+        assert supervisor.taps == [(BATCH, 1.0)]  # one tap, at the highest wanted probability
+        lines = [b'{"signal":"traces","name":"%d"}' % i for i in range(1000)]
+        hub.deliver(json.dumps({"component": BATCH, "dropped": 3}).encode() + b"\n" + b"\n".join(lines))
+        assert everything.queue.qsize() == 1000 and everything.dropped_upstream == 3
+        assert 40 < tenth.queue.qsize() < 200 and tenth.dropped_upstream == 3
+        hub.close(everything)
+        assert supervisor.taps[-1] == (BATCH, 0.1)  # the remaining viewer's probability
+        hub.deliver(json.dumps({"component": BATCH, "dropped": 0}).encode() + b"\n" + b"\n".join(lines))
+        assert tenth.queue.full() or tenth.queue.qsize() > 900  # now tapped at 0.1: everything it gets is kept
+        hub.close(tenth)
+        assert supervisor.taps[-1] == (BATCH, 0.0)  # nobody watches: the tap is off
+        hub.close_all()
+        assert not supervisor.debug_socket.exists()
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_viewer_drops_and_counts_beyond_its_queue(tmp_path: Any) -> None:
+    import asyncio
+
+    from collector.web.livedebug import VIEWER_QUEUE, LiveDebugHub
+
+    async def scenario() -> None:
+        hub = LiveDebugHub(_Supervisor(tmp_path))  # type: ignore[arg-type]
+        viewer = hub.open(BATCH, 1.0)
+        lines = [b"{}"] * (VIEWER_QUEUE + 250)
+        hub.deliver(json.dumps({"component": BATCH}).encode() + b"\n" + b"\n".join(lines))
+        assert viewer.queue.qsize() == VIEWER_QUEUE and viewer.dropped_slow == 250
+        hub.close_all()
+
+    asyncio.run(scenario())
