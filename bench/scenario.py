@@ -6,6 +6,9 @@
     workers = 1                                # COLLECTOR_<SIGNAL>_WORKERS for every loaded signal
     sweep = [1, 2, 3]                          # optional: worker counts for the throughput sweep
     peers = ["rotel"]                          # optional: run the same load through these collectors
+    livedebugging = true                       # optional: add `livedebugging { enabled = true }`
+    debug_viewer = "otelcol.processor.batch.b" # optional: one live debugging viewer of this component
+    debug_sample_prob = 0.01                   #   at this sampling probability, for the whole run
 
     [[load]]                                   # one or more; several run at once (a mixed load)
     signal = "traces"
@@ -52,16 +55,21 @@ class Scenario:
     sweep: tuple[int, ...] = ()
     peers: tuple[str, ...] = ()
     signals: tuple[str, ...] = field(default=())
+    livedebugging: bool = False
+    debug_viewer: str | None = None
+    debug_sample_prob: float = 1.0
 
     def render_config(self, grpc_port: int, http_port: int, sink_url: str) -> str:
         """The collector configuration with this run's ports; an example keeps its own text."""
+        prefix = "livedebugging {\n  enabled = true\n}\n\n" if self.livedebugging else ""
         if self.config:
             template = (BENCH / "configs" / self.config).read_text()
-            return (template.replace("{grpc_port}", str(grpc_port)).replace("{http_port}", str(http_port))
-                    .replace("{sink_url}", sink_url))
+            return prefix + (template.replace("{grpc_port}", str(grpc_port)).replace("{http_port}", str(http_port))
+                             .replace("{sink_url}", sink_url))
         assert self.example
         text = (ROOT / "examples" / self.example).read_text()
-        return text.replace("127.0.0.1:4317", f"127.0.0.1:{grpc_port}").replace("127.0.0.1:4318", f"127.0.0.1:{http_port}")
+        return prefix + text.replace("127.0.0.1:4317", f"127.0.0.1:{grpc_port}").replace(
+            "127.0.0.1:4318", f"127.0.0.1:{http_port}")
 
     def config_env(self, sink_url: str) -> dict[str, str]:
         """Where the example configuration reads its backends from (`sys.env`)."""
@@ -76,7 +84,9 @@ def load(name: str) -> Scenario:
     return Scenario(name=name, description=doc.get("description", name), loads=loads, config=doc.get("config"),
                     example=doc.get("example"), workers=int(doc.get("workers", 1)),
                     sweep=tuple(doc.get("sweep", ())), peers=tuple(doc.get("peers", ())),
-                    signals=tuple(dict.fromkeys(spec.signal for spec in loads)))
+                    signals=tuple(dict.fromkeys(spec.signal for spec in loads)),
+                    livedebugging=bool(doc.get("livedebugging", False)), debug_viewer=doc.get("debug_viewer"),
+                    debug_sample_prob=float(doc.get("debug_sample_prob", 1.0)))
 
 
 def names() -> list[str]:

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,33 @@ def wait_tcp(port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+class DebugViewer:
+    """A live debugging viewer (`/api/v0/web/debug/<id>`) that reads and discards the stream, as a
+    browser tab left open would, for the whole run."""
+
+    def __init__(self, admin_port: int, component_id: str, sample_prob: float) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", admin_port), timeout=30)
+        self.sock.sendall(f"GET /api/v0/web/debug/{component_id}?sampleProb={sample_prob} HTTP/1.0\r\n"
+                          f"Host: 127.0.0.1\r\n\r\n".encode())
+        self.records = 0
+        self.thread = threading.Thread(target=self._read, name="debug viewer", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.records += chunk.count(b"|;|")
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
 class Collector:
     """Our collector (`python -m collector run`) with the scenario's configuration and worker counts."""
 
@@ -50,15 +78,23 @@ class Collector:
         env = scenario.config_env(sink_url)
         env.update({f"COLLECTOR_{signal.upper()}_WORKERS": str(workers) for signal in scenario.signals})
         self.process = CollectorProcess(scenario.render_config(grpc_port, http_port, sink_url), env=env)
+        self.scenario = scenario
+        self.viewer: DebugViewer | None = None
         self.pid = 0
 
     def __enter__(self) -> Collector:
         self.process.start()
         assert self.process.process is not None
         self.pid = self.process.process.pid
+        if self.scenario.debug_viewer:
+            self.viewer = DebugViewer(self.process.admin_port, self.scenario.debug_viewer,
+                                      self.scenario.debug_sample_prob)
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        if self.viewer is not None:
+            self.viewer.close()
+            print(f"    live debugging viewer received {self.viewer.records} records", flush=True)
         self.process.close()
 
 
