@@ -20,6 +20,7 @@ import pytest
 from collector.components.kit.api import RuntimeServices
 from collector.components.kit.catalog import COMPONENTS
 from collector.components.kit.registry import lookup
+from collector.config.values import Secret
 from collector.testing.admission import CollectingAdmission
 from collector.testing.context import build_context
 
@@ -35,6 +36,9 @@ def _minimal_arguments(name: str) -> dict[str, Any]:
     port = _free_port()
     return {
         "discovery.relabel": {"targets": [{"__address__": "127.0.0.1:1"}]},
+        "otelcol.auth.basic": {"htpasswd": {"inline": Secret("u:p")}, "client_auth": {"username": "u"}},
+        "otelcol.auth.bearer": {"token": Secret("t")},
+        "otelcol.auth.headers": {"header": [{"key": "k", "value": Secret("v")}]},
         "otelcol.connector.host_info": {"output": {}},
         "otelcol.exporter.debug": {},
         "otelcol.exporter.loadbalancing": {"resolver": {"static": {"hostnames": [f"127.0.0.1:{port}"]}},
