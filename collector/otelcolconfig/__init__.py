@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from collector.config.diag import Diagnostic, DiagnosticError, Sources, has_errors
-from collector.otelcolconfig.alloytext import SourceMap
-from collector.otelcolconfig.convert import Conversion
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the converter loads only where a YAML file is converted: every process runs
+    from collector.otelcolconfig.alloytext import SourceMap  # `config_format` on its configuration
+    from collector.otelcolconfig.convert import Conversion
     from collector.pipeline.model import Pipeline
 
 ConfigFormat = Literal["alloy", "otelcol"]
