@@ -398,7 +398,7 @@ class LoadBalancingExporter(Component[Arguments]):
 
     def _parts(self, payload: Payload, ring: HashRing) -> list[tuple[str, Payload]]:
         splitter = self._splitters[payload.signal]
-        parts = splitter.split(payload.data, ring.endpoint_for)
+        parts = splitter.split(payload.data, ring.endpoint_for, payload.item_count)
         if not parts:  # nothing routable in it (no items)
             payload.settle()
             return []

@@ -14,7 +14,6 @@ backend in sorted order is not taken again), and a key lands on the first point 
 
 from __future__ import annotations
 
-import bisect
 import zlib
 from typing import Final, Iterable, Sequence
 
@@ -31,7 +30,7 @@ def backend_points(endpoint: str, points: int = POINTS_PER_BACKEND) -> list[int]
 class HashRing:
     """Immutable: a change of backends builds a new ring, so a lookup never sees half an update."""
 
-    __slots__ = ("endpoints", "_positions", "_owners")
+    __slots__ = ("endpoints", "_positions", "_owners", "_table")
 
     def __init__(self, endpoints: Iterable[str]) -> None:
         self.endpoints: tuple[str, ...] = tuple(sorted(set(endpoints)))
@@ -42,6 +41,14 @@ class HashRing:
         ordered = sorted(taken.items())
         self._positions: list[int] = [position for position, _ in ordered]
         self._owners: list[str] = [owner for _, owner in ordered]
+        # every position's owner, precomputed: a lookup is one crc32 and one index, no search
+        self._table: list[str] = []
+        if ordered:
+            index = 0
+            for position in range(POSITIONS):
+                while index < len(self._positions) and self._positions[index] < position:
+                    index += 1
+                self._table.append(self._owners[index if index < len(self._owners) else 0])
 
     def __bool__(self) -> bool:
         return bool(self._positions)
@@ -54,8 +61,7 @@ class HashRing:
 
     def endpoint_for(self, key: bytes) -> str:
         """The backend that owns `key`. The ring must not be empty."""
-        index = bisect.bisect_left(self._positions, zlib.crc32(key) % POSITIONS)
-        return self._owners[index if index < len(self._owners) else 0]
+        return self._table[zlib.crc32(key) % POSITIONS]
 
     def share_of(self, endpoint: str) -> float:
         """Fraction of the circle `endpoint` owns (for the docs and tests of the distribution)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Final, NamedTuple, Sequence
 
-from collector.protocols.wire import encode_varint, fields, scan_field
+from collector.protocols.wire import WireError, encode_varint, fields, read_varint, scan_field
 from collector.signals import Signal
 
 Route = Callable[[bytes], str]  # routing key -> backend endpoint
@@ -122,13 +122,16 @@ class Splitter:
         self._last_backend = ""
         self._kind = 0
 
-    def split(self, data: bytes, route: Route) -> dict[str, Part]:
-        """backend -> its part. One backend gets the request's own bytes back (no copy)."""
+    def split(self, data: bytes, route: Route, items: int | None = None) -> dict[str, Part]:
+        """backend -> its part. One backend gets the request's own bytes back (no copy); `items`,
+        the request's item count when known, spares counting in that case."""
         self._route = route
         self._unkeyed = os.urandom(16)  # log records without a trace id: one random key per request
         self._last_key = None
         self._last_backend = ""
         self._kind = 0
+        if self.key_depth == 0:
+            return self._split_resources(data, items)
         pieces: dict[str, _Piece] = {}
         intact = True
         for number, start, value, stop in fields(data, 0, len(data)):
@@ -141,6 +144,21 @@ class Splitter:
             (backend, piece), = pieces.items()
             return {backend: Part(data, piece.items)}
         return {backend: Part(b"".join(piece.chunks), piece.items) for backend, piece in pieces.items()}
+
+    def _split_resources(self, data: bytes, items: int | None) -> dict[str, Part]:
+        """Resource-level keys: route every ResourceX whole; count items only if the request is
+        cut (a batch of one service, the common case, is passed on without a count scan)."""
+        routed: dict[str, list[tuple[int, int, int]]] = {}
+        for number, start, value, stop in fields(data, 0, len(data)):
+            if number == 1 and value >= 0:
+                key = self._key(data, value, stop, (), 1)
+                routed.setdefault(self._backend(key), []).append((start, value, stop))
+        if len(routed) == 1 and items is not None:
+            (backend,) = routed
+            return {backend: Part(data, items)}
+        return {backend: Part(data if len(routed) == 1 else b"".join(data[start:stop] for start, _, stop in entries),
+                              sum(self._count(data, value, stop, 0) for _, value, stop in entries))
+                for backend, entries in routed.items()}
 
     # --- the walk ------------------------------------------------------------------------------
     def _backend(self, key: bytes) -> str:
@@ -159,6 +177,8 @@ class Splitter:
         if depth == 3:
             self._kind = via  # the Metric field holding this data: which point type follows
         child_numbers = self.children[depth]
+        if depth + 1 == self.key_depth and self.routing_key == "traceID":
+            return self._by_trace_id(data, start, end, child_numbers)
         entries = fields(data, start, end)
         others = b"".join(data[fstart:stop] for number, fstart, _, stop in entries if number not in child_numbers)
         inner = context + (bytes((via,)) + others,) if self.key_depth == 4 else context
@@ -173,6 +193,49 @@ class Splitter:
         if len(pieces) <= 1 and intact:
             return {backend: _Piece([data[start:end]], piece.items) for backend, piece in pieces.items()}, True
         return {backend: _Piece([others, *piece.chunks], piece.items) for backend, piece in pieces.items()}, False
+
+    def _by_trace_id(self, data: bytes, start: int, end: int,
+                     child_numbers: frozenset[int]) -> tuple[dict[str, _Piece], bool]:
+        """The hot loop: a scope's spans or log records, each routed by its trace id and kept as
+        its original field bytes. The scope body is scanned inline (one-byte tags and lengths are
+        read without a call) because this runs once per item."""
+        chunks: dict[str, list[bytes]] = {}
+        others: list[bytes] = []
+        spans = self.signal is Signal.TRACES
+        pos = start
+        while pos < end:
+            tag = data[pos]
+            if tag == 0x12:  # field 2 (spans / log_records), length-delimited
+                length = data[pos + 1]
+                if length < 0x80:
+                    value = pos + 2
+                else:
+                    length, value = read_varint(data, pos + 1)
+                stop = value + length
+                if stop > end:
+                    raise WireError("truncated field")
+                if spans and data[value] == 0x0A and data[value + 1] == 16:  # Span.trace_id comes first
+                    key = data[value + 2:value + 18]
+                elif spans:
+                    key = _first_bytes_field(data, value, stop, 1)
+                else:
+                    key = _first_bytes_field(data, value, stop, _LOG_TRACE_ID) or self._unkeyed
+                backend = self._backend(key)
+                found = chunks.get(backend)
+                if found is None:
+                    chunks[backend] = [data[pos:stop]]
+                else:
+                    found.append(data[pos:stop])
+            else:
+                number, _, _, stop = scan_field(data, pos, end)
+                if number in child_numbers:  # an item field with another wire type: malformed
+                    raise WireError(f"field {number} is not length-delimited")
+                others.append(data[pos:stop])
+            pos = stop
+        if len(chunks) <= 1:
+            return {backend: _Piece([data[start:end]], len(items)) for backend, items in chunks.items()}, True
+        head = b"".join(others)
+        return {backend: _Piece([head, *items], len(items)) for backend, items in chunks.items()}, False
 
     @staticmethod
     def _merge(pieces: dict[str, _Piece], routed: dict[str, _Piece], whole: bool, data: bytes, fstart: int,
@@ -217,9 +280,35 @@ class Splitter:
             return 1
         child_numbers = self.children[depth]
         if depth == self.leaf_depth - 1:
-            return sum(1 for number, _, value, _ in fields(data, start, end) if number in child_numbers and value >= 0)
+            return _count_fields(data, start, end, child_numbers)
         return sum(self._count(data, value, stop, depth + 1)
                    for number, _, value, stop in fields(data, start, end) if number in child_numbers and value >= 0)
+
+
+def _count_fields(data: bytes, start: int, end: int, numbers: frozenset[int]) -> int:
+    """How many length-delimited fields with one of `numbers` lie in [start, end) (one-byte tags
+    and lengths read inline: this runs once per item when counting)."""
+    count = 0
+    pos = start
+    while pos < end:
+        tag = data[pos]
+        if tag & 7 == 2 and tag < 0x80:
+            length = data[pos + 1]
+            if length < 0x80:
+                stop = pos + 2 + length
+            else:
+                length, value = read_varint(data, pos + 1)
+                stop = value + length
+            if tag >> 3 in numbers:
+                count += 1
+        else:
+            number, wire, _, stop = scan_field(data, pos, end)
+            if number in numbers and wire == 2:
+                count += 1
+        pos = stop
+    if pos != end:
+        raise WireError("truncated field")
+    return count
 
 
 def split_request(signal: Signal, routing_key: str, data: bytes, route: Route) -> dict[str, Part]:

@@ -192,3 +192,11 @@ def test_a_key_that_does_not_apply_to_the_signal_is_refused() -> None:
 def test_an_empty_request_has_no_parts() -> None:
     assert split_request(Signal.LOGS, "traceID", ExportLogsServiceRequest().SerializeToString(),
                          RING.endpoint_for) == {}
+
+
+def test_a_known_item_count_spares_the_count_of_an_uncut_request() -> None:
+    raw = data.traces([[3], [2]]).SerializeToString()
+    parts = Splitter(Signal.TRACES, "service").split(raw, lambda key: "one:4317", items=5)
+    assert parts == {"one:4317": (raw, 5)}
+    parts = Splitter(Signal.TRACES, "service").split(raw, lambda key: "a:1" if key == b"service-0" else "b:1", items=5)
+    assert {backend: part.items for backend, part in parts.items()} == {"a:1": 3, "b:1": 2}
