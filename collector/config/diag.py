@@ -144,9 +144,34 @@ def _raw_line(sources: Sources, file: str, line: int) -> bytes:
     return sources.line_text(file, line).encode("utf-8")
 
 
+# At most this many diagnostics are printed in full; the rest are counted. A 10,000-component
+# cycle reports an error on every member, and nobody reads past the first screen.
+MAX_RENDERED = 25
+# Source lines are cut to a window this wide around the caret (a minified or binary file can be
+# one megabyte-long line).
+MAX_LINE_WIDTH = 200
+
+
 def render(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
     """Print diagnostics the way the CLI does: header, source snippet, carets."""
-    return "\n\n".join(_render_one(d, sources) for d in diagnostics) + ("\n" if diagnostics else "")
+    shown = [_render_one(d, sources) for d in diagnostics[:MAX_RENDERED]]
+    rest = len(diagnostics) - len(shown)
+    if rest > 0:
+        errors = sum(1 for d in diagnostics[MAX_RENDERED:] if d.severity is Severity.ERROR)
+        shown.append(f"... and {rest} more diagnostics ({errors} errors, {rest - errors} warnings) not shown")
+    return "\n\n".join(shown) + ("\n" if diagnostics else "")
+
+
+def _window(text: str, lo: int, hi: int) -> tuple[str, int, int]:
+    """`text` cut to at most MAX_LINE_WIDTH columns around [lo, hi), and the columns shifted."""
+    if len(text) <= MAX_LINE_WIDTH:
+        return text, lo, hi
+    start = max(0, min(lo - MAX_LINE_WIDTH // 4, len(text) - MAX_LINE_WIDTH))
+    cut = text[start:start + MAX_LINE_WIDTH]
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if start + MAX_LINE_WIDTH < len(text) else ""
+    shift = len(prefix) - start
+    return prefix + cut + suffix, lo + shift, min(hi + shift, len(prefix) + len(cut) + 1)
 
 
 def _render_one(d: Diagnostic, sources: Sources) -> str:
@@ -170,20 +195,28 @@ def _render_one(d: Diagnostic, sources: Sources) -> str:
         text = _expand(sources.line_text(file, n))
         raw = _raw_line(sources, file, n)
         if not multi:
-            out.append(f"{n:>{width}} | {text}".rstrip())
             if n == start_line:
                 lo = _visual_col(raw, start_col)
                 hi = _visual_col(raw, end_col + 1) if d.span.end > d.span.start else lo + 1
+                text, lo, hi = _window(text, lo, hi)
+                out.append(f"{n:>{width}} | {text}".rstrip())
                 out.append(f"{blank} {' ' * lo}{'^' * max(hi - lo, 1)}")
+            else:
+                out.append(f"{n:>{width}} | {_window(text, 0, 0)[0]}".rstrip())
             continue
         margin = "| " if start_line < n <= end_line else "  "
-        out.append(f"{n:>{width}} | {margin}{text}".rstrip())
         if n == start_line:
             lo = _visual_col(raw, start_col)
+            text, lo, _ = _window(text, lo, lo)
+            out.append(f"{n:>{width}} | {margin}{text}".rstrip())
             out.append(f"{blank}  {'_' * lo}^")
         elif n == end_line:
             hi = _visual_col(raw, end_col)
+            text, hi, _ = _window(text, hi, hi)
+            out.append(f"{n:>{width}} | {margin}{text}".rstrip())
             out.append(f"{blank} |{'_' * (hi + 1)}^")
+        else:
+            out.append(f"{n:>{width}} | {margin}{_window(text, 0, 0)[0]}".rstrip())
     return "\n".join(out)
 
 

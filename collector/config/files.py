@@ -1,11 +1,37 @@
-"""Reading configuration sources: one file, or every `*.alloy` directly inside a directory (A.1)."""
+"""Reading configuration sources: one file, or every `*.alloy` directly inside a directory (A.1).
+
+Only regular files are read, and at most `MAX_FILE_BYTES` of each: a configuration path pointing at
+`/dev/zero`, a FIFO or a multi-gigabyte file would otherwise be read until memory runs out (and a
+file that large could not be a configuration a person maintains anyway).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 from collector.config.diag import Sources
+
+__all__ = ["MAX_FILE_BYTES", "read_config", "read_source"]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def read_source(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of one configuration file; `OSError` naming the file if it is not a regular file
+    or is larger than `MAX_FILE_BYTES`."""
+    # stat before opening: opening a FIFO would block until something writes to it
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a configuration must be a file or a directory of "
+                                    "*.alloy files)", os.fspath(path))
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"configuration file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                      os.fspath(path))
+    return data
 
 
 def read_config(path: str | os.PathLike[str]) -> Sources:
@@ -16,7 +42,7 @@ def read_config(path: str | os.PathLike[str]) -> Sources:
     if p.is_dir():
         names = sorted(child.name for child in p.iterdir() if child.name.endswith(".alloy") and child.is_file())
         for name in names:
-            sources.add(os.path.join(os.fspath(path), name), (p / name).read_bytes())
+            sources.add(os.path.join(os.fspath(path), name), read_source(p / name))
         return sources
-    sources.add(os.fspath(path), p.read_bytes())
+    sources.add(os.fspath(path), read_source(p))
     return sources

@@ -219,6 +219,13 @@ def _format_one(verb: str, value: Any, spec: _Spec) -> str:
     return _bad(verb, value)
 
 
+_MAX_WIDTH = 1_000_000  # Go's fmt refuses widths and precisions beyond this (tooLarge)
+
+
+def _too_large(value: int) -> bool:
+    return value > _MAX_WIDTH or value < -_MAX_WIDTH
+
+
 def sprintf(fmt: str, args: list[Any]) -> str:
     out: list[str] = []
     argi = 0
@@ -272,17 +279,24 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             i += 1
             value = args[argi] if argi < len(args) else None
             argi += 1
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool) and not _too_large(value):
                 return value
             out.append(bad)
             return None
 
         def digits() -> int | None:
+            """Go's parsenum: a number past 1e6 is "crazy long" and swallows the rest of the
+            format, so `%2000000000d` prints %!(NOVERB) instead of allocating gigabytes."""
             nonlocal i
-            start = i
-            while i < n and fmt[i].isdigit():
+            num, found = 0, False
+            while i < n and "0" <= fmt[i] <= "9":
+                if _too_large(num):
+                    i = n
+                    return None
+                num = num * 10 + ord(fmt[i]) - 48
+                found = True
                 i += 1
-            return int(fmt[start:i]) if i > start else None
+            return num if found else None
 
         explicit_index()
         if at("*"):

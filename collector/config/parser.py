@@ -15,6 +15,7 @@ from typing import Callable, TypeVar
 from collector.config import ast
 from collector.config.diag import Diagnostic, Span
 from collector.config.scanner import (
+    MAX_ERRORS,
     Scanner,
     Tok,
     Token,
@@ -35,23 +36,37 @@ _BINARY_PRECEDENCE = {
 }
 _STATEMENT_END = frozenset({Tok.TERMINATOR, Tok.RPAREN, Tok.RCURLY, Tok.RBRACK, Tok.COMMA})
 _LITERALS = frozenset({Tok.STRING, Tok.NUMBER, Tok.FLOAT, Tok.BOOL, Tok.NULL})
+# Blocks, brackets and operators nest at most this deep. Every later pass (evaluation, formatting,
+# reference walks) recurses over the tree too, so the cap keeps them all within Python's stack;
+# real configurations nest a handful of levels.
+MAX_NESTING = 100
+
+
+class _Stop(Exception):
+    """Parsing gives up (too many errors, nesting too deep); the diagnostic is already recorded."""
 
 
 def parse(source: bytes, filename: str) -> tuple[ast.File, list[Diagnostic]]:
     """Parse a whole file. Never raises on bad input: problems come back as diagnostics."""
     p = _Parser(source, filename)
-    tree = p.parse_file()
+    try:
+        tree = p.parse_file()
+    except _Stop:
+        tree = ast.File((), p.span(0, len(source)), tuple(p.comments))
     return tree, p.diagnostics()
 
 
 def parse_expression(source: bytes, filename: str = "<expr>") -> tuple[ast.Expr, list[Diagnostic]]:
     """Parse a single expression (used by tests and by tools evaluating one value)."""
     p = _Parser(source, filename)
-    expr = p.parse_expression()
-    if p.tok.kind is Tok.TERMINATOR:
-        p.next()
-    if p.tok.kind is not Tok.EOF:
-        p.error(f"expected EOF, got {p.tok.kind}")
+    try:
+        expr: ast.Expr = p.parse_expression()
+        if p.tok.kind is Tok.TERMINATOR:
+            p.next()
+        if p.tok.kind is not Tok.EOF:
+            p.error(f"expected EOF, got {p.tok.kind}")
+    except _Stop:
+        expr = ast.Literal(None, p.span(0, len(source)))
     return expr, p.diagnostics()
 
 
@@ -62,12 +77,16 @@ class _Parser:
         self.scanner = Scanner(source, filename)
         self.errors: list[Diagnostic] = []
         self.comments: list[ast.Comment] = []
-        self._line_starts = [0] + [i + 1 for i, b in enumerate(source) if b == 10]
+        self._line_starts = _line_starts(source)
         self._error_lines: set[int] = set()
         self._scanner_seen = 0
+        self._depth = 0
         self.prev_end = 0
         self.tok: Token = Token(Tok.EOF, 0, 0, "")
-        self.next()
+        try:
+            self.next()
+        except _Stop:  # the encoding check alone found too many errors: parse nothing
+            self.tok = Token(Tok.EOF, len(source), len(source), "")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -92,9 +111,33 @@ class _Parser:
 
     def _note_scanner_errors(self) -> None:
         diags = self.scanner.diagnostics
+        if len(diags) == self._scanner_seen:
+            return
         for d in diags[self._scanner_seen:]:
             self._error_lines.add(self._line(d.span.start))
         self._scanner_seen = len(diags)
+        self._check_error_count()
+
+    def _check_error_count(self) -> None:
+        """Stop once the file has more errors than are worth reading: linear time and output
+        whatever the input (a random binary file has an error every few bytes)."""
+        if len(self.scanner.diagnostics) + len(self.errors) > MAX_ERRORS:
+            self.errors.append(Diagnostic.error(self.span(self.tok.start, self.tok.start),
+                                                f"too many errors (more than {MAX_ERRORS}), giving up on this file"))
+            raise _Stop
+
+    def descend(self) -> None:
+        """Entering one more level of nesting; a located error (and the end of parsing) past
+        MAX_NESTING, where recursion would otherwise end in a RecursionError with no position."""
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            self.errors.append(Diagnostic.error(self.span(self.tok.start, self.tok.end),
+                                                f"nesting too deep: more than {MAX_NESTING} levels of blocks, "
+                                                f"brackets or operators"))
+            raise _Stop
+
+    def ascend(self) -> None:
+        self._depth -= 1
 
     def span(self, start: int, end: int) -> Span:
         return Span(self.file, start, end)
@@ -108,10 +151,12 @@ class _Parser:
             return
         self._error_lines.add(line)
         self.errors.append(Diagnostic.error(self.span(start, start if end is None else end), message))
+        self._check_error_count()
 
     def error_always(self, message: str, start: int, end: int) -> None:
         """Record an error that is worth showing even next to another one on the line."""
         self.errors.append(Diagnostic.error(self.span(start, end), message))
+        self._check_error_count()
 
     def expect(self, kind: Tok) -> Token:
         tok = self.tok
@@ -188,7 +233,9 @@ class _Parser:
             return ast.Attribute(fragments[0], name_span, value, self.span(name_span.start, end))
         if self.tok.kind is Tok.LCURLY:
             self.next()
+            self.descend()
             body = self.parse_body(Tok.RCURLY)
+            self.ascend()
             self.expect(Tok.RCURLY)
             return ast.Block(
                 tuple(fragments), name_span, label, label_span, tuple(body),
@@ -263,7 +310,9 @@ class _Parser:
         left = self.parse_unary()
         if self.tok.kind is Tok.POW:
             self.next()
+            self.descend()
             right = self.parse_pow()
+            self.ascend()
             return ast.Binary("^", left, right, left.span.to(right.span))
         return left
 
@@ -274,7 +323,9 @@ class _Parser:
         if self.tok.kind is Tok.NOT or self.tok.kind is Tok.SUB:
             op, start = self.tok.kind.value, self.tok.start
             self.next()
+            self.descend()
             operand = self.parse_unary()
+            self.ascend()
             return ast.Unary(op, operand, self.span(start, operand.span.end))
 
         expr = self.parse_primary()
@@ -288,11 +339,15 @@ class _Parser:
                 expr = ast.Access(expr, name, name_span, self.span(expr.span.start, self.prev_end))
             elif kind is Tok.LBRACK:
                 self.next()
+                self.descend()
                 index = self.parse_expression()
+                self.ascend()
                 self.expect(Tok.RBRACK)
                 expr = ast.Index(expr, index, self.span(expr.span.start, self.prev_end))
             elif kind is Tok.LPAREN:
+                self.descend()
                 args = self.parse_list(Tok.RPAREN, self.parse_expression, "expression list")
+                self.ascend()
                 expr = ast.Call(expr, args, self.span(expr.span.start, self.prev_end))
             elif kind is Tok.STRING or kind is Tok.LCURLY:
                 # Probably a block written as a value (`x = foo "a" { ... }`): parse it as a block
@@ -302,7 +357,9 @@ class _Parser:
                 if self.expect(Tok.LCURLY).kind is not Tok.LCURLY:
                     self.consume_statement()
                     return expr
+                self.descend()
                 self.parse_body(Tok.RCURLY)
+                self.ascend()
                 close = self.expect(Tok.RCURLY)
                 if close.kind is not Tok.RCURLY:
                     self.consume_statement()
@@ -325,14 +382,20 @@ class _Parser:
             return ast.Literal(_literal_value(tok), self.span(tok.start, tok.end))
         if kind is Tok.LPAREN:
             self.next()
+            self.descend()
             inner = self.parse_expression()
+            self.ascend()
             self.expect(Tok.RPAREN)
             return ast.Paren(inner, self.span(tok.start, self.prev_end))
         if kind is Tok.LBRACK:
+            self.descend()
             elements = self.parse_list(Tok.RBRACK, self.parse_expression, "expression list")
+            self.ascend()
             return ast.ArrayExpr(elements, self.span(tok.start, self.prev_end))
         if kind is Tok.LCURLY:
+            self.descend()
             fields = self.parse_list(Tok.RCURLY, self.parse_field, "field list")
+            self.ascend()
             return ast.ObjectExpr(fields, self.span(tok.start, self.prev_end))
         self.error(f"expected expression, got {kind}")
         bad = ast.Literal(None, self.span(tok.start, tok.end))
@@ -373,6 +436,15 @@ class _Parser:
         self.expect(Tok.ASSIGN)
         value = self.parse_expression()
         return ast.ObjectField(key, self.span(tok.start, tok.end), value, quoted)
+
+
+def _line_starts(source: bytes) -> list[int]:
+    starts = [0]
+    pos = source.find(b"\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = source.find(b"\n", pos + 1)
+    return starts
 
 
 def _literal_value(tok: Token) -> int | float | str | bool | None:

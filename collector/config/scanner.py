@@ -102,6 +102,12 @@ def is_valid_identifier(text: str) -> bool:
     return all(_is_letter(c) or c.isdecimal() for c in text[1:])
 
 
+# Errors kept per file: a binary file fed as configuration has an error every few bytes, and a
+# million of them (each printed with its source line) helps nobody. The parser stops at this many
+# (scanner and parser errors together), as Alloy stops after its first few.
+MAX_ERRORS = 10
+
+
 class Scanner:
     """Produces tokens one at a time; comments are returned as COMMENT tokens."""
 
@@ -115,6 +121,8 @@ class Scanner:
         self._check_encoding()
 
     def _error(self, offset: int, message: str, end: int | None = None) -> None:
+        if len(self.diagnostics) > MAX_ERRORS:
+            return  # the parser reports "too many errors" and stops
         self.diagnostics.append(
             Diagnostic.error(Span(self.file, offset, offset if end is None else end), message)
         )
@@ -124,15 +132,17 @@ class Scanner:
         src = self.src
         found: list[tuple[int, str]] = []
         i = src.find(b"\x00")
-        while i != -1:
+        while i != -1 and len(found) <= MAX_ERRORS:
             found.append((i, "illegal character NUL"))
             i = src.find(b"\x00", i + 1)
         i = src.find(_BOM, 1)
-        while i != -1:
+        while i != -1 and len(found) <= 2 * MAX_ERRORS:
             found.append((i, "illegal byte order mark"))
             i = src.find(_BOM, i + 1)
+        # Each failed decode costs the rest of the file, so only the first few bad bytes are
+        # located (more would not be reported anyway); `_rune` copes with the others.
         start = 0
-        while start < len(src):
+        while start < len(src) and len(self._encoding_errors) <= MAX_ERRORS:
             try:
                 src[start:].decode("utf-8")
                 break
@@ -141,7 +151,7 @@ class Scanner:
                 found.append((bad, "illegal UTF-8 encoding"))
                 self._encoding_errors.add(bad)
                 start = bad + 1
-        for offset, message in sorted(found):
+        for offset, message in sorted(found)[:MAX_ERRORS + 1]:
             self._error(offset, message)
 
     # -- main entry -----------------------------------------------------------------------

@@ -100,11 +100,19 @@ def parse_bytesize(text: str | int | float) -> int:
     if isinstance(text, (int, float)):
         if text < 0:
             raise ValueError(f"invalid byte size {text!r}: must not be negative")
-        return int(text)
+        return _in_range(int(text), repr(text))
     m = _BYTESIZE.fullmatch(text)
     if m is None:
         raise ValueError(f'invalid byte size "{text}"')
     unit = m.group(2).lower()
     if unit not in _BYTE_UNITS:
         raise ValueError(f'invalid byte size "{text}": unknown unit "{m.group(2)}"')
-    return int(float(m.group(1)) * _BYTE_UNITS[unit])
+    return _in_range(int(float(m.group(1)) * _BYTE_UNITS[unit]), f'"{text}"')
+
+
+def _in_range(size: int, shown: str) -> int:
+    """Sizes are int64 in Go (where larger ones fail to parse); a bigger one accepted here would
+    disable every limit it sets (a body limit of 10^30 bytes admits any zip bomb)."""
+    if size > _MAX_NANOS:
+        raise ValueError(f"invalid byte size {shown}: out of range (at most {_MAX_NANOS} bytes, 8EiB)")
+    return size

@@ -89,19 +89,32 @@ class Graph:
         return result
 
     def _chain(self, scc: list[str]) -> list[str]:
+        """Linear in the members and their references (a 10,000-component cycle is one pass)."""
         members = set(scc)
-        start = min(scc, key=self._index.__getitem__)
+        by_position = sorted(scc, key=self._index.__getitem__)
+        earliest = 0  # by_position[:earliest] are all in the chain already
+        start = by_position[0]
         chain = [start]
         seen = {start}
         node = start
         while len(chain) < len(scc):
             nxt = next((d for d in self._deps[node] if d in members and d not in seen), None)
             if nxt is None:  # not a simple cycle: continue from the earliest unvisited member
-                nxt = min((m for m in scc if m not in seen), key=self._index.__getitem__)
+                while by_position[earliest] in seen:
+                    earliest += 1
+                nxt = by_position[earliest]
             chain.append(nxt)
             seen.add(nxt)
             node = nxt
         return chain
+
+    @staticmethod
+    def describe_cycle(cycle: list[str], shown: int = 5) -> str:
+        """`a, b, c` as Alloy lists a cycle; a long one by its first members and how many more,
+        since every member gets the message (10,000 members x 10,000 names would be gigabytes)."""
+        if len(cycle) <= shown:
+            return ", ".join(cycle)
+        return ", ".join(cycle[:shown]) + f", ... ({len(cycle)} components in the cycle)"
 
     def topological_order(self, skip: Iterable[str] = ()) -> list[str]:
         """Dependencies first; among ready nodes, the earliest in the file first. Nodes in `skip`

@@ -49,6 +49,10 @@ DEFAULT_HTTP_LISTEN_ADDR = "127.0.0.1:12345"
 DEFAULT_STORAGE_PATH = Path("data-collector")
 
 _SIGNAL_NAMES = {s.value: s for s in Signal}
+# Every process (supervisor, receivers, workers) loads the whole configuration, on start and on
+# each reload; past this many components that takes longer than a reload may, and no real
+# configuration comes near it. Loading is linear in the components below the cap.
+MAX_COMPONENTS = 10_000
 
 
 def load(
@@ -120,17 +124,23 @@ class _Loader:
             raise self.fail()
         for file in files:
             self._sort_top_level(file)
+        if len(self.blocks) > MAX_COMPONENTS:
+            extra = list(self.blocks.values())[MAX_COMPONENTS][0]
+            self.error(extra.name_span, f"too many components: a configuration may declare at most {MAX_COMPONENTS} "
+                                        f"(this one declares {len(self.blocks)})")
+            raise self.fail()
         references, failed, bad = self._resolve()
         graph = Graph(self.blocks)
         for ref in references:
             graph.add_edge(ref.source, ref.target)
         for cycle in graph.cycles():
-            text = ", ".join(cycle)
+            text = Graph.describe_cycle(cycle)
             for member in cycle:
                 self.error(self.blocks[member][0].name_span, f"cycle detected: {text}")
                 failed.add(member)
         order = graph.topological_order()
-        blocked = [cid for cid in self.blocks if cid not in order]  # on or behind a cycle
+        ordered = set(order)
+        blocked = [cid for cid in self.blocks if cid not in ordered]  # on or behind a cycle
         failed.update(blocked)
         nodes = self._evaluate(order + blocked, references, failed, bad)
         self._check_ring_codes()
@@ -244,10 +254,13 @@ class _Loader:
 
         scope = _Scope()
         nodes: dict[str, Node] = {}
+        outgoing: dict[str, list[Reference]] = {}
+        for ref in references:
+            outgoing.setdefault(ref.source, []).append(ref)
         for cid in order:
             block, info = self.blocks[cid]
             blocked = list(bad[cid])
-            blocked += [r.span for r in references if r.source == cid and r.target in failed]
+            blocked += [r.span for r in outgoing.get(cid, ()) if r.target in failed]
             evaluator = Evaluator(scope.tree)
             args, diags = decode_block(block.body, info.arguments, evaluator, block.name_span)
             self.diags.extend(d for d in diags if d.severity is Severity.ERROR
@@ -329,6 +342,7 @@ def _add_unique(items: list[str], item: str) -> None:
 def _data_flow(references: list[Reference], nodes: Mapping[str, Node]) -> list[Edge]:
     """A.7 rule 7: data flows into sink exports (`input`, `receiver`) and out of the others."""
     edges: list[Edge] = []
+    seen: set[Edge] = set()
     for ref in references:
         target = nodes[ref.target]
         value: Any = target.export_values.get(ref.export) if ref.export else target.export_values
@@ -351,6 +365,7 @@ def _data_flow(references: list[Reference], nodes: Mapping[str, Node]) -> list[E
             edge = Edge(ref.source, ref.target, signal, kind)
         else:
             edge = Edge(ref.target, ref.source, signal, kind)
-        if edge not in edges:
+        if edge not in seen:
+            seen.add(edge)
             edges.append(edge)
     return edges

@@ -69,11 +69,27 @@ class Pipeline:
         block = self.config_blocks.get("livedebugging")
         return bool(getattr(block, "enabled", False))
 
+    # (edge count when built, edges by source, edges by target): planning asks for every node's
+    # edges, and scanning the whole list each time made a 10,000-component chain quadratic
+    _edge_index: tuple[int, dict[str, list[Edge]], dict[str, list[Edge]]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def _edges_by(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+        index = self._edge_index
+        if index is None or index[0] != len(self.edges):
+            by_source: dict[str, list[Edge]] = {}
+            by_target: dict[str, list[Edge]] = {}
+            for edge in self.edges:
+                by_source.setdefault(edge.source, []).append(edge)
+                by_target.setdefault(edge.target, []).append(edge)
+            index = self._edge_index = (len(self.edges), by_source, by_target)
+        return index[1], index[2]
+
     def edges_from(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.source == node_id]
+        return list(self._edges_by()[0].get(node_id, ()))
 
     def edges_to(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.target == node_id]
+        return list(self._edges_by()[1].get(node_id, ()))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
 from collector.components.kit.api import Placement
 from collector.pipeline.model import Edge, Pipeline
@@ -131,9 +132,12 @@ def worker_components(p: Pipeline, signal: Signal) -> list[str]:
     return [i for i in p.order if i in reached and p.nodes[i].info.placement is Placement.WORKER]
 
 
-def signal_paths(p: Pipeline) -> dict[Signal, list[list[str]]]:
-    """Every path from a receiver or source to a terminal component, per entry signal. A step
-    where the signal changes is written `(metrics) <component id>`."""
+MAX_PATHS = 1000  # per signal: fan-out and fan-in can multiply paths exponentially
+
+
+def signal_paths(p: Pipeline, limit: int = MAX_PATHS) -> dict[Signal, list[list[str]]]:
+    """Every path from a receiver or source to a terminal component, per entry signal, up to
+    `limit` per signal. A step where the signal changes is written `(metrics) <component id>`."""
     result: dict[Signal, list[list[str]]] = {}
     for signal in Signal:
         paths: list[list[str]] = []
@@ -141,19 +145,35 @@ def signal_paths(p: Pipeline) -> dict[Signal, list[list[str]]]:
             hops = list(_next_hops(p, node_id, sig))
             if is_receiver and not hops:
                 continue
-            _walk(p, node_id, sig, [node_id], paths)
+            _walk(p, node_id, sig, paths, limit)
+            if len(paths) >= limit:
+                break
         if paths:
             result[signal] = paths
     return result
 
 
-def _walk(p: Pipeline, node_id: str, signal: Signal, path: list[str], out: list[list[str]]) -> None:
-    hops = list(_next_hops(p, node_id, signal))
-    if not hops:
-        out.append(list(path))
-        return
-    for edge, sig in hops:
-        step = edge.target if sig is signal else f"({sig.value}) {edge.target}"
-        if edge.target in path:  # defensive: the graph is acyclic once loaded
+_Trail = tuple[Any, str] | None  # (previous trail, step): paths share their prefixes
+
+
+def _steps(trail: _Trail) -> list[str]:
+    out = []
+    while trail is not None:
+        trail, step = trail
+        out.append(step)
+    out.reverse()
+    return out
+
+
+def _walk(p: Pipeline, start: str, signal: Signal, out: list[list[str]], limit: int) -> None:
+    """Depth-first, iteratively (a 10,000-component chain is 10,000 deep), in edge order."""
+    todo: list[tuple[str, Signal, _Trail, int]] = [(start, signal, (None, start), 1)]
+    while todo and len(out) < limit:
+        node_id, sig, trail, depth = todo.pop()
+        hops = list(_next_hops(p, node_id, sig))
+        if not hops or depth > len(p.nodes):  # the depth test is defensive: loaded graphs are acyclic
+            out.append(_steps(trail))
             continue
-        _walk(p, edge.target, sig, [*path, step], out)
+        for edge, next_sig in reversed(hops):
+            step = edge.target if next_sig is sig else f"({next_sig.value}) {edge.target}"
+            todo.append((edge.target, next_sig, (trail, step), depth + 1))

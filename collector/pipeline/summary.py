@@ -34,4 +34,6 @@ def summary(pipeline: Pipeline, config: str) -> str:
     for signal, signal_paths in paths.items():
         lines.append(f"  {signal.value}:")
         lines += [f"    {' -> '.join(path)}" for path in signal_paths]
+        if len(signal_paths) >= plan.MAX_PATHS:
+            lines.append(f"    (only the first {plan.MAX_PATHS} paths are listed)")
     return "\n".join(lines) + "\n"
