@@ -211,3 +211,36 @@ def test_client_auth_is_applied_on_every_backend_call(tmp_path: Path) -> None:
 
     [metadata] = asyncio.run(scenario())
     assert metadata["authorization"] == "Bearer tok" and metadata["x-tier"] == "first"
+
+
+@pytest.mark.parametrize(("routing_key", "signal"), [
+    ("traceID", Signal.LOGS), ("service", Signal.LOGS), ("service", Signal.METRICS), ("resource", Signal.METRICS),
+    ("metric", Signal.METRICS), ("streamID", Signal.METRICS),
+])
+def test_every_key_delivers_every_item_once(tmp_path: Path, routing_key: str, signal: Signal) -> None:
+    request = (data.logs([[5, 3], [4], [6]]) if signal is Signal.LOGS
+               else data.metrics([[[2, 3], [4]], [[1, 1, 2]], [[3]]]))
+    expected = signal.spec.count_items(request)
+
+    async def scenario() -> list[int]:
+        backends = [GrpcBackend([]) for _ in range(3)]
+        for backend in backends:
+            await backend.start()
+        args = arguments({"static": {"hostnames": [f"127.0.0.1:{b.port}" for b in backends]}}, routing_key=routing_key)
+        lb = LoadBalancingExporter(build_context(LoadBalancingExporter, f"otelcol.exporter.loadbalancing.{routing_key}",
+                                                 storage_path=tmp_path), args)
+        await lb.start()
+        tokens = Tokens()
+        for _ in range(4):
+            await lb.consume(data.payload(signal, request, token=tokens.new()))
+        await until(lambda: sum(b.items for b in backends) >= 4 * expected)
+        await until(tokens.all_once)
+        await lb.shutdown(time.monotonic() + 5)
+        for backend in backends:
+            await backend.server.stop(None)
+        return [b.items for b in backends]
+
+    counts = asyncio.run(scenario())
+    assert sum(counts) == 4 * expected
+    if routing_key in ("metric", "streamID"):  # many keys (6 names, 17 series): they spread
+        assert sum(1 for c in counts if c) > 1
