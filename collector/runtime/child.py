@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from collector.runtime import logs
 from collector.runtime.spec import ChildSpec, decode
@@ -45,24 +46,63 @@ def _die_with_parent(supervisor_pid: int) -> None:
 
 
 # Seconds after start-up when a child settles its memory (`settle_memory`): by then it has loaded its
-# configuration, built its components and started serving.
+# configuration, built its components and started serving. Then, every TRIM_HEAP_INTERVAL, the heap
+# that a burst left free goes back to the kernel (`trim_heap`).
 SETTLE_AFTER = 5.0
+TRIM_HEAP_INTERVAL = 20.0
+_M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
 
 
-def settle_memory() -> None:
+def _libc() -> Any:
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(libc: Any) -> None:
+    """At most two glibc malloc arenas (unless MALLOC_ARENA_MAX says otherwise): by default every
+    thread that allocates (grpc's, the resolver's, `asyncio.to_thread`'s) may get an arena of its
+    own, up to 8 per core, and each keeps the memory a burst freed in it."""
+    import os
+
+    if libc is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        try:
+            libc.mallopt(_M_ARENA_MAX, 2)
+        except AttributeError:  # not glibc
+            pass
+
+
+def trim_heap(libc: Any) -> None:
+    """Give free heap pages back to the kernel. glibc keeps what a burst freed (its mmap threshold
+    grows with the largest buffer freed, so later large buffers come from the heap too); one
+    `malloc_trim` releases the free pages in every arena, in a few milliseconds."""
+    if libc is not None:
+        try:
+            libc.malloc_trim(0)
+        except AttributeError:  # not glibc
+            pass
+
+
+def settle_memory(libc: Any) -> None:
     """Once started: collect the garbage of imports and configuration loading, move what survives
     (modules, components: it lives as long as the process) into the collector's permanent
     generation so later full collections do not walk it again (`gc.freeze`), and give the freed
-    heap back to the kernel (glibc's `malloc_trim`; about 1 MiB per process after start-up)."""
-    import ctypes
+    heap back to the kernel (about 1 MiB per process after start-up); then trim the heap now and
+    then, so a process is back near its idle size soon after a burst."""
     import gc
 
     gc.collect()
     gc.freeze()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    trim_heap(libc)
+    asyncio.get_running_loop().call_later(TRIM_HEAP_INTERVAL, _trim_heap_periodically, libc)
+
+
+def _trim_heap_periodically(libc: Any) -> None:
+    trim_heap(libc)
+    asyncio.get_running_loop().call_later(TRIM_HEAP_INTERVAL, _trim_heap_periodically, libc)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -92,8 +132,10 @@ def main(argv: list[str]) -> int:
     _set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
     logs.keep_recent(Path(spec.run_dir), spec.title)
+    libc = _libc()
+    limit_malloc_arenas(libc)
     loop = new_event_loop()
-    loop.call_later(SETTLE_AFTER, settle_memory)
+    loop.call_later(SETTLE_AFTER, settle_memory, libc)
     try:
         loop.run_until_complete(_main(spec))
     except Exception:
