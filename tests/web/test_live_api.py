@@ -56,7 +56,7 @@ def test_live_graph_stream_is_alloy_shaped(otel_collector: CollectorProcess) -> 
     status, body = otel_collector.get("/api/v0/web/graph?window=0")
     assert status == 400 and body == "Invalid window: must be an integer between 1 and 60"
     with socket.create_connection(("127.0.0.1", otel_collector.admin_port), timeout=10) as sock:
-        sock.sendall(b"GET /api/v0/web/graph?window=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /api/v0/web/graph?window=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # a name of the server
         data = b""
         while data.count(b"|;|") < 2:
             chunk = sock.recv(65536)
