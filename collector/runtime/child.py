@@ -53,7 +53,7 @@ TRIM_HEAP_INTERVAL = 20.0
 _M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
 
 
-def _libc() -> Any:
+def libc_handle() -> Any:
     import ctypes
 
     try:
@@ -132,7 +132,7 @@ def main(argv: list[str]) -> int:
     _set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
     logs.keep_recent(Path(spec.run_dir), spec.title)
-    libc = _libc()
+    libc = libc_handle()
     limit_malloc_arenas(libc)
     loop = new_event_loop()
     loop.call_later(SETTLE_AFTER, settle_memory, libc)

@@ -40,6 +40,7 @@ from collector.config.files import read_config
 from collector.pipeline.loader import Pipeline, load
 from collector.runtime import logs
 from collector.runtime.adoption import AdoptedRing, find_rings, plan_rings
+from collector.runtime.child import SETTLE_AFTER, libc_handle, limit_malloc_arenas, settle_memory
 from collector.runtime.instance import Instance, InstanceError, claim_instance
 from collector.config.redact import redact_text
 from collector.runtime.ports import PortError, PortGuard, listen_endpoints
@@ -435,6 +436,10 @@ class Supervisor:
         for sig in (signals.SIGTERM, signals.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signals.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        # the same memory hygiene as a child's (two malloc arenas, start-up garbage out, heap trimmed)
+        libc = libc_handle()
+        limit_malloc_arenas(libc)
+        loop.call_later(SETTLE_AFTER, settle_memory, libc)
         self._create_queues()
         self._plan_children()
         admin = AdminServer(self)
