@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -29,6 +30,7 @@ class Backend:
     received: list[Received] = field(default_factory=list)  # every request, answered or not
     delivered_items: int = 0
     url: str = ""
+    ssl_context: ssl.SSLContext | None = None  # serve HTTPS with it
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -54,10 +56,10 @@ class Backend:
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.ssl_context is not None else 'http'}://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:
