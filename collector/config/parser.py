@@ -122,6 +122,8 @@ class _Parser:
         """Stop once the file has more errors than are worth reading: linear time and output
         whatever the input (a random binary file has an error every few bytes)."""
         if len(self.scanner.diagnostics) + len(self.errors) > MAX_ERRORS:
+            del self.scanner.diagnostics[MAX_ERRORS:]
+            del self.errors[max(0, MAX_ERRORS - len(self.scanner.diagnostics)):]
             self.errors.append(Diagnostic.error(self.span(self.tok.start, self.tok.start),
                                                 f"too many errors (more than {MAX_ERRORS}), giving up on this file"))
             raise _Stop
