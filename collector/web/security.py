@@ -90,9 +90,10 @@ def cross_site_reason(request: web.Request) -> str | None:
         return f"Sec-Fetch-Site: {fetch_site}"
     origin = request.headers.get("Origin")
     if origin is not None:
-        own = f"{request.scheme}://{request.host}".lower()
-        if origin.lower().rstrip("/") != own:
-            return f"Origin {origin} is not this server's origin {own}"
+        # host[:port] only: behind a TLS-terminating proxy the browser's scheme is not ours
+        origin_host = origin.lower().rstrip("/").partition("://")[2]
+        if origin == "null" or origin_host != request.host.lower():
+            return f"Origin {origin} is not this server ({request.host})"
     return None
 
 

@@ -296,3 +296,24 @@ def test_host_rules() -> None:
     assert host_allowed("Box.Example.:12345", "box.example", frozenset())
     assert not host_allowed(None, "127.0.0.1", frozenset())
     assert urllib.parse.quote("x") == "x"
+
+
+@pytest.mark.parametrize("method,headers,refused", [
+    ("POST", {"Origin": "http://evil.example"}, True),
+    ("POST", {"Origin": "null"}, True),
+    ("POST", {"Origin": "http://127.0.0.1:12345.evil.example"}, True),
+    ("POST", {"Sec-Fetch-Site": "cross-site"}, True),
+    ("PUT", {"Sec-Fetch-Site": "same-site"}, True),
+    ("POST", {"Origin": "http://127.0.0.1:12345", "Sec-Fetch-Site": "same-origin"}, False),
+    ("POST", {"Origin": "https://127.0.0.1:12345"}, False),  # TLS ended by a proxy in front
+    ("POST", {"Sec-Fetch-Site": "none"}, False),  # typed into the address bar / a bookmark
+    ("POST", {}, False),  # curl, scripts
+    ("GET", {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, False),  # reads: no change
+])
+def test_cross_site_rules(method: str, headers: dict[str, str], refused: bool) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from collector.web.security import cross_site_reason
+
+    request = make_mocked_request(method, "/-/reload", headers={"Host": "127.0.0.1:12345", **headers})
+    assert (cross_site_reason(request) is not None) == refused
