@@ -82,10 +82,11 @@ class RingAdmission:
                                    message="internal queue error")
         return AdmitResult(AdmitOutcome.ACCEPTED)
 
-    def trim(self) -> int:
+    def trim(self, busy: int) -> int:
         """Give the kernel back the ring pages the workers have passed (`Ring.trim`): run from a timer
-        on this process's event loop, between puts, never on the request path. Bytes freed."""
-        return sum(ring.trim() for rings in self._rings.values() for ring in rings)
+        on this process's event loop, between puts, never on the request path. A ring that took
+        more than `busy` bytes since the previous call keeps its pages for now. Bytes freed."""
+        return sum(ring.trim(busy=busy) for rings in self._rings.values() for ring in rings)
 
     def _put(self, signal: Signal, worker: int, header: RecordHeader, data: bytes) -> bool:
         try:

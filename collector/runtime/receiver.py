@@ -27,12 +27,16 @@ log = logging.getLogger(__name__)
 # How often the ring pages the workers have passed are given back (`RingAdmission.trim`): often
 # enough that a burst's pages are freed within seconds, rarely enough to cost nothing when idle.
 TRIM_INTERVAL = 1.0
+# A ring written faster than this keeps its pages (re-faulting what it writes would cost about 1% of
+# a core at this rate, 10% at full load); light loads are trimmed every interval, and a ring that was
+# busy is trimmed at the first interval after it calms down.
+TRIM_BUSY_BYTES_PER_SECOND = 8 << 20
 
 
 async def _trim_rings(admission: RingAdmission) -> None:
     while True:
         await asyncio.sleep(TRIM_INTERVAL)
-        admission.trim()
+        admission.trim(busy=int(TRIM_BUSY_BYTES_PER_SECOND * TRIM_INTERVAL))
 
 
 async def run_receiver(spec: ChildSpec, pipeline: Pipeline, status: StatusChannel,

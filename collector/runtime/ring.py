@@ -115,9 +115,12 @@ Why it is correct (what we rely on, precisely)
    read_pos nor at or above write_pos, so it never sees a hole. The control block shares page 0
    with the first data bytes and page 0 is never punched. Adoption is unaffected: a hole is only
    ever in free space, and the control words are never touched; a punch that a crash interrupts
-   has freed some free pages and not others. Cost: a producer that writes faster than the timer
-   fires re-faults each page once per lap (4 KiB zeroed by the kernel), which is why it is done
-   rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left once the ring is empty).
+   has freed some free pages and not others. Cost: a page given back is faulted in again (4 KiB
+   zeroed by the kernel, about 1 us per KiB in all) when the producer next writes it, a lap later,
+   so it is done rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left once the
+   ring is empty), and not at all while the ring streams faster than the caller's `busy` threshold:
+   under a heavy load a ring stays resident up to its capacity, and gives its pages back at the
+   first timer tick after the load calms down.
 
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
@@ -250,7 +253,7 @@ class Ring:
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
                  "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked", "_trimmed",
-                 "trimmed_bytes")
+                 "_trim_write", "trimmed_bytes")
 
     def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
@@ -284,6 +287,7 @@ class Ring:
         self._put_limit: int = 0  # producer-private: read_pos + capacity as last seen
         self.unsettled_reads = 0  # checksum mode: records seen before they were fully visible
         self._trimmed: int = 0  # producer-private: positions below this were given back (or never used)
+        self._trim_write: int = self._idx[_W_WRITE]  # producer-private: write_pos at the previous trim
         self.trimmed_bytes = 0  # producer-private: bytes given back to the kernel so far
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -391,14 +395,20 @@ class Ring:
             d[off:] = view[:first]
             d[: n - first] = view[first:]
 
-    def trim(self, minimum: int = TRIM_BYTES) -> int:
+    def trim(self, minimum: int = TRIM_BYTES, busy: int | None = None) -> int:
         """Producer: give the kernel back the pages of the bytes the consumer released (point 7).
 
         Gives back nothing unless at least `minimum` bytes were released since the last trim or the
-        ring is empty. Returns the bytes given back (whole pages; pages never touched count too).
+        ring is empty, nor while the ring is busy: more than `busy` bytes written since the previous
+        call (a page given back costs a fault, about 1 us per KiB, when the producer writes it again
+        a lap later: a ring that streams faster than that threshold keeps its pages until it calms
+        down). Returns the bytes given back (whole pages; pages never touched count too).
         """
         idx = self._idx
         w = idx[_W_WRITE]
+        written, self._trim_write = w - self._trim_write, w
+        if busy is not None and written > busy:
+            return 0
         r = idx[_W_READ]
         cap = self.capacity
         start = max(self._trimmed, w - cap)

@@ -112,6 +112,16 @@ def test_an_empty_ring_is_trimmed_whatever_it_held(ends: tuple[Ring, Ring, Ring]
     assert allocated(owner) <= 3 * PAGE
 
 
+def test_a_busy_ring_keeps_its_pages_until_it_calms_down(ends: tuple[Ring, Ring, Ring]) -> None:
+    owner, producer, consumer = ends
+    pump(producer, consumer, 1000, 10_000)  # ~10 MB since the ring was made: busy
+    drain(consumer)
+    assert producer.trim(busy=1 << 20) == 0
+    assert allocated(owner) >= 4 << 20
+    assert producer.trim(busy=1 << 20) >= (4 << 20) - 2 * PAGE  # nothing written since: calm
+    assert allocated(owner) <= 3 * PAGE
+
+
 def test_adoption_after_trims_reads_every_unreleased_record(ends: tuple[Ring, Ring, Ring]) -> None:
     """A producer and consumer that die after trimming leave a ring their successors read intact."""
     owner, producer, consumer = ends
