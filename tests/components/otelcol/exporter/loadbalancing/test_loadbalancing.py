@@ -244,3 +244,34 @@ def test_every_key_delivers_every_item_once(tmp_path: Path, routing_key: str, si
     assert sum(counts) == 4 * expected
     if routing_key in ("metric", "streamID"):  # many keys (6 names, 17 series): they spread
         assert sum(1 for c in counts if c) > 1
+
+
+def test_timeout_routes_a_waiting_part_again_once_its_backend_left(tmp_path: Path) -> None:
+    """`timeout` bounds the wait for room in a backend's queue; the part is then routed over the
+    current ring: while its backend is in the ring it waits again (never split off elsewhere), and
+    once the backend is gone it goes to the one that owns its keys now."""
+
+    async def scenario() -> None:
+        alive = GrpcBackend([])
+        await alive.start()
+        dead = f"127.0.0.1:{free_port()}"
+        args = arguments({"static": {"hostnames": [dead]}}, timeout=0.1)
+        args = msgspec.structs.replace(args, protocol=msgspec.structs.replace(args.protocol, otlp=msgspec.structs.replace(
+            args.protocol.otlp, queue=msgspec.structs.replace(args.protocol.otlp.queue, queue_size=1, num_consumers=1))))
+        lb = LoadBalancingExporter(build_context(LoadBalancingExporter, "otelcol.exporter.loadbalancing.timeout",
+                                                 storage_path=tmp_path), args)
+        await lb.start()
+        tokens = Tokens()
+        await lb.consume(traces_payload(5, tokens))  # taken by the only sender, retrying
+        await lb.consume(traces_payload(6, tokens))  # fills the queue (size 1)
+        blocked = asyncio.create_task(lb.consume(traces_payload(7, tokens)))
+        await asyncio.sleep(0.5)  # several timeouts pass: it keeps waiting for the same backend
+        assert not blocked.done() and alive.items == 0
+        await lb._apply([f"127.0.0.1:{alive.port}"])
+        await blocked
+        await until(lambda: alive.items == 18)
+        await until(tokens.all_once)
+        await lb.shutdown(time.monotonic() + 5)
+        await alive.server.stop(None)
+
+    asyncio.run(scenario())
