@@ -101,13 +101,13 @@ def test_data_waits_for_a_backend_and_goes_where_dns_points(tmp_path: Path) -> N
         await backend.start()
         stub.resolver.answer([])  # NXDOMAIN: no backend yet
         args = arguments({"dns": {"hostname": "tier2.example.test", "port": str(backend.port), "interval": 0.05}})
-        LoadBalancingExporter.lookup = stub.lookup  # type: ignore[assignment]
-        try:
-            lb = LoadBalancingExporter(build_context(LoadBalancingExporter, "otelcol.exporter.loadbalancing.dns",
-                                                     storage_path=tmp_path), args)
-            await lb.start()
-        finally:
-            del LoadBalancingExporter.lookup  # back to the class default (the system resolver)
+
+        class AskingTheStub(LoadBalancingExporter):
+            lookup = staticmethod(stub.lookup)  # the DNS server of this test instead of the system's
+
+        lb = AskingTheStub(build_context(AskingTheStub, "otelcol.exporter.loadbalancing.dns", storage_path=tmp_path),
+                           args)
+        await lb.start()
         tokens = Tokens()
         consuming = asyncio.create_task(lb.consume(traces_payload(50, tokens)))
         await asyncio.sleep(0.3)
