@@ -123,9 +123,9 @@ class ResolverArgs(msgspec.Struct, frozen=True, kw_only=True):
             if not self.static.hostnames:
                 raise ArgumentError("hostnames must list at least one backend", "resolver.static.hostnames")
             for hostname in self.static.hostnames:
-                _, _, port = hostname.rpartition(":")
-                if "://" in hostname or not port.isdigit():
-                    raise ArgumentError(f"backend {hostname!r} must be host:port", "resolver.static.hostnames")
+                if not hostname or "://" in hostname or "/" in hostname:
+                    raise ArgumentError(f"backend {hostname!r} must be host:port (the port defaults to 4317)",
+                                        "resolver.static.hostnames")
         if self.dns is not None:
             if not self.dns.hostname:
                 raise ArgumentError("hostname must not be empty", "resolver.dns.hostname")

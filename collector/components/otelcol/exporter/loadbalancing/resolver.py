@@ -29,14 +29,33 @@ async def system_lookup(hostname: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+DEFAULT_PORT = "4317"
+
+
 def endpoint(address: str, port: str) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def with_default_port(hostname: str) -> str:
+    """A static backend without a port gets OTLP/gRPC's 4317, as the OpenTelemetry Collector does."""
+    if hostname.startswith("["):  # [v6] or [v6]:port
+        closing = hostname.find("]")
+        rest = hostname[closing + 1:]
+        if rest[:1] == ":" and rest[1:].isdigit():
+            return hostname
+        return f"{hostname[:closing + 1]}:{DEFAULT_PORT}"
+    colons = hostname.count(":")
+    if colons == 1 and hostname.rsplit(":", 1)[1].isdigit():
+        return hostname
+    if colons > 1:  # a bare IPv6 address
+        return endpoint(hostname, DEFAULT_PORT)
+    return f"{hostname}:{DEFAULT_PORT}"
 
 
 class StaticResolver:
     def __init__(self, component_id: str, hostnames: Sequence[str], on_change: OnChange) -> None:
         self.component_id = component_id
-        self.hostnames = sorted(set(hostnames))
+        self.hostnames = sorted({with_default_port(hostname) for hostname in hostnames})
         self.on_change = on_change
 
     async def start(self) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from collector.components.otelcol.exporter.loadbalancing.resolver import DNSResolver, StaticResolver, endpoint, system_lookup
+import pytest
+
+from collector.components.otelcol.exporter.loadbalancing.resolver import (
+    DNSResolver,
+    StaticResolver,
+    endpoint,
+    system_lookup,
+    with_default_port,
+)
 from collector.selfmetrics.loadbalancer import RESOLUTIONS
 from tests.components.otelcol.exporter.loadbalancing.dnsstub import DnsStub
 
@@ -102,3 +110,11 @@ async def wait_for(predicate: object, timeout: float = 10.0) -> None:
     while not predicate():  # type: ignore[operator]
         assert loop.time() < deadline, "condition not reached"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(("hostname", "expected"), [
+    ("tier2-0", "tier2-0:4317"), ("tier2-0:5317", "tier2-0:5317"), ("10.0.0.1", "10.0.0.1:4317"),
+    ("[::1]", "[::1]:4317"), ("[::1]:5317", "[::1]:5317"), ("fd00::1", "[fd00::1]:4317"),
+])
+def test_static_backends_default_to_port_4317(hostname: str, expected: str) -> None:
+    assert with_default_port(hostname) == expected
