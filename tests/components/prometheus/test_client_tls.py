@@ -351,3 +351,24 @@ def test_refused_client_settings_are_located(endpoint: dict[str, Any], attribute
         args.validate()
     assert message in str(err.value)
     assert err.value.attribute == attribute
+
+
+def test_remote_write_server_name_and_insecure_skip_verify(tmp_path: Path, ca: trustme.CA) -> None:
+    """The sink's certificate names only `mimir.test`: `server_name` makes it verify against
+    127.0.0.1; `insecure_skip_verify` accepts it without any CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("mimir.test").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    async def scenario() -> None:
+        async with RemoteWriteSink(ssl_context=context) as sink:
+            named = Endpoint(url=sink.url, queue_config=queue(), name="named",
+                             tls_config=TLSConfig(ca_file=str(ca_file), server_name="mimir.test"))
+            await deliver(tmp_path / "a", named, "prometheus.remote_write.sni", sink)
+            unverified = Endpoint(url=sink.url, queue_config=queue(), name="unverified",
+                                  tls_config=TLSConfig(insecure_skip_verify=True, min_version="TLS12"))
+            await deliver(tmp_path / "b", unverified, "prometheus.remote_write.skip", sink,
+                          lambda s: len(s.samples) >= 2)
+
+    asyncio.run(scenario())
