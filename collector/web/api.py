@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from collector.config.redact import redact_text
 from collector.pipeline.model import Edge, Node, component_kind
 from collector.runtime.view import adopted_rings, child_running
 from collector.web.bodies import exports_body, struct_body
@@ -83,7 +84,7 @@ def component_info(supervisor: SupervisorView, observer: Observer, node: Node,
         "dataFlowEdgesTo": sorted({e.target for e in out_edges}),
         "health": {
             "state": health["state"],
-            "message": health["message"],
+            "message": redact_text(health["message"]),  # may quote an endpoint's URL
             "updatedTime": iso_time(health.get("updated")),
             "derived": bool(health.get("derived", False)),
         },
@@ -132,7 +133,7 @@ def component_detail(supervisor: SupervisorView, observer: Observer, component_i
     }
     doc["edges"] = [edge_doc(observer, e) for e in supervisor.pipeline.edges
                     if component_id in (e.source, e.target)]
-    doc["recentErrors"] = [{"time": iso_time(e.at), "message": e.message}
+    doc["recentErrors"] = [{"time": iso_time(e.at), "message": redact_text(e.message)}
                            for e in reversed(observer.errors.get(component_id, ()))]
     return doc
 
