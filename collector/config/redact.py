@@ -28,11 +28,20 @@ _SECRET_PARAMS: Final = frozenset({
     "signature", "sig", "x_amz_signature", "x_amz_security_token", "x_amz_credential", "credential",
     "credentials", "session_token", "sas", "code",
 })
+# header names whose values are credentials wherever they appear (e.g. an exporter's `headers` map)
+_SECRET_HEADERS: Final = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey",
+    "x-auth-token", "x-access-token", "private-token", "x-amz-security-token",
+})
 _URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
 
 
 def is_secret_param(name: str) -> bool:
     return name.lower().replace("-", "_") in _SECRET_PARAMS
+
+
+def is_secret_header(name: str) -> bool:
+    return name.lower().replace("_", "-") in _SECRET_HEADERS
 
 
 def redact_url(url: str) -> str:

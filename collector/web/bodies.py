@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
-from collector.config.redact import redact_url
+from collector.config.redact import is_secret_header, redact_url
 from collector.config.units import format_duration
 from collector.config.values import Function, Secret
 from collector.pipeline.schema import FieldKind, schema_of, strip_annotated
@@ -48,8 +48,10 @@ def typed(value: Any, *, alloy_type: str | None = None) -> dict[str, Any]:
         return {"type": "object", "value": sorted(
             ({"key": f.encode_name, "value": typed(getattr(value, f.name))} for f in msgspec.structs.fields(value)),
             key=lambda item: item["key"])}
-    if isinstance(value, dict):
-        return {"type": "object", "value": [{"key": str(k), "value": typed(value[k])} for k in sorted(value, key=str)]}
+    if isinstance(value, dict):  # a header map's Authorization (and alike) is a secret even as a string
+        return {"type": "object", "value": [
+            {"key": str(k), "value": {"type": "capsule", "value": SECRET_TEXT} if is_secret_header(str(k))
+             else typed(value[k])} for k in sorted(value, key=str)]}
     if isinstance(value, (list, tuple)):
         return {"type": "array", "value": [typed(v, alloy_type=alloy_type) for v in value]}
     if isinstance(value, (set, frozenset)):

@@ -3,7 +3,8 @@
 
 An attribute is secret when its schema type is Alloy's `secret` (`Secret`, also inside a list, a
 map or an optional), whatever expression the user wrote for it; its value expression is replaced
-by `"<secret>"`. Then every URL left in the text loses its userinfo password and credential query
+by `"<secret>"`; so is the value of a credential header (`Authorization`, `X-Api-Key`, ...) in
+a map written literally, such as an exporter's `headers`. Then every URL left in the text loses its userinfo password and credential query
 values (`collector/config/redact.py`). A source that does not parse is redacted by the URL rules
 only (its secret attributes cannot be told apart), which is said in the returned note.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 from collector.config import ast
-from collector.config.redact import redact_config_source, redact_text
+from collector.config.redact import is_secret_header, redact_config_source, redact_text
 from collector.config.values import Secret
 from collector.pipeline.schema import FieldKind, schema_of, strip_annotated
 
@@ -45,6 +46,9 @@ def _spans(body: tuple[ast.Statement, ...], struct: type[msgspec.Struct], out: l
             spec = fields.get(stmt.name)
             if spec is not None and _holds_secret(spec.type):
                 out.append((stmt.value.span.start, stmt.value.span.end))
+            elif isinstance(stmt.value, ast.ObjectExpr):  # a headers map: its Authorization value
+                out.extend((f.value.span.start, f.value.span.end) for f in stmt.value.fields
+                           if is_secret_header(f.key))
         else:
             spec = fields.get(stmt.full_name)
             if spec is not None and spec.kind is not FieldKind.ATTRIBUTE and spec.block_type is not None:

@@ -76,3 +76,23 @@ http {
 def test_redact_config_of_an_unparsable_source_still_redacts_urls() -> None:
     text = redact_config(b'broken { url = "http://u:pw@h/x" password = "plain"')
     assert "pw@" not in text
+
+
+def test_credential_headers_in_maps_are_secret() -> None:
+    body = typed({"Authorization": "Bearer xyz", "X-Scope-OrgID": "tenant-a", "x_api_key": "k"})
+    values = {item["key"]: item["value"] for item in body["value"]}
+    assert values["Authorization"] == {"type": "capsule", "value": "(secret)"}
+    assert values["x_api_key"] == {"type": "capsule", "value": "(secret)"}
+    assert values["X-Scope-OrgID"] == {"type": "string", "value": "tenant-a"}
+
+
+def test_redact_config_blanks_credential_headers_of_literal_maps() -> None:
+    source = b'''otelcol.exporter.otlphttp "o" {
+  client {
+    endpoint = "https://otlp.example"
+    headers  = { "Authorization" = "Bearer xyz", "X-Scope-OrgID" = "tenant-a" }
+  }
+}
+'''
+    text = redact_config(source)
+    assert "xyz" not in text and '"Authorization" = "<secret>"' in text and '"tenant-a"' in text
