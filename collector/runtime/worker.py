@@ -74,7 +74,7 @@ class Worker:
         # given: the caller owns the signals and sets it (inline mode); else SIGTERM/SIGINT set it
         self._own_signals = stopping is None
         self._stopping = stopping if stopping is not None else asyncio.Event()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # what `_pump` sleeps on while the rings are empty
         self._sources: list[_Source] = []
         self._entries: dict[int, Consumer] = {}
         self._previous: Pipeline | None = None  # the configuration before the last reload
@@ -154,17 +154,31 @@ class Worker:
 
     def _on_doorbell(self, doorbell: Doorbell) -> None:
         doorbell.drain()
-        self._wake.set()
+        self._wake_up()
+
+    def _wake_up(self, *_: object) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _pump(self, stop_waiter: asyncio.Task[Literal[True]]) -> None:
+        """Read while there is something to read, else sleep on one future that the doorbell, the stop
+        event or the idle re-check completes. At light load every record is a sleep and a wake-up, so
+        a wake-up costs one future and one timer (no task, no `asyncio.wait`). No ring is rung unseen:
+        when `_read_available` finds nothing it has not yielded to the loop since its last look, so a
+        doorbell rung after that look completes the future this sleep waits on."""
+        loop = asyncio.get_running_loop()
+        stop_waiter.add_done_callback(self._wake_up)
         while not self._stopping.is_set():
-            self._wake.clear()
             if await self._read_available():
                 continue
-            wake_waiter = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({wake_waiter, stop_waiter}, timeout=_IDLE_RECHECK_SECONDS,
-                               return_when=asyncio.FIRST_COMPLETED)
-            wake_waiter.cancel()
+            self._waiter = waiter = loop.create_future()
+            recheck = loop.call_later(_IDLE_RECHECK_SECONDS, self._wake_up)
+            try:
+                await waiter
+            finally:
+                recheck.cancel()
+                self._waiter = None
 
     async def _drain(self) -> None:
         """On shutdown: receivers have stopped, so whatever is in the rings now is all there is."""

@@ -154,8 +154,11 @@ class OtlpHttpServer:
     async def _receive(self, request: web.BaseRequest, route: HttpRoute) -> DecodedExport | HttpReply:
         protocol = self.config.protocol
         try:
-            async with asyncio.timeout(self.config.body_timeout):
+            if request.content.is_eof():  # the whole body has arrived (the usual case): no timer to arm
                 body = await _read_body(request.content, request.content_length, protocol.read_limit)
+            else:
+                async with asyncio.timeout(self.config.body_timeout):
+                    body = await _read_body(request.content, request.content_length, protocol.read_limit)
         except _BodyTooLarge:
             return protocol.too_large(route)
         except TimeoutError:

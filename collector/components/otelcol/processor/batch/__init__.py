@@ -79,6 +79,7 @@ class BatchProcessor(Component[Arguments]):
         self._outbox: deque[Batch] = deque()
         self._outbox_items = 0
         self._wake = asyncio.Event()  # new data or a new deadline for the flusher
+        self._flusher_timed = False  # the flusher sleeps with a timer set for the earliest deadline
         self._progress = asyncio.Event()  # the flusher took a batch: blocked consume() calls re-check
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -145,7 +146,11 @@ class BatchProcessor(Component[Arguments]):
             self._drop(payload, "metadata_cardinality_limit", error)
             return
         self._enqueue(ready)
-        self._wake.set()
+        # Wake the flusher only when it has something to do: a batch is ready, or it sleeps without a
+        # timer and this payload started one. A later payload cannot bring the deadline forward (each
+        # is its first item's arrival + timeout), so at light load a payload costs no task switch.
+        if ready or not self._flusher_timed:
+            self._wake.set()
         while self.pending_items > self.high_water and not self._closed:
             self._progress.clear()
             await self._progress.wait()
@@ -170,7 +175,9 @@ class BatchProcessor(Component[Arguments]):
             timer = None
             if deadline is not None:
                 timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._wake.set)
+            self._flusher_timed = timer is not None
             await self._wake.wait()
+            self._flusher_timed = False
             if timer is not None:
                 timer.cancel()
             self._enqueue(self.batcher.due())
