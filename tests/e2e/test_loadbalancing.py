@@ -340,7 +340,8 @@ def test_backend_down_for_ten_seconds_gets_its_share_after_it_comes_back(fleet: 
 def test_dns_resolver_uses_the_system_resolver(fleet: list[Backend]) -> None:
     """`dns` asks getaddrinfo; an address literal resolves to itself, so one backend is found."""
     target = fleet[0]
-    resolver = f'    dns {{\n      hostname = "127.0.0.1"\n      port     = "{target.grpc_port}"\n      interval = "1s"\n    }}'
+    resolver = (f'    dns {{\n      hostname = "127.0.0.1"\n      port     = "{target.grpc_port}"\n'
+                '      interval = "1s"\n    }')
     collector, port = first_tier(resolver)
     with collector:
         send_traces(port, new_trace_ids(50), spans_per_trace=2, services=1)

@@ -54,7 +54,12 @@ from collector.components.kit.otelcol_client import GRPCClientArgs, KeepaliveArg
 from collector.components.kit.registry import register
 from collector.components.kit.types import ByteSize, DebugMetrics, Duration
 from collector.components.otelcol.exporter.loadbalancing.backend import Backend, sum_stats
-from collector.components.otelcol.exporter.loadbalancing.resolver import DNSResolver, Lookup, StaticResolver, system_lookup
+from collector.components.otelcol.exporter.loadbalancing.resolver import (
+    DNSResolver,
+    Lookup,
+    StaticResolver,
+    system_lookup,
+)
 from collector.components.otelcol.exporter.loadbalancing.ring import HashRing
 from collector.components.otelcol.exporter.loadbalancing.split import ROUTING_KEYS, Splitter
 from collector.selfmetrics.loadbalancer import BACKEND_MEMBER, BACKEND_UPDATES, BACKENDS, REROUTED

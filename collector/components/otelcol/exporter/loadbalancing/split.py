@@ -22,7 +22,7 @@ Keys (the loadbalancing exporter's `routing_key`):
 | `service` | traces, logs, metrics | the resource's `service.name` | every resource |
 | `resource` | metrics | the serialized resource | every resource |
 | `metric` | metrics | each metric's name | scopes whose metrics map to one backend |
-| `streamID` | metrics | resource + scope + metric identity + data point attributes | metrics whose points map to one backend |
+| `streamID` | metrics | resource, scope, metric identity, point attributes | metrics whose points share a backend |
 
 Item counts (spans, log records, data points) are counted during the same walk, because the
 exporter's queue and counters need them and a decode just to count would undo the point.

@@ -20,7 +20,8 @@ from tests.signals import otlp_data as data
 RING = HashRing(["10.0.0.1:4317", "10.0.0.2:4317", "10.0.0.3:4317"])
 
 
-def traces_with_shared_ids(resources: int = 3, scopes: int = 2, spans: int = 40, traces: int = 25) -> ExportTraceServiceRequest:
+def traces_with_shared_ids(resources: int = 3, scopes: int = 2, spans: int = 40,
+                           traces: int = 25) -> ExportTraceServiceRequest:
     """Spans of `traces` trace ids spread over every resource and scope (a trace crosses resources)."""
     rng = random.Random(1)
     trace_ids = [rng.randbytes(16) for _ in range(traces)]
