@@ -31,6 +31,7 @@ from collector.signals import Signal
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
+from collector.transport.grpc_limits import server_options
 from collector.transport.ingest import Ingest
 
 __all__ = ["GrpcServerConfig", "OtlpGrpcServer"]
@@ -124,10 +125,8 @@ class OtlpGrpcServer:
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", cfg.max_recv_msg_size),
             ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
-            *cfg.options,
+            *server_options(cfg.max_concurrent_streams, cfg.options),  # HTTP/2 abuse limits (grpc_limits)
         ]
-        if cfg.max_concurrent_streams > 0:
-            options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(tuple(
             grpc.method_handlers_generic_handler(s.spec.grpc_service, {
