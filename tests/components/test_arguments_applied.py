@@ -293,11 +293,11 @@ def test_the_loader_warns_with_a_position_and_still_loads(tmp_path: Path) -> Non
     path.write_text('prometheus.remote_write "out" {\n  endpoint {\n    url = "http://127.0.0.1:9/api/v1/push"\n'
                     '    round_robin_dns = true\n  }\n}\n'
                     'prometheus.scrape "s" {\n  targets = [{"__address__" = "127.0.0.1:9"}]\n'
-                    '  forward_to = [prometheus.remote_write.out.receiver]\n  extra_metrics = true\n'
+                    '  forward_to = [prometheus.remote_write.out.receiver]\n  enable_http2 = false\n'
                     '  clustering {\n    enabled = true\n  }\n}\n')
     pipeline = load(path)
     text = render(pipeline.warnings, pipeline.sources)
     assert 'config.alloy:4:23: "round_robin_dns" is accepted but not applied by this collector' in text
-    assert 'config.alloy:10:19: "extra_metrics" is accepted but not applied' in text
+    assert 'config.alloy:10:18: "enable_http2" is accepted but not applied' in text
     assert 'config.alloy:11:3: "clustering" is accepted but not applied' in text
     assert "prometheus.scrape.s" in pipeline.nodes

@@ -191,3 +191,27 @@ def test_within_the_limits_the_scrape_succeeds() -> None:
 
     rows = {s.name: v for s, v, _ in asyncio.run(scenario())[-1].rows()}
     assert rows["up"] == 1.0 and rows["reqs_total"] == 5.0
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_extra_metrics(extra: bool) -> None:
+    async def scenario() -> list[SampleBatch]:
+        runner, address, _ = await serve()
+        sink = Collect()
+        args = Arguments(targets=[{"__address__": address}], forward_to=[MetricsReceiverRef("sink")],
+                         scrape_interval=60.0, scrape_timeout=5.0, sample_limit=100, extra_metrics=extra)
+        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
+        await scrape.start()
+        try:
+            await scrape.scrape_once(next(iter(scrape._states.values())), args)
+        finally:
+            await scrape.shutdown()
+            await runner.cleanup()
+        return sink.batches
+
+    rows = {s.name: v for s, v, _ in asyncio.run(scenario())[-1].rows()}
+    if extra:
+        assert rows["scrape_timeout_seconds"] == 5.0 and rows["scrape_sample_limit"] == 100.0
+        assert rows["scrape_body_size_bytes"] == float(len(EXPOSITION))
+    else:
+        assert not {"scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes"} & set(rows)

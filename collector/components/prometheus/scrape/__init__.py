@@ -55,8 +55,6 @@ _NO_NATIVE = "this collector has no native histograms"
 class Arguments(HTTPClientConfig, frozen=True, kw_only=True):
     NOT_APPLIED: ClassVar[dict[str, str]] = {
         "enable_http2": "the HTTP client speaks HTTP/1.1 only",
-        "extra_metrics": "only up, scrape_duration_seconds, scrape_samples_scraped, "
-                         "scrape_samples_post_metric_relabeling and scrape_series_added are written",
         "enable_protobuf_negotiation": _TEXT_ONLY,
         "scrape_protocols": _TEXT_ONLY,
         "scrape_fallback_protocol": _TEXT_ONLY,
@@ -185,6 +183,7 @@ class Scrape(Component[Arguments]):
             state.label_limit = args.label_limit
             state.label_name_length_limit = args.label_name_length_limit
             state.label_value_length_limit = args.label_value_length_limit
+            state.extra_metrics = (args.sample_limit,) if args.extra_metrics else None
             self._states[key] = state
             self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
         m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))
@@ -250,6 +249,7 @@ class Scrape(Component[Arguments]):
                 if resp.status != 200:
                     raise RuntimeError(f"server returned HTTP status {resp.status} {resp.reason}")
                 body = await resp.read()
+                state.body_size = len(body)
                 if args.body_size_limit and len(body) > args.body_size_limit:
                     raise RuntimeError(f"body size limit exceeded: {len(body)} > {args.body_size_limit}")
             exposition = parse(body.decode("utf-8", "replace"))

@@ -106,6 +106,10 @@ class ScrapeState:
     label_limit: int = 0
     label_name_length_limit: int = 0
     label_value_length_limit: int = 0
+    # `extra_metrics = true`: (sample_limit) to report scrape_timeout_seconds, scrape_sample_limit
+    # and scrape_body_size_bytes, as Prometheus's extra-scrape-metrics do; None: not reported
+    extra_metrics: tuple[int] | None = None
+    body_size: int = 0  # of the last scrape, for scrape_body_size_bytes
     _series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = field(default_factory=dict)
     _previous: dict[Series, None] = field(default_factory=dict)
     _synthetic: dict[str, Series] = field(default_factory=dict)
@@ -178,7 +182,16 @@ class ScrapeState:
                             ("scrape_samples_post_metric_relabeling", float(len(current))),
                             ("scrape_series_added", float(added))):
             batch.append(self.synthetic(name), value, scrape_ms)
+        self._extra(batch, scrape_ms, float(self.body_size))
         return batch
+
+    def _extra(self, batch: SampleBatch, scrape_ms: int, body_size: float) -> None:
+        if self.extra_metrics is None:
+            return
+        for name, value in (("scrape_timeout_seconds", self.target.timeout),
+                            ("scrape_sample_limit", float(self.extra_metrics[0])),
+                            ("scrape_body_size_bytes", body_size)):
+            batch.append(self.synthetic(name), value, scrape_ms)
 
     def failure(self, scrape_ms: int, duration: float) -> SampleBatch:
         """`up` 0 and stale markers for everything the last successful scrape wrote."""
@@ -189,6 +202,7 @@ class ScrapeState:
         for name, value in (("up", 0.0), ("scrape_duration_seconds", duration), ("scrape_samples_scraped", 0.0),
                             ("scrape_samples_post_metric_relabeling", 0.0), ("scrape_series_added", 0.0)):
             batch.append(self.synthetic(name), value, scrape_ms)
+        self._extra(batch, scrape_ms, 0.0)
         return batch
 
     def ended(self, scrape_ms: int) -> SampleBatch:
