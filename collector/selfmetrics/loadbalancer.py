@@ -23,7 +23,7 @@ BACKENDS: Final = Gauge(
     "otelcol_loadbalancer_num_backends", "Backends in the ring now.", ("component_id",), multiprocess_mode="livemax",
 )
 BACKEND_MEMBER: Final = Gauge(
-    "collector_loadbalancer_backend", "1 for each backend in the ring now (summed over worker processes).",
+    "collector_loadbalancer_backend", "Instances whose ring holds this backend now (summed over worker processes).",
     ("component_id", "endpoint"), multiprocess_mode="livesum",
 )
 BACKEND_ITEMS: Final = Counter(

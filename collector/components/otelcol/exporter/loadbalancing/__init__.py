@@ -251,7 +251,6 @@ class LoadBalancingExporter(Component[Arguments]):
         self._retiring: set[asyncio.Task[None]] = set()
         self._stats_task: asyncio.Task[None] | None = None
         self._waiting_logged = False
-        self._resolver_error: str | None = None
         self._shutdown_done = False
         otlp = args.protocol.otlp
         self._removal_drain = max(otlp.timeout, MIN_REMOVAL_DRAIN)
@@ -296,8 +295,8 @@ class LoadBalancingExporter(Component[Arguments]):
         if stats is not None:
             stats.cancel()
             await asyncio.gather(stats, return_exceptions=True)
-        for endpoint in self._backends:
-            BACKEND_MEMBER.labels(self.ctx.component_id, endpoint).set(0)
+        for endpoint in self._backends:  # inc/dec, not set: a successor (reload) counts its own
+            BACKEND_MEMBER.labels(self.ctx.component_id, endpoint).dec()
         self._backends.clear()
         self._report_stats(zero=True)
         self.health = Health(HealthState.EXITED, "component shut down cleanly")
@@ -320,9 +319,9 @@ class LoadBalancingExporter(Component[Arguments]):
         BACKEND_UPDATES.labels(component_id).inc()
         BACKENDS.labels(component_id).set(len(ring.endpoints))
         for endpoint in added:
-            BACKEND_MEMBER.labels(component_id, endpoint).set(1)
+            BACKEND_MEMBER.labels(component_id, endpoint).inc()
         for endpoint in removed:
-            BACKEND_MEMBER.labels(component_id, endpoint).set(0)
+            BACKEND_MEMBER.labels(component_id, endpoint).dec()
         self.logger.info("Load-balancing backends changed. component_id=%s backends=%s added=%s removed=%s",
                          component_id, ",".join(ring.endpoints) or "-", ",".join(added) or "-",
                          ",".join(removed) or "-")
@@ -361,7 +360,6 @@ class LoadBalancingExporter(Component[Arguments]):
             await self._route(payload)
 
     def _on_resolver_error(self, message: str | None) -> None:
-        self._resolver_error = message
         if self.health.state is HealthState.EXITED:
             return
         if message is None:

@@ -275,3 +275,28 @@ def test_timeout_routes_a_waiting_part_again_once_its_backend_left(tmp_path: Pat
         await alive.server.stop(None)
 
     asyncio.run(scenario())
+
+
+def test_the_ring_membership_gauge_survives_a_replacement(tmp_path: Path) -> None:
+    """A reload starts the new instance before the old one stops, in the same process: the old one's
+    shutdown must not erase the backends the new one reports (the UI lists them from this gauge)."""
+    from collector.selfmetrics.loadbalancer import BACKEND_MEMBER
+
+    component_id = "otelcol.exporter.loadbalancing.gauge"
+    endpoint = f"127.0.0.1:{free_port()}"
+
+    async def scenario() -> list[float]:
+        seen = []
+        args = arguments({"static": {"hostnames": [endpoint]}})
+        old = LoadBalancingExporter(build_context(LoadBalancingExporter, component_id, storage_path=tmp_path), args)
+        await old.start()
+        seen.append(BACKEND_MEMBER.labels(component_id, endpoint)._value.get())
+        new = LoadBalancingExporter(build_context(LoadBalancingExporter, component_id, storage_path=tmp_path), args)
+        await new.start()
+        await old.shutdown(time.monotonic() + 1)
+        seen.append(BACKEND_MEMBER.labels(component_id, endpoint)._value.get())
+        await new.shutdown(time.monotonic() + 1)
+        seen.append(BACKEND_MEMBER.labels(component_id, endpoint)._value.get())
+        return seen
+
+    assert asyncio.run(scenario()) == [1, 1, 0]
