@@ -194,3 +194,19 @@ def test_arguments_validation() -> None:
     assert (defaults.capacity, defaults.max_shards, defaults.max_samples_per_send, defaults.batch_send_deadline,
             defaults.min_backoff, defaults.max_backoff, defaults.retry_on_http_429) == (10000, 50, 2000, 5.0, 0.03,
                                                                                         5.0, True)
+
+
+def test_sample_age_limit_drops_and_counts_old_samples() -> None:
+    async def scenario() -> None:
+        async with RemoteWriteSink() as sink:
+            now_ms = int(time.time() * 1000)
+            batch = SampleBatch()
+            batch.append(Series({"__name__": "old", "job": "a"}), 1.0, now_ms - 3_600_000)
+            batch.append(Series({"__name__": "new", "job": "a"}), 2.0, now_ms)
+            endpoint = Endpoint(url=sink.url, name="aged", queue_config=fast_queue(sample_age_limit=60.0))
+            cid = "prometheus.remote_write.aged"
+            await run(sink, Arguments(endpoint=[endpoint]), [batch], cid, lambda s: s.sample_count() >= 1)
+            assert [labels for labels, _, _ in sink.samples] == [(("__name__", "new"), ("job", "a"))]
+            assert metric("prometheus_remote_storage_samples_dropped_total", cid, sink.url, "aged") == 1.0
+
+    asyncio.run(scenario())

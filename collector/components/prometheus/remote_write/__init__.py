@@ -145,7 +145,6 @@ class Endpoint(HTTPClientConfig, frozen=True, kw_only=True):
         "enable_http2": "the HTTP client speaks HTTP/1.1 only",
         "send_native_histograms": "this collector has no native histograms",
         "round_robin_dns": "the HTTP client connects to the first address the name resolves to",
-        "queue_config.sample_age_limit": "old samples are sent, never dropped for their age",
     }
 
     url: str

@@ -77,6 +77,20 @@ async def _wait(event: asyncio.Event, timeout: float) -> bool:
         return False
 
 
+def drop_older(heads: list[bytes], values: list[float], timestamps: list[int], exemplars: list[Exemplar],
+               cutoff_ms: int) -> tuple[list[bytes], list[float], list[int], list[Exemplar], int]:
+    """`queue_config.sample_age_limit`: the samples (and their exemplars, re-indexed) whose
+    timestamp is not older than `cutoff_ms`, and how many were older."""
+    keep = [i for i, ts in enumerate(timestamps) if ts >= cutoff_ms]
+    if len(keep) == len(timestamps):
+        return heads, values, timestamps, exemplars, 0
+    new_index = {old: new for new, old in enumerate(keep)}
+    kept_exemplars = [Exemplar(new_index[e.index], e.labels, e.value, e.timestamp_ms)
+                      for e in exemplars if e.index in new_index]
+    return ([heads[i] for i in keep], [values[i] for i in keep], [timestamps[i] for i in keep], kept_exemplars,
+            len(timestamps) - len(keep))
+
+
 class _Mark:
     """A WAL record's unsent (shard, record) runs; the record is done when `runs` reaches 0."""
 
@@ -397,14 +411,25 @@ class EndpointQueue:
             shard.first_at = self.clock()
             if len(shard.values) < self.queue.capacity:
                 shard.space.set()
+            if self.queue.sample_age_limit > 0:
+                cutoff_ms = int((time.time() - self.queue.sample_age_limit) * 1000)
+                heads, values, timestamps, exemplars, old = drop_older(heads, values, timestamps, exemplars,
+                                                                       cutoff_ms)
+                if old:
+                    self._m_dropped.inc(old)
+                    self.log.warning("dropped %d samples older than sample_age_limit (%gs)", old,
+                                     self.queue.sample_age_limit)
+                if not values:
+                    self._settled(shard, n)
+                    continue
             try:
                 body = compress(shard.encoder.encode_heads(heads, values, timestamps, exemplars))
             except Exception as err:  # these samples cannot be encoded: dropped for good, counted
-                self._m_failed.inc(n)
-                self._report_fault(err, f"dropping {n} samples that cannot be encoded")
+                self._m_failed.inc(len(values))
+                self._report_fault(err, f"dropping {len(values)} samples that cannot be encoded")
                 self._settled(shard, n)
                 continue
-            await self._send(body, n, len(exemplars), max(timestamps))
+            await self._send(body, len(values), len(exemplars), max(timestamps))
             self._settled(shard, n)
 
     def _settled(self, shard: _Shard, n: int) -> None:
