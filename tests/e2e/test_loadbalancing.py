@@ -227,6 +227,13 @@ def sinks_by_trace(backends: Sequence[Backend]) -> dict[bytes, set[int]]:
     return where
 
 
+def listed(collector: CollectorProcess) -> list[str]:
+    """The backends the web API's component detail lists for the load balancer."""
+    status, body = collector.get("/api/v0/web/components/otelcol.exporter.loadbalancing.lb")
+    assert status == 200
+    return [b["endpoint"] for b in json.loads(body).get("backends", [])]
+
+
 def reload(collector: CollectorProcess, config: str) -> None:
     collector.config_path.write_text(config)
     request = urllib.request.Request(collector.admin_url + "/-/reload", data=b"", method="POST")
@@ -254,12 +261,8 @@ def test_traces_by_trace_id_arrive_once_each_trace_at_one_sink(fleet: list[Backe
             routed = collector.metric_value("collector_loadbalancer_backend_items_total", endpoint=backend.endpoint)
             assert routed == backend.count()
         assert collector.metric_value("otelcol_loadbalancer_num_backends") == 3
-        def listed() -> list[str]:  # the UI's component detail lists the backends in the ring
-            status, body = collector.get("/api/v0/web/components/otelcol.exporter.loadbalancing.lb")
-            assert status == 200
-            return [b["endpoint"] for b in json.loads(body).get("backends", [])]
-
-        assert wait_until(lambda: listed() == sorted(b.endpoint for b in fleet), timeout=30), listed()
+        # the UI's component detail lists the backends in the ring
+        assert wait_until(lambda: listed(collector) == sorted(b.endpoint for b in fleet), timeout=30), listed(collector)
 
 
 def test_service_routing_keeps_each_service_at_one_sink(fleet: list[Backend]) -> None:
@@ -310,6 +313,7 @@ def test_removing_a_backend_by_reload_moves_only_its_traces(fleet: list[Backend]
         moved_from_others = sum(1 for t in probe_bytes if before[t] != 2 and after[t] != before[t])
         assert kept / len(probe_bytes) >= 0.60
         assert moved_from_others == 0  # only the removed backend's traces moved
+        assert wait_until(lambda: listed(collector) == sorted(endpoints[:2]), timeout=30), listed(collector)
 
 
 def test_backend_down_for_ten_seconds_gets_its_share_after_it_comes_back(fleet: list[Backend]) -> None:
