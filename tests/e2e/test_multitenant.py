@@ -1,6 +1,7 @@
 """The standard multi-tenant gateway (issue 12, second "Must show"): two clients send spans with
 `X-Scope-OrgID: a` and `b` (one over HTTP, one over gRPC, at the same time) to a receiver with
-`include_metadata = true`; the batch processor partitions by `metadata_keys = ["x-scope-orgid"]`;
+`include_metadata = true`; the attributes processor tags each span with its request's tenant
+(`from_context = "metadata.x-scope-orgid"`); the batch processor partitions by `metadata_keys = ["x-scope-orgid"]`;
 otlphttp sets `X-Scope-OrgID` from the batch's metadata through `otelcol.auth.headers`. The sink
 receives every span, and every request it gets carries the tenant of all the spans in it. A second
 exporter authenticates to its sink with `otelcol.auth.basic`'s client side."""
@@ -28,6 +29,17 @@ otelcol.receiver.otlp "in" {{
   http {{
     endpoint         = "127.0.0.1:{http_port}"
     include_metadata = true
+  }}
+  output {{
+    traces = [otelcol.processor.attributes.tag.input]
+  }}
+}}
+
+otelcol.processor.attributes "tag" {{
+  action {{
+    key          = "tenant.id"
+    action       = "insert"
+    from_context = "metadata.x-scope-orgid"
   }}
   output {{
     traces = [otelcol.processor.batch.b.input]
@@ -73,11 +85,17 @@ otelcol.exporter.otlphttp "basic" {{
 
 
 def tenants_of(message: object) -> set[str]:
+    """The tenants the spans of a request belong to: their resource's `tenant` (set by the client)
+    and their own `tenant.id` (set by the attributes processor from the request's metadata)."""
     found = set()
     for rs in message.resource_spans:  # type: ignore[attr-defined]
         for attribute in rs.resource.attributes:
             if attribute.key == "tenant":
                 found.add(attribute.value.string_value)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                tagged = [a.value.string_value for a in span.attributes if a.key == "tenant.id"]
+                found.add(tagged[0] if tagged else "<untagged>")
     return found
 
 
