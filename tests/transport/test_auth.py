@@ -203,3 +203,11 @@ def test_refusals_are_logged_once_per_interval_per_address_without_credentials(c
     assert "10.0.0.1" in lines[0] and "10.0.0.2" in lines[1] and "10.0.0.1" in lines[2]
     assert all("c2VjcmV0LXZhbHVl" not in line and "secret-value" not in line for line in lines)
     assert gate.refusals == 7
+
+
+def test_oversized_metadata_is_refused_not_cut(guarded: RunningReceiver, decodes: list[str]) -> None:
+    big = {f"X-Big-{i}": "v" * 7000 for i in range(5)}  # 35 KB of headers: over the 32 KiB metadata bound
+    status, _ = post(f"{guarded.http_url}/v1/traces", SPANS, {**GOOD, **big})
+    assert status == 431
+    assert decodes == [] and guarded.admission.admitted == []
+    assert float(RECEIVER_REFUSED_REQUESTS.labels(CID, "/", "http", "metadata_too_large")._value.get()) >= 1
