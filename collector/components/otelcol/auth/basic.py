@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from collections import OrderedDict
@@ -74,15 +75,26 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
             client = self.client_auth
             if not (client.username or client.username_file):
                 raise ArgumentError("client_auth needs username or username_file", "client_auth.username")
+            for name in ("username_file", "password_file"):
+                _readable(getattr(client, name), f"client_auth.{name}")
         elif self.password and not self.username:
             raise ArgumentError("password needs username", "username")
         if self.htpasswd is not None:
             if not (self.htpasswd.file or self.htpasswd.inline):
                 raise ArgumentError("htpasswd needs file or inline", "htpasswd.file")
+            _readable(self.htpasswd.file, "htpasswd.file")
             for number, line in enumerate(str(self.htpasswd.inline).splitlines(), 1):
                 text = line.strip()
                 if text and not text.startswith("#") and ":" not in text:
                     raise ArgumentError(f"htpasswd inline line {number} is not user:hash", "htpasswd.inline")
+
+
+def _readable(path: str, attribute: str) -> None:
+    """A credentials file must exist when the configuration is loaded (it is read again later, when
+    it changes): a typo should fail the load at the attribute, not every request."""
+    if path and not os.access(path, os.R_OK):
+        reason = "does not exist" if not os.path.exists(path) else "is not readable"
+        raise ArgumentError(f"{path} {reason}", attribute)
 
 
 class Exports(msgspec.Struct, frozen=True):
