@@ -89,6 +89,18 @@ class Arguments(msgspec.Struct, frozen=True, kw_only=True):
                     raise ArgumentError(f"htpasswd inline line {number} is not user:hash", "htpasswd.inline")
 
 
+def merge_htpasswd(*texts: str) -> str:
+    """One htpasswd text from several, a later text's entry for a user replacing an earlier one's
+    (libpass would keep the first and warn)."""
+    entries: dict[str, str] = {}
+    for text in texts:
+        for line in text.splitlines():
+            entry = line.strip()
+            if entry and not entry.startswith("#") and ":" in entry:
+                entries[entry.partition(":")[0]] = entry
+    return "\n".join(entries.values()) + "\n"
+
+
 def _readable(path: str, attribute: str) -> None:
     """A credentials file must exist when the configuration is loaded (it is read again later, when
     it changes): a typo should fail the load at the attribute, not every request."""
@@ -121,7 +133,7 @@ class _HtpasswdTable:
         with self._lock:
             if self._table is None or generation != self._loaded_generation:
                 text = self.file.read() if self.file is not None else ""
-                self._table = HtpasswdFile.from_string(text + "\n" + self.inline)
+                self._table = HtpasswdFile.from_string(merge_htpasswd(text, self.inline))
                 self._loaded_generation = generation
                 self._verified.clear()
             return self._table

@@ -111,6 +111,16 @@ def test_htpasswd_file_and_inline_are_both_read_and_the_file_again_when_it_chang
     assert check(server, basic_header("carol", "other")).ok
 
 
+def test_inline_entries_replace_the_files_for_the_same_user(tmp_path: Path) -> None:
+    file = tmp_path / "users.htpasswd"
+    file.write_text(f"alice:{SHA}\n# a comment\nbob:{SHA}\n")
+    server = handler(f'otelcol.auth.basic "s" {{\n  htpasswd {{\n    file = "{file}"\n'
+                     f'    inline = "alice:other-password"\n  }}\n}}\n', "otelcol.auth.basic.s")
+    assert check(server, basic_header("alice", "other-password")).ok
+    assert not check(server, basic_header("alice", PASSWORD)).ok
+    assert check(server, basic_header("bob", PASSWORD)).ok
+
+
 def test_watched_file_is_looked_at_once_per_interval(tmp_path: Path) -> None:
     now = [0.0]
     file = tmp_path / "pw"
