@@ -27,7 +27,8 @@ test: $(STAMP)
 	@bash scripts/install-system-deps.sh --best-effort
 	$(PY) -m pytest -q
 
-# `make bench` (all scenarios, ~11 min) or `make bench SCENARIO=traces-grpc`; BENCH_ARGS="--runs 1 --duration 3".
+# `make bench` (all scenarios, ~25 min) or `make bench SCENARIO=traces-grpc`; BENCH_ARGS="--runs 1 --duration 3".
+# Idle and fixed-rate (10,000 items/s) scenarios only, 3 runs of 20 s: BENCH_ARGS="--light --duration 20 --no-micro".
 # The bench tools come with the `bench` extra; the guard covers an environment installed before they were added.
 bench: $(STAMP)
 	@$(PY) -c "import matplotlib, tqdm, pytest_benchmark, rotel" 2>/dev/null || \

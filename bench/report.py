@@ -47,12 +47,40 @@ def main_table(points: list[dict[str, Any]]) -> str:
             "| p99 e2e delay ms | loss | runs |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
-        if p.get("sweep"):
+        if p.get("sweep") or p.get("idle") or _fixed_rate(p):
             continue
         rows.append(f"| {p['scenario']} | {p['target']} | {p['workers']} | {_fmt(p['items_per_s'])} "
                     f"| {_fmt(p['cpu_s_per_million'], 2)} | {_fmt(p['peak_rss_mib'])} | {_fmt(p['peak_pss_mib'])} "
                     f"| {_fmt(p['e2e_p99_ms'])} | {p['loss']} | {len(p['runs'])} ({', '.join(p['modes'])}) |")
     return "\n".join(rows)
+
+
+def _fixed_rate(point: dict[str, Any]) -> bool:
+    return "fixed-rate" in point.get("modes", ())
+
+
+def light_table(points: list[dict[str, Any]]) -> str:
+    """Fixed-rate scenarios: what a host with an ordinary load pays, in CPU and memory."""
+    rows = ["| scenario | collector | processes | items/s | CPU-s per 1M items | CPU % of a core | peak PSS MiB "
+            "| peak RSS MiB | loss | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        if not _fixed_rate(p) or p.get("sweep"):
+            continue
+        rows.append(f"| {p['scenario']} | {p['target']} | {p.get('processes', 'n/a')} | {_fmt(p['items_per_s'])} "
+                    f"| {_fmt(p['cpu_s_per_million'], 2)} | {_fmt(p.get('cpu_percent'), 1)} | {_fmt(p['peak_pss_mib'])} "
+                    f"| {_fmt(p['peak_rss_mib'])} | {p['loss']} | {len(p['runs'])} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def idle_table(points: list[dict[str, Any]]) -> str:
+    rows = ["| scenario | collector | processes | CPU % of a core | PSS MiB (median of samples) | peak PSS MiB "
+            "| RSS MiB | runs |", "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        if p.get("idle"):
+            rows.append(f"| {p['scenario']} | {p['target']} | {p['processes']} | {_fmt(p['cpu_percent'], 2)} "
+                        f"| {_fmt(p['pss_mib'], 1)} | {_fmt(p['peak_pss_mib'], 1)} | {_fmt(p['rss_mib'], 1)} "
+                        f"| {len(p['runs'])} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def comparison_table(points: list[dict[str, Any]]) -> str:
@@ -61,7 +89,7 @@ def comparison_table(points: list[dict[str, Any]]) -> str:
             "|---|---|---|---|---|---|"]
     for peer in (p for p in points if p["target"] != "collector"):
         mine = ours.get((peer["scenario"], peer["workers"]))
-        if not mine:
+        if not mine or peer.get("idle"):
             continue
         a, b = mine["items_per_s"]["median"], peer["items_per_s"]["median"]
         c, d = mine["cpu_s_per_million"]["median"], peer["cpu_s_per_million"]["median"]
@@ -74,7 +102,7 @@ def comparison_table(points: list[dict[str, Any]]) -> str:
 def sweep_table(points: list[dict[str, Any]]) -> str:
     by: dict[str, list[dict[str, Any]]] = {}
     for p in points:
-        if p["target"] == "collector":
+        if p["target"] == "collector" and not p.get("idle"):
             by.setdefault(p["scenario"], []).append(p)
     rows = ["| scenario | workers | items/s | CPU-s per 1M items |", "|---|---|---|---|"]
     for name, group in by.items():
@@ -106,7 +134,8 @@ def charts(points: list[dict[str, Any]], results: Path) -> list[str]:
     made = []
     by: dict[str, list[dict[str, Any]]] = {}
     for p in points:
-        by.setdefault(p["scenario"], []).append(p)
+        if not p.get("idle"):
+            by.setdefault(p["scenario"], []).append(p)
     for name, group in by.items():
         main = [p for p in group if not p.get("sweep")]
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -156,7 +185,14 @@ def render(results: Path) -> tuple[str, str]:
             f"Latest run {machine.get('started')} ({machine['file']}); load average at its start "
             f"{', '.join(f'{x:.1f}' for x in machine['loadavg_at_start'])}.")
     comparison = comparison_table(points)
-    summary = "\n\n".join(x for x in (head, main_table(points),
+    light, idle = light_table(points), idle_table(points)
+    light_text = ("Light load: a fixed rate (10,000 items/s, 100 per request), the load most hosts have. CPU-s per "
+                  "1M and CPU % count the whole process tree over the load and its drain; PSS is the tree's summed "
+                  "proportional set size (shared pages divided among the processes sharing them), sampled every "
+                  "0.25 s:\n\n" + light) if light else ""
+    idle_text = ("Idle, nothing sent: the tree's CPU over each run as % of one core, and its summed PSS sampled "
+                 "every 0.5 s:\n\n" + idle) if idle else ""
+    summary = "\n\n".join(x for x in (head, main_table(points), light_text, idle_text,
                                        "Ours against rotel (same load, sink and machine, same run; ratio = ours / peer). Our OTLP/HTTP "
                                        "exporter compresses with gzip level 1 (ISA-L) by default, rotel with zlib's "
                                        "default level; `rotel-uncompressed` runs rotel with "

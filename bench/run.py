@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenario as scenarios
-from bench.procstat import TreeMonitor, cpu_model, cpu_seconds
+from bench.procstat import TreeMonitor, cpu_model, cpu_seconds, sample_tree, tree
 from bench.scenario import LoadSpec, Scenario
 from bench.targets import TARGETS, rotel_binary
 from collector.testing.process import free_port
@@ -197,7 +197,8 @@ def measure(sc: Scenario, sink: Sink, monitor: TreeMonitor, endpoints: dict[str,
         generator_cpu = sum(r["generator_cpu_s"] for r in reports)
         other = (busy1 - busy0) - cpu - generator_cpu - (sink1 - sink0)  # over `elapsed`, load and drain
         run = {
-            "mode": "max" if rates is None else ("paced" if attempt == 0 else "fixed"), "attempt": attempt + 1,
+            "mode": ("fixed-rate" if sc.fixed_rate else "max") if rates is None else ("paced" if attempt == 0 else "fixed"),
+            "attempt": attempt + 1,
             "rates": None if rates is None else {sc.loads[i].signal: round(r) for i, r in rates.items()},
             "duration_s": wall, "items_accepted": accepted, "items_delivered": delivered, "loss": sum(loss.values()),
             # more delivered than accepted: the target re-sent something the sink had taken (retry after a timeout)
@@ -206,14 +207,15 @@ def measure(sc: Scenario, sink: Sink, monitor: TreeMonitor, endpoints: dict[str,
             "items_per_s_incl_drain": round(total / wall),
             "items_per_s_by_signal": {s: round(v / wall) for s, v in delivered.items()},
             "cpu_s": round(cpu, 3), "cpu_s_per_million": round(cpu / max(total, 1) * 1e6, 2),
-            "cores_used": round(cpu / wall, 2),
+            "cores_used": round(cpu / wall, 2), "cpu_percent": round(100 * cpu / wall, 1),
             "peak_rss_mib": round(monitor.peak_rss / 2**20, 1), "peak_pss_mib": round(monitor.peak_pss / 2**20, 1),
+            "processes": len(tree(monitor.root)),
             "e2e_delay_ms": delays, "e2e_p99_ms": max((d["p99_ms"] for d in delays.values()), default=None),
             "generator_cpu_s": round(generator_cpu, 3), "sink_cpu_s": round(sink1 - sink0, 3),
             "other_cores_busy": round(max(0.0, other) / elapsed, 2),
             "load": reports,
         }
-        if run["loss"] == 0:
+        if run["loss"] == 0 or sc.fixed_rate:  # a fixed rate is the measurement: its loss is reported, not avoided
             return run
         print(f"    loss {run['loss']} at {run['items_per_s']:,}/s; retrying {STEP_DOWN:.0%} of the delivered rate",
               flush=True)
@@ -222,7 +224,58 @@ def measure(sc: Scenario, sink: Sink, monitor: TreeMonitor, endpoints: dict[str,
     return run
 
 
+def measure_idle(monitor: TreeMonitor, duration: float, interval: float = 0.5) -> dict[str, Any]:
+    """One idle run: the tree's CPU over `duration` as % of one core, and its summed PSS/RSS (median and
+    peak of samples every `interval`)."""
+    cpu0, start = monitor.cpu_total(), time.monotonic()
+    samples = []
+    while time.monotonic() - start < duration:
+        samples.append(sample_tree(monitor.root))
+        time.sleep(interval)
+    elapsed = time.monotonic() - start
+    cpu = monitor.cpu_total() - cpu0
+    return {"mode": "idle", "duration_s": round(elapsed, 2), "cpu_s": round(cpu, 3),
+            "cpu_percent": round(100 * cpu / elapsed, 2),
+            "pss_mib": round(statistics.median(x.pss for x in samples) / 2**20, 1),
+            "peak_pss_mib": round(max(x.pss for x in samples) / 2**20, 1),
+            "rss_mib": round(statistics.median(x.rss for x in samples) / 2**20, 1),
+            "peak_rss_mib": round(max(x.rss for x in samples) / 2**20, 1),
+            "processes": len(tree(monitor.root))}
+
+
+def warm_up(sc: Scenario, sink: Sink, endpoints: dict[str, str], warmup: float) -> None:
+    """A fixed-rate scenario warms up at its own rates (no calibration: the rate is the point)."""
+    before = sink.stats()["items"]
+    reports = drive(sc.loads, endpoints, warmup)
+    _wait_delivered(sink, before, _accepted(sc.loads, reports))
+
+
+def run_idle_point(sc: Scenario, target: str, workers: int, runs: int, duration: float, warmup: float) -> dict[str, Any]:
+    sink = Sink()
+    try:
+        with TARGETS[target](sc, free_port(), free_port(), sink.url, workers) as proc:
+            monitor = TreeMonitor(proc.pid)
+            time.sleep(warmup)  # start-up work (imports, first garbage collections) is not idling
+            results = []
+            for i in range(runs):
+                run = measure_idle(monitor, duration)
+                results.append(run)
+                print(f"    idle run {i + 1}/{runs}: {run['cpu_percent']:.2f}% of a core  pss {run['pss_mib']} MiB "
+                      f"(peak {run['peak_pss_mib']})  rss {run['rss_mib']} MiB  {run['processes']} processes", flush=True)
+    finally:
+        sink.close()
+    return {
+        "scenario": sc.name, "description": sc.description, "target": target, "workers": workers, "idle": True,
+        "loads": [], "cpu_percent": spread([r["cpu_percent"] for r in results]),
+        "pss_mib": spread([r["pss_mib"] for r in results]), "peak_pss_mib": spread([r["peak_pss_mib"] for r in results]),
+        "rss_mib": spread([r["rss_mib"] for r in results]), "processes": results[-1]["processes"],
+        "modes": ["idle"], "loss": 0, "zero_loss": True, "runs": results,
+    }
+
+
 def run_point(sc: Scenario, target: str, workers: int, runs: int, duration: float, warmup: float) -> dict[str, Any]:
+    if sc.idle:
+        return run_idle_point(sc, target, workers, runs, duration, warmup)
     sink = Sink()
     try:
         grpc_port, http_port = free_port(), free_port()
@@ -230,7 +283,11 @@ def run_point(sc: Scenario, target: str, workers: int, runs: int, duration: floa
         with TARGETS[target](sc, grpc_port, http_port, sink.url, workers) as proc:
             monitor = TreeMonitor(proc.pid).start()
             try:
-                paced = calibrate(sc, sink, endpoints, warmup) if warmup else None
+                paced = None
+                if sc.fixed_rate and warmup:
+                    warm_up(sc, sink, endpoints, warmup)
+                elif warmup:
+                    paced = calibrate(sc, sink, endpoints, warmup)
                 if paced:
                     print(f"    paced at {PACE_HEADROOM:.2f}x the forwarded rate: "
                           f"{ {sc.loads[i].signal: round(r) for i, r in paced.items()} } items/s", flush=True)
@@ -241,6 +298,7 @@ def run_point(sc: Scenario, target: str, workers: int, runs: int, duration: floa
                     print(f"    run {i + 1}/{runs}: {run['items_per_s']:>9,} items/s  "
                           f"{run['cpu_s_per_million']:6.2f} cpu-s/M  loss {run['loss']}  "
                           f"p99 e2e {run['e2e_p99_ms']} ms  rss {run['peak_rss_mib']} MiB  "
+                          f"pss {run['peak_pss_mib']} MiB  {run['processes']} processes  "
                           f"others {run['other_cores_busy']} cores", flush=True)
             finally:
                 monitor.stop()
@@ -266,6 +324,8 @@ def summarise(sc: Scenario, target: str, workers: int, runs: list[dict[str, Any]
         "loss": sum(r["loss"] for r in runs), "zero_loss": all(r["loss"] == 0 for r in runs),
         "modes": sorted({r["mode"] for r in runs}),
         "other_cores_busy": spread([r["other_cores_busy"] for r in runs]),
+        "cpu_percent": spread([r["cpu_percent"] for r in runs]),
+        "processes": runs[-1]["processes"],
         "runs": runs,
     }
 
@@ -276,7 +336,7 @@ def comparisons(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ours = {(p["scenario"], p["workers"]): p for p in points if p["target"] == "collector"}
     for peer in (p for p in points if p["target"] != "collector"):
         mine = ours.get((peer["scenario"], peer["workers"]))
-        if mine is None:
+        if mine is None or peer.get("idle"):
             continue
         out.append({
             "scenario": peer["scenario"], "peer": peer["target"], "workers": peer["workers"],
@@ -299,9 +359,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--no-peers", action="store_true", help="skip rotel")
     parser.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    parser.add_argument("--light", action="store_true",
+                        help="only the idle and fixed-rate scenarios (the memory and light-load figures)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="write the results JSON only (no README tables or charts): for trial runs")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/run-<time>.json)")
     args = parser.parse_args(argv)
     names = args.scenario or scenarios.names()
+    if args.light:
+        names = [n for n in names if scenarios.load(n).idle or scenarios.load(n).fixed_rate]
     started = time.monotonic()
     doc: dict[str, Any] = {"machine": machine(), "args": {k: str(v) if isinstance(v, Path) else v
                                                          for k, v in vars(args).items()},
@@ -328,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             point["sweep"] = count != sc.workers
             doc["points"].append(point)
+            if point.get("idle"):
+                print(f"  => idle {point['cpu_percent']['median']:.2f}% of a core, pss {point['pss_mib']['median']} MiB",
+                      flush=True)
+                continue
             print(f"  => {point['items_per_s']['median']:,.0f} items/s "
                   f"[{point['items_per_s']['min']:,.0f}-{point['items_per_s']['max']:,.0f}]  "
                   f"{point['cpu_s_per_million']['median']:.2f} cpu-s/M  loss {point['loss']}", flush=True)
@@ -345,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / f"run-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(doc, indent=2))
     print(f"wrote {out} in {doc['elapsed_s']:.0f}s")
+    if args.no_report:
+        return 0
     from bench import report
 
     report.write(RESULTS)

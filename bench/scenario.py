@@ -9,12 +9,20 @@
     livedebugging = true                       # optional: add `livedebugging { enabled = true }`
     debug_viewer = "otelcol.processor.batch.b" # optional: one live debugging viewer of this component
     debug_sample_prob = 0.01                   #   at this sampling probability, for the whole run
+    default_workers = true                     # optional: leave the worker counts at their defaults
+    [env]                                      # optional: more environment for our collector
+    COLLECTOR_WORKERS_MODE = "inline"
 
     [[load]]                                   # one or more; several run at once (a mixed load)
     signal = "traces"
     protocol = "grpc"
     concurrency = 16
     items_per_request = 100
+    rate = 10000                               # optional: items/s; every load with a rate = a fixed-rate scenario
+
+A scenario without `[[load]]` measures the idle collector: CPU % of a core and summed PSS over `--duration`.
+A fixed-rate scenario sends at its rates (warm-up included) and is never stepped down: it reports CPU-seconds
+per million items and memory at that load, and its loss as measured (it must be zero).
 """
 
 from __future__ import annotations
@@ -58,6 +66,16 @@ class Scenario:
     livedebugging: bool = False
     debug_viewer: str | None = None
     debug_sample_prob: float = 1.0
+    env: tuple[tuple[str, str], ...] = ()
+    default_workers: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return not self.loads
+
+    @property
+    def fixed_rate(self) -> bool:
+        return bool(self.loads) and all(spec.rate for spec in self.loads)
 
     def render_config(self, grpc_port: int, http_port: int, sink_url: str) -> str:
         """The collector configuration with this run's ports; an example keeps its own text."""
@@ -78,7 +96,7 @@ class Scenario:
 
 def load(name: str) -> Scenario:
     doc = tomllib.loads((BENCH / "scenarios" / f"{name}.toml").read_text())
-    loads = tuple(LoadSpec(**entry) for entry in doc.pop("load"))
+    loads = tuple(LoadSpec(**entry) for entry in doc.pop("load", ()))
     if not doc.get("config") and not doc.get("example"):
         raise ValueError(f"scenario {name}: needs `config` or `example`")
     return Scenario(name=name, description=doc.get("description", name), loads=loads, config=doc.get("config"),
@@ -86,7 +104,9 @@ def load(name: str) -> Scenario:
                     sweep=tuple(doc.get("sweep", ())), peers=tuple(doc.get("peers", ())),
                     signals=tuple(dict.fromkeys(spec.signal for spec in loads)),
                     livedebugging=bool(doc.get("livedebugging", False)), debug_viewer=doc.get("debug_viewer"),
-                    debug_sample_prob=float(doc.get("debug_sample_prob", 1.0)))
+                    debug_sample_prob=float(doc.get("debug_sample_prob", 1.0)),
+                    env=tuple((str(k), str(v)) for k, v in doc.get("env", {}).items()),
+                    default_workers=bool(doc.get("default_workers", False)))
 
 
 def names() -> list[str]:

@@ -76,7 +76,9 @@ class Collector:
 
     def __init__(self, scenario: Scenario, grpc_port: int, http_port: int, sink_url: str, workers: int) -> None:
         env = scenario.config_env(sink_url)
-        env.update({f"COLLECTOR_{signal.upper()}_WORKERS": str(workers) for signal in scenario.signals})
+        if not scenario.default_workers:
+            env.update({f"COLLECTOR_{signal.upper()}_WORKERS": str(workers) for signal in scenario.signals})
+        env.update(scenario.env)
         self.process = CollectorProcess(scenario.render_config(grpc_port, http_port, sink_url), env=env)
         self.scenario = scenario
         self.viewer: DebugViewer | None = None

@@ -198,3 +198,46 @@ def test_comparisons_divide_ours_by_the_peer() -> None:
               _point("logs-http", "collector", 2, 5000, 7, True)]
     [row] = comparisons(points)  # type: ignore[arg-type]
     assert row["peer"] == "rotel" and row["items_per_s"]["ratio"] == 0.5 and row["cpu_s_per_million"]["ratio"] == 2.0
+
+
+def test_light_load_and_idle_points_get_their_own_tables(tmp_path: Path) -> None:
+    fixed = _point("traces-http-10k", "collector", 1, 10000, 4.5) | {"modes": ["fixed-rate"], "processes": 5,
+                                                                     "cpu_percent": {"median": 4.5, "min": 4.4, "max": 4.6}}
+    peer = _point("traces-http-10k", "rotel", 1, 10000, 9.0) | {"modes": ["fixed-rate"], "processes": 1}
+    idle = {"scenario": "idle-default", "target": "collector", "workers": 1, "idle": True, "processes": 5,
+            "cpu_percent": {"median": 0.3, "min": 0.2, "max": 0.4}, "pss_mib": {"median": 101.5, "min": 100, "max": 102},
+            "peak_pss_mib": {"median": 103, "min": 103, "max": 103}, "rss_mib": {"median": 200, "min": 200, "max": 200},
+            "modes": ["idle"], "loss": 0, "runs": [{}, {}, {}]}
+    doc = {"machine": {"cpu": "test cpu", "cores": 2, "python": "3.11", "libraries": {},
+                       "loadavg_at_start": [0.1, 0.2, 0.3]}, "started": "now", "points": [fixed, peer, idle]}
+    (tmp_path / "run-1.json").write_text(json.dumps(doc))
+    _page, summary = report.render(tmp_path)
+    assert "| traces-http-10k | collector | 5 | 10,000 [9,000–11,000] | 4.50 [4.05–4.95] | 4.5 [4.4–4.6] | 80 [72–88]" \
+        in summary
+    assert "| traces-http-10k | rotel | 1 |" in summary
+    assert "| idle-default | collector | 5 | 0.30 [0.20–0.40] | 101.5 [100.0–102.0] | 103.0 [103.0–103.0]" in summary
+    assert "| traces-http-10k | rotel | 10,000 / 10,000 | **1.00×** | 4.50 / 9.00 | **0.50×** |" in summary
+    assert not (tmp_path / "idle-default.png").exists()  # nothing to chart without a load
+
+
+def test_scenarios_declare_fixed_rates_idle_runs_and_environment() -> None:
+    from bench import scenario
+
+    light = scenario.load("traces-http-10k")
+    assert light.fixed_rate and not light.idle and light.loads[0].rate == 10000 and "rotel" in light.peers
+    inline = scenario.load("traces-http-10k-inline")
+    assert dict(inline.env) == {"COLLECTOR_WORKERS_MODE": "inline"}
+    idle = scenario.load("idle-default")
+    assert idle.idle and not idle.fixed_rate and idle.default_workers and idle.example == "default.alloy"
+    assert not scenario.load("traces-http").fixed_rate
+
+
+def test_idle_measurement_reads_the_tree() -> None:
+    import os
+
+    from bench.procstat import TreeMonitor
+    from bench.run import measure_idle
+
+    run = measure_idle(TreeMonitor(os.getpid()), duration=0.3, interval=0.1)
+    assert run["mode"] == "idle" and run["processes"] >= 1
+    assert run["pss_mib"] > 0 and run["peak_pss_mib"] >= run["pss_mib"] and run["cpu_percent"] >= 0
