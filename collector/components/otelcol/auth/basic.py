@@ -232,8 +232,8 @@ class BasicAuthHandler(AuthHandler):
             ok = await asyncio.to_thread(table.check, user, password)
         except OSError:
             return AuthOutcome(False, "htpasswd file unreadable", CHALLENGE)
-        except ValueError:  # the user's entry is not a usable hash (e.g. a bare crypt salt)
-            return AuthOutcome(False, "unusable htpasswd entry", CHALLENGE)
+        except ValueError:  # a password bcrypt cannot take (> 72 bytes), or an entry that is no hash
+            return AuthOutcome(False, "invalid credentials", CHALLENGE)
         if not ok:
             return AuthOutcome(False, "invalid credentials", CHALLENGE)
         table.remember(fingerprint)

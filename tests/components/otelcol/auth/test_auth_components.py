@@ -71,6 +71,7 @@ def test_htpasswd_accepts_the_schemes_htpasswd_writes(entry: str) -> None:
     ({"authorization": "Basic !!notbase64"}, "malformed credentials"),
     ({"authorization": "Basic " + base64.b64encode(b"no-colon").decode()}, "malformed credentials"),
     (basic_header("mallory", PASSWORD), "invalid credentials"),
+    (basic_header("alice", "p" * 100), "invalid credentials"),  # longer than bcrypt takes: refused, no error
 ])
 def test_htpasswd_refusals_say_why_without_the_credentials(headers: dict[str, str], reason: str) -> None:
     outcome = check(htpasswd_server(f"alice:{BCRYPT}"), headers)
