@@ -215,3 +215,19 @@ def test_extra_metrics(extra: bool) -> None:
         assert rows["scrape_body_size_bytes"] == float(len(EXPOSITION))
     else:
         assert not {"scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes"} & set(rows)
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_track_timestamps_staleness(track: bool) -> None:
+    """A series exposed with its own timestamp gets a staleness marker when it vanishes only with
+    `track_timestamps_staleness = true` (Prometheus's rule); one without a timestamp always does."""
+    from collector.components.prometheus.scrape.targets import ScrapeState, Target
+    from collector.protocols.prometheus.series import is_stale_nan
+    from collector.protocols.prometheus.textparse import parse
+
+    state = ScrapeState(Target("http://h/metrics", (("job", "j"),), 60.0, 10.0, "k"),
+                        track_timestamps_staleness=track)
+    state.success(parse("stamped 1 1700000000000\nplain 2\n"), 1_700_000_060_000, 0.01)
+    batch = state.success(parse("other 3\n"), 1_700_000_120_000, 0.01)
+    stale = sorted(s.name for s, v, _ in batch.rows() if is_stale_nan(v))
+    assert stale == (["plain", "stamped"] if track else ["plain"])

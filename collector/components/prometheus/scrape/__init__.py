@@ -62,7 +62,6 @@ class Arguments(HTTPClientConfig, frozen=True, kw_only=True):
         "scrape_native_histograms": _NO_NATIVE,
         "native_histogram_bucket_limit": _NO_NATIVE,
         "native_histogram_min_bucket_factor": _NO_NATIVE,
-        "track_timestamps_staleness": "samples with explicit timestamps get no staleness markers",
         "metric_name_validation_scheme": "metric and label names are sanitised to the legacy character set",
         "metric_name_escaping_scheme": "metric and label names are sanitised to the legacy character set",
         "clustering": "this collector does not cluster: every instance scrapes all of its targets",
@@ -184,6 +183,7 @@ class Scrape(Component[Arguments]):
             state.label_name_length_limit = args.label_name_length_limit
             state.label_value_length_limit = args.label_value_length_limit
             state.extra_metrics = (args.sample_limit,) if args.extra_metrics else None
+            state.track_timestamps_staleness = args.track_timestamps_staleness
             self._states[key] = state
             self._loops[key] = asyncio.create_task(self._loop(state, args), name=f"scrape {target.url}")
         m.SCRAPE_TARGETS.labels(self.ctx.component_id, "/").set(len(wanted))

@@ -110,6 +110,10 @@ class ScrapeState:
     # and scrape_body_size_bytes, as Prometheus's extra-scrape-metrics do; None: not reported
     extra_metrics: tuple[int] | None = None
     body_size: int = 0  # of the last scrape, for scrape_body_size_bytes
+    # Prometheus writes no staleness markers for series exposed with their own timestamp unless
+    # `track_timestamps_staleness` is set; `_exempt` holds the last scrape's such series
+    track_timestamps_staleness: bool = False
+    _exempt: frozenset[Series] = frozenset()
     _series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = field(default_factory=dict)
     _previous: dict[Series, None] = field(default_factory=dict)
     _synthetic: dict[str, Series] = field(default_factory=dict)
@@ -158,6 +162,8 @@ class ScrapeState:
         """Samples of a successful scrape, stale markers for vanished series, and the synthetic series."""
         batch = SampleBatch()
         current: dict[Series, None] = {}
+        exempt: list[Series] = []
+        untracked = self.honor_timestamps and not self.track_timestamps_staleness
         added = 0
         for name, scraped, value, ts in exposition.samples:
             series = self._labelled(name, scraped)
@@ -166,11 +172,14 @@ class ScrapeState:
             current[series] = None
             if series not in self._previous:
                 added += 1
+            if ts is not None and untracked:
+                exempt.append(series)
             batch.append(series, value, ts if (ts is not None and self.honor_timestamps) else scrape_ms)
         for series in self._previous:
-            if series not in current:
+            if series not in current and series not in self._exempt:
                 batch.append(series, STALE_NAN, scrape_ms)
         self._previous = current
+        self._exempt = frozenset(exempt)
         if len(self._series) > 2 * len(current) + 64:  # forget identities that stopped being exposed
             self._series = {k: v for k, v in self._series.items() if v in current}
         for family in exposition.types.keys() | exposition.help.keys():
@@ -197,8 +206,10 @@ class ScrapeState:
         """`up` 0 and stale markers for everything the last successful scrape wrote."""
         batch = SampleBatch()
         for series in self._previous:
-            batch.append(series, STALE_NAN, scrape_ms)
+            if series not in self._exempt:
+                batch.append(series, STALE_NAN, scrape_ms)
         self._previous = {}
+        self._exempt = frozenset()
         for name, value in (("up", 0.0), ("scrape_duration_seconds", duration), ("scrape_samples_scraped", 0.0),
                             ("scrape_samples_post_metric_relabeling", 0.0), ("scrape_series_added", 0.0)):
             batch.append(self.synthetic(name), value, scrape_ms)
@@ -209,6 +220,7 @@ class ScrapeState:
         """The target went away: stale markers for all its series, including the synthetic ones."""
         batch = SampleBatch()
         for series in list(self._previous) + list(self._synthetic.values()):
-            batch.append(series, STALE_NAN, scrape_ms)
+            if series not in self._exempt:
+                batch.append(series, STALE_NAN, scrape_ms)
         self._previous = {}
         return batch
