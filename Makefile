@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/default.alloy
 
-.PHONY: install run test bench clean system-deps
+.PHONY: install run test bench fuzz clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ bench: $(STAMP)
 	@$(PY) -c "import matplotlib, tqdm, pytest_benchmark, rotel" 2>/dev/null || \
 		$(PY) -m pip install --quiet matplotlib tqdm pytest-benchmark rotel
 	$(PY) -m bench.run $(if $(SCENARIO),--scenario $(SCENARIO),) $(BENCH_ARGS)
+
+# `make fuzz` runs every target of fuzz/targets.py with atheris for FUZZ_SECONDS each (FUZZ_TARGETS to pick
+# some), growing fuzz/corpus/ (committed; `make test` replays it). Crashing inputs land in fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(shell $(PY) -c "from fuzz.targets import TARGETS; print(' '.join(TARGETS))" 2>/dev/null)
+fuzz: $(STAMP)
+	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet -e '.[fuzz]'
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== $$target ($(FUZZ_SECONDS)s)"; \
+		$(PY) -m fuzz.run $$target --seconds $(FUZZ_SECONDS) -use_value_profile=1 || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

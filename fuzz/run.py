@@ -1,0 +1,59 @@
+"""Run one fuzz target with atheris (libFuzzer, coverage-guided):
+`python -m fuzz.run TARGET [--seconds 60] [--max-len 4096]`, or all of them with `make fuzz`.
+
+New inputs that reach new coverage are written to `fuzz/corpus/<target>/` (the corpus is committed:
+`make test` replays it). A crash (an exception the target does not expect) stops the run, writes
+the input to `fuzz/crashes/<target>-<sha1>` and prints the traceback; fix the code, then move the
+input into the corpus so it stays a regression case.
+
+atheris instruments the collector's modules as they are imported (`instrument_imports`), so the
+targets module is imported inside that block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import atheris
+
+ROOT = Path(__file__).resolve().parent
+CORPUS = ROOT / "corpus"
+CRASHES = ROOT / "crashes"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target")
+    parser.add_argument("--seconds", type=int, default=60, help="how long to fuzz")
+    parser.add_argument("--max-len", type=int, default=4096, help="largest input libFuzzer generates")
+    parser.add_argument("--runs", type=int, default=-1, help="stop after this many executions (-1: time only)")
+    args, extra = parser.parse_known_args()
+
+    with atheris.instrument_imports(include=["collector"]):
+        from fuzz.targets import TARGETS
+    if args.target not in TARGETS:
+        parser.error(f"unknown target {args.target!r}; known: {', '.join(TARGETS)}")
+    target = TARGETS[args.target]
+    corpus = CORPUS / target.name
+    corpus.mkdir(parents=True, exist_ok=True)
+    CRASHES.mkdir(exist_ok=True)
+    libfuzzer = [
+        sys.argv[0],
+        f"-max_total_time={args.seconds}",
+        f"-max_len={args.max_len}",
+        f"-runs={args.runs}",
+        f"-artifact_prefix={CRASHES}/{target.name}-",
+        "-print_final_stats=1",
+        "-rss_limit_mb=1536",
+        "-timeout=10",
+        *extra,
+        str(corpus),
+    ]
+    atheris.Setup(libfuzzer, target.run)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
