@@ -167,17 +167,23 @@ def test_errors_are_clear(watched: tuple[CollectorProcess, SinkThread, str],
     assert status == 400 and "sampleProb" in body
 
 
-def test_sampler_is_bernoulli_per_item_across_payloads() -> None:
+@pytest.mark.parametrize("size", [8192, 600, 100, 1])
+def test_sampler_picks_each_item_with_probability_p(size: int) -> None:
     import random
 
-    everything = Sampler(1.0)
-    assert everything.picks(5) == [0, 1, 2, 3, 4]
+    assert Sampler(1.0).picks(5) == [0, 1, 2, 3, 4]
     assert Sampler(0.0).picks(1000) == []
-    sampler = Sampler(0.1, random.Random(7))
-    picked = sum(len(sampler.picks(100)) for _ in range(1000))
-    assert 9_000 < picked < 11_000  # 100 000 items at p = 0.1
-    for index in sampler.picks(100):
-        assert 0 <= index < 100
+    sampler = Sampler(0.01, random.Random(size))
+    payloads = 2_000_000 // size
+    decoded = picked = 0
+    for _ in range(payloads):
+        picks = sampler.picks(size)
+        assert picks == sorted(set(picks)) and all(0 <= i < size for i in picks)
+        decoded += bool(picks)
+        picked += len(picks)
+    assert 16_000 < picked < 24_000  # 2 000 000 items at p = 0.01 (clustered, so a wide margin)
+    if size == 8192:
+        assert decoded < payloads / 3  # most big batches are never decoded
 
 
 def test_rendered_metric_points_and_logs() -> None:
