@@ -286,7 +286,8 @@ class OtlpReceiver(Component[Arguments]):
             gate = AuthGate(g.auth, cid, "grpc", log) if g.auth is not None else None
             servers.append(OtlpGrpcServer(GrpcServerConfig(
                 host, port, g.max_recv_msg_size, creds, reuse_port, g.max_concurrent_streams,
-                g.keepalive.grpc_options() if g.keepalive is not None else (), gate, g.include_metadata,
+                g.keepalive.grpc_options() if g.keepalive is not None else (),
+                auth=gate, include_metadata=g.include_metadata,
             ), Ingest(admission, cid, "grpc"), log))
         if args.http is not None:
             from collector.protocols import otlp_compression
@@ -309,7 +310,7 @@ class OtlpReceiver(Component[Arguments]):
             gate = AuthGate(h.auth, cid, "http", log) if h.auth is not None else None
             servers.append(OtlpHttpServer(HttpServerConfig(
                 host, port, protocol, context, reuse_port, h.read_header_timeout, h.idle_timeout, cors,
-                gate, h.include_metadata,
+                auth=gate, include_metadata=h.include_metadata,
             ), Ingest(admission, cid, "http"), log))
         return servers
 
