@@ -224,8 +224,10 @@ def test_no_proxy_and_environment_rules(monkeypatch: pytest.MonkeyPatch) -> None
 class TokenServer:
     """A client-credentials token endpoint: checks the client's basic auth and the form."""
 
-    def __init__(self, expires_in: int) -> None:
+    def __init__(self, expires_in: int, ssl_context: ssl.SSLContext | None = None, status: int = 200) -> None:
         self.expires_in = expires_in
+        self.ssl_context = ssl_context
+        self.status = status
         self.forms: list[dict[str, str]] = []
         self.auth: list[str] = []
         self.runner: web.AppRunner | None = None
@@ -235,6 +237,8 @@ class TokenServer:
         async def token(request: web.Request) -> web.Response:
             self.forms.append(dict(await request.post()))  # type: ignore[arg-type]
             self.auth.append(request.headers.get("Authorization", ""))
+            if self.status != 200:
+                return web.json_response({"error": "invalid_client"}, status=self.status)
             return web.json_response({"access_token": f"tok{len(self.forms)}", "token_type": "bearer",
                                       "expires_in": self.expires_in})
 
@@ -242,8 +246,9 @@ class TokenServer:
         app.router.add_post("/oauth/token", token)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/oauth/token"
+        await web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.ssl_context).start()
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.runner.addresses[0][1]}/oauth/token"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -372,3 +377,36 @@ def test_remote_write_server_name_and_insecure_skip_verify(tmp_path: Path, ca: t
                           lambda s: len(s.samples) >= 2)
 
     asyncio.run(scenario())
+
+
+def test_oauth2_token_endpoint_over_its_own_tls_config(tmp_path: Path, pki: dict[str, Any]) -> None:
+    """The token endpoint is HTTPS with the private CA, given to the oauth2 block only."""
+    async def scenario() -> None:
+        async with TokenServer(3600, ssl_context=server_context(pki)) as tokens, RemoteWriteSink() as sink:
+            endpoint = Endpoint(url=sink.url, queue_config=queue(), oauth2=OAuth2(
+                client_id="c", client_secret="s", token_url=tokens.url,  # type: ignore[arg-type]
+                tls_config=TLSConfig(ca_file=str(pki["files"]["ca"]))))
+            await deliver(tmp_path, endpoint, "prometheus.remote_write.oauthtls", sink)
+            assert sink.received[0].headers["Authorization"] == "Bearer tok1"
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_token_is_counted_and_nothing_is_sent(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cid = "prometheus.remote_write.notoken"
+
+    async def scenario() -> None:
+        async with TokenServer(3600, status=401) as tokens, RemoteWriteSink() as sink:
+            endpoint = Endpoint(url=sink.url, queue_config=queue(), oauth2=OAuth2(
+                client_id="c", client_secret="wrong", token_url=tokens.url))  # type: ignore[arg-type]
+
+            async def failed() -> None:
+                while errors(cid, sink.url, "oauth2") < 2:
+                    await asyncio.sleep(0.02)
+
+            with caplog.at_level(logging.WARNING):
+                await deliver(tmp_path, endpoint, cid, until=failed)
+            assert sink.attempts == 0
+
+    asyncio.run(scenario())
+    assert any("answered HTTP 401" in r.getMessage() for r in caplog.records), caplog.text
