@@ -65,6 +65,19 @@ def test_amplification_body_is_refused_without_decoding(gateway: Gateway) -> Non
     assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) == 5)
 
 
+def test_a_gibibyte_compression_bomb_is_413_in_bounded_memory(gateway: Gateway) -> None:
+    member = gzip.compress(b"\x00" * MIB, 9)
+    bomb = member * 1024  # 1 GiB inflated, ~1 MB on the wire
+    before = _rss(gateway)
+    status = _post(f"{gateway.http_url}/v1/logs", bomb,
+                   {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+    assert status == 413
+    after = _rss(gateway)
+    for title, rss in after.items():
+        assert rss - before.get(title, rss) < 100 * MIB, (title, before.get(title), rss)
+    assert wait_until(lambda: _refused(gateway, "too_large", "http") == 1)
+
+
 MALFORMED = [
     b"GARBAGE\r\n\r\n",
     b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
