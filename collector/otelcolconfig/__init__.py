@@ -49,10 +49,11 @@ def convert_yaml(path: str | os.PathLike[str], source: bytes | None = None,
     errors. Warnings are in `.conversion.diagnostics`."""
     from collector.components.kit.registry import all_components
     from collector.otelcolconfig.convert import convert
+    from collector.config.files import read_source
     from collector.otelcolconfig.yamlsource import YamlError, load_yaml
 
     name = os.fspath(path)
-    data = Path(path).read_bytes() if source is None else source
+    data = read_source(path) if source is None else source  # regular files only, size-capped
     sources = Sources({name: data})
     diags: list[Diagnostic] = []
     try:
