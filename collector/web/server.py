@@ -15,7 +15,7 @@ from collector.web.livedebug import LiveDebugRoutes
 from collector.web.observe import Observer
 from collector.web.routes import UiRoutes
 from collector.web.security import guard
-from collector.pipeline.configblocks import Auth, Http
+from collector.pipeline.configblocks import Auth, Http, Tls
 
 if TYPE_CHECKING:
     from collector.runtime.view import SupervisorControl
@@ -56,6 +56,8 @@ class AdminServer:
         self.live_debugging = LiveDebugRoutes(supervisor)
         self._sampler: asyncio.Task[None] | None = None
         self.listen_host = ""
+        self._served_tls: Tls | None = None  # what start() listened with
+        self._tls_warned: Tls | None = None
         self.app = web.Application(middlewares=[guard(lambda: self.listen_host, self._auth)])
         self.app.add_routes([
             web.get("/metrics", self.metrics),
@@ -75,6 +77,11 @@ class AdminServer:
 
     def _auth(self) -> Auth | None:
         block = self._http_block()
+        tls = block.tls if block is not None else None
+        if tls != self._served_tls and tls != self._tls_warned:
+            self._tls_warned = tls  # once per change, not per request
+            log.warning("the http block's tls settings changed; the admin server keeps serving %s until the "
+                        "collector restarts", "TLS" if self._served_tls is not None else "plain HTTP")
         return block.auth if block is not None else None
 
     async def start(self, listen_addr: str) -> None:
@@ -85,6 +92,7 @@ class AdminServer:
         block = self._http_block()
         context: ssl.SSLContext | None = None
         if block is not None and block.tls is not None:
+            self._served_tls = self._tls_warned = block.tls
             try:
                 context = block.tls.server_context()
             except (OSError, ssl.SSLError, ValueError) as err:

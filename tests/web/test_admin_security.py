@@ -317,3 +317,19 @@ def test_cross_site_rules(method: str, headers: dict[str, str], refused: bool) -
 
     request = make_mocked_request(method, "/-/reload", headers={"Host": "127.0.0.1:12345", **headers})
     assert (cross_site_reason(request) is not None) == refused
+
+
+def test_a_reload_that_adds_tls_says_it_applies_at_restart(collector: CollectorProcess, tmp_path: Path) -> None:
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "s.pem"))
+    original = collector.config_path.read_text()
+    collector.config_path.write_text(original + f'http {{\n  tls {{\n    cert_file = "{tmp_path / "s.pem"}"\n'
+                                                f'    key_file = "{tmp_path / "s.pem"}"\n  }}\n}}\n')
+    try:
+        status, text, _ = request(collector, "POST", "/-/reload")
+        assert status == 200, text
+        assert request(collector, "GET", "/-/ready")[0] == 200  # still plain HTTP
+        assert "keeps serving plain HTTP until the collector restarts" in collector.logs()
+    finally:
+        collector.config_path.write_text(original)
+        assert request(collector, "POST", "/-/reload")[0] == 200
