@@ -160,7 +160,25 @@ class _HtpasswdTable:
                 self._verified.popitem(last=False)
 
     def check(self, user: str, password: str) -> bool:
-        return bool(self.table().check_password(user, password))
+        """An unknown user costs one bcrypt verification too, so the answer's timing does not tell
+        a prober which user names exist."""
+        table = self.table()
+        if table.get_hash(user) is None:
+            _spend_like_a_password_check(password)
+            return False
+        return bool(table.check_password(user, password))
+
+
+_DECOY_HASH: str | None = None
+
+
+def _spend_like_a_password_check(password: str) -> None:
+    global _DECOY_HASH
+    from passlib.hash import bcrypt
+
+    if _DECOY_HASH is None:
+        _DECOY_HASH = bcrypt.hash(secrets.token_hex(16))
+    bcrypt.verify(password[:72] or "-", _DECOY_HASH)
 
 
 class _ClientCredentials:

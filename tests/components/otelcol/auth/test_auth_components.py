@@ -97,6 +97,23 @@ def test_a_verified_credential_is_remembered_so_bcrypt_runs_once(monkeypatch: py
     assert calls == ["alice"] * 4
 
 
+def test_an_unknown_user_costs_a_bcrypt_verification_like_a_known_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Otherwise the answer's timing tells a prober which user names exist."""
+    from passlib.hash import bcrypt as passlib_bcrypt
+
+    server = htpasswd_server(f"alice:{BCRYPT}")
+    verified: list[str] = []
+    original = passlib_bcrypt.verify
+
+    def counting(secret: str, hash: str) -> bool:
+        verified.append(secret)
+        return bool(original(secret, hash))
+
+    monkeypatch.setattr(passlib_bcrypt, "verify", counting)
+    assert not check(server, basic_header("mallory", "guess")).ok
+    assert verified == ["guess"]
+
+
 def test_htpasswd_file_and_inline_are_both_read_and_the_file_again_when_it_changes(tmp_path: Path) -> None:
     file = tmp_path / "users.htpasswd"
     file.write_text(f"bob:{SHA}\n")
