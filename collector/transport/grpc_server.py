@@ -15,7 +15,6 @@ so grpcio never receives, inflates or hands over the body of a call without vali
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from collector.signals import Signal
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
+from collector.transport.offload import in_decode_thread
 from collector.transport.grpc_limits import server_options
 from collector.transport.ingest import Ingest
 
@@ -67,7 +67,7 @@ def _export_method(signal: Signal, ingest: Ingest, auth: AuthGate | None = None,
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             if len(request) >= OFFLOAD_BYTES:
-                decoded = await asyncio.to_thread(otlp_grpc.decode, signal, request)
+                decoded = await in_decode_thread(otlp_grpc.decode, signal, request)
             else:
                 decoded = otlp_grpc.decode(signal, request)
         except TooMuchWork as refused:  # permanent: RESOURCE_EXHAUSTED without RetryInfo, as for oversize

@@ -25,6 +25,7 @@ from collector.transport.client_errors import ClientErrorLog
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
+from collector.transport.offload import in_decode_thread
 from collector.transport.ingest import Ingest
 
 __all__ = ["HttpServerConfig", "OtlpHttpServer"]
@@ -45,8 +46,8 @@ class HttpServerConfig:
 
 
 # Decoding runs in a worker thread (the event loop keeps serving) for bodies that can take long:
-# large ones, and compressed ones that may inflate up to the body limit. Small bodies, the common
-# case, decode inline: a thread hop costs more than they do.
+# large ones, and compressed ones that may inflate up to the body limit (collector.transport.offload,
+# a small shared pool). Small bodies, the common case, decode inline: a thread hop costs more.
 OFFLOAD_BYTES = 64 * 1024
 OFFLOAD_COMPRESSED_BYTES = 4 * 1024
 
@@ -166,7 +167,7 @@ class OtlpHttpServer:
         except asyncio.IncompleteReadError:
             return HttpReply(400, b"request body ended early", "text/plain; charset=utf-8", (), "incomplete_body")
         if _decode_in_thread(route, len(body)):
-            return await asyncio.to_thread(protocol.decode, route, body)
+            return await in_decode_thread(protocol.decode, route, body)
         return protocol.decode(route, body)
 
     def _respond(self, request: web.BaseRequest, reply: HttpReply, close: bool = False) -> web.Response:
