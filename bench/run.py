@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             point["sweep"] = count != sc.workers
             doc["points"].append(point)
             if point.get("idle"):
-                print(f"  => idle {point['cpu_percent']['median']:.2f}% of a core, pss {point['pss_mib']['median']} MiB",
+                print(f"  => idle {point['cpu_percent']['median']:.2f}% of a core, pss {point['pss_mib']['median']:.1f} MiB",
                       flush=True)
                 continue
             print(f"  => {point['items_per_s']['median']:,.0f} items/s "

@@ -17,7 +17,8 @@ mode, so the two modes cannot drift apart:
 
 What differs: the parts share one core and one garbage collector, the signals belong to the
 supervisor (the parts never install handlers), and their self-metrics are the process's own
-(in memory) instead of prometheus_client's multiprocess files (`selfmetrics/exposition.py`).
+(in memory, one slot per part, merged as the multiprocess files would be: `selfmetrics/parts.py`)
+instead of prometheus_client's multiprocess files (`selfmetrics/exposition.py` adds them).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import msgspec
 
 from collector.runtime.spec import ChildSpec
 from collector.runtime.status import StatusChannel
+from collector.selfmetrics.parts import PART, use_part_values
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class InlineProcess:
 
     def __init__(self, spec: ChildSpec) -> None:
         """`spec.status_fd` is the write end of the status pipe; this part owns and closes it."""
+        use_part_values()
         control_read, control_write = os.pipe()
         self.pid = os.getpid()
         self.returncode: int | None = None
@@ -62,6 +65,7 @@ class InlineProcess:
 
     async def _run(self) -> None:
         spec = self._spec
+        PART.set(spec.title)  # this task's context: every task and callback the part starts inherits it
         try:
             status = StatusChannel(spec.status_fd)
             from collector.pipeline.loader import load

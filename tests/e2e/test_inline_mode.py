@@ -60,6 +60,13 @@ def test_sdk_traces_logs_and_metrics_arrive(inline_gateway: Gateway, protocol: s
     assert wait_until(lambda: collector.metric_value("otelcol_exporter_sent_log_records_total") == 120)
 
 
+def test_gauges_of_a_component_in_several_parts_add_up(inline_gateway: Gateway) -> None:
+    # the exporter runs in the traces, metrics and logs workers: its queue capacity (1000 batches each,
+    # merged as `livesum`) is the three together, as with three worker processes
+    collector, exporter = inline_gateway.collector, "otelcol.exporter.otlphttp.out"
+    assert wait_until(lambda: collector.metric_value("otelcol_exporter_queue_capacity", component_id=exporter) == 3000)
+
+
 def test_reload_moves_data_to_the_new_exporter_without_loss(inline_gateway: Gateway) -> None:
     gateway = inline_gateway
     with SinkThread(OtlpSink()) as second:
