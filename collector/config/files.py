@@ -14,9 +14,10 @@ from pathlib import Path
 
 from collector.config.diag import Sources
 
-__all__ = ["MAX_FILE_BYTES", "read_config", "read_source"]
+__all__ = ["MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "read_config", "read_source"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TOTAL_BYTES = 16 * 1024 * 1024  # all the *.alloy files of a configuration directory together
 
 
 def read_source(path: str | os.PathLike[str]) -> bytes:
@@ -41,8 +42,14 @@ def read_config(path: str | os.PathLike[str]) -> Sources:
     sources = Sources()
     if p.is_dir():
         names = sorted(child.name for child in p.iterdir() if child.name.endswith(".alloy") and child.is_file())
+        total = 0
         for name in names:
-            sources.add(os.path.join(os.fspath(path), name), read_source(p / name))
+            data = read_source(p / name)
+            total += len(data)
+            if total > MAX_TOTAL_BYTES:
+                raise OSError(errno.EFBIG, f"configuration directory larger than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB "
+                                           f"(at {name})", os.fspath(path))
+            sources.add(os.path.join(os.fspath(path), name), data)
         return sources
     sources.add(os.fspath(path), read_source(p))
     return sources

@@ -13,7 +13,7 @@ import pytest
 from collector.cli import main
 from collector.config import gofmt
 from collector.config.diag import MAX_RENDERED, DiagnosticError, Sources, render
-from collector.config.files import MAX_FILE_BYTES, read_config
+from collector.config.files import MAX_FILE_BYTES, MAX_TOTAL_BYTES, read_config
 from collector.config.parser import MAX_NESTING, parse
 from collector.config.scanner import MAX_ERRORS
 from collector.pipeline import plan
@@ -174,6 +174,12 @@ def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
     (folder / "big.alloy").write_bytes(b" " * (MAX_FILE_BYTES + 1))
     with pytest.raises(OSError, match="larger than"):
         read_config(folder)
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(MAX_TOTAL_BYTES // MAX_FILE_BYTES + 1):
+        (many / f"part{i}.alloy").write_bytes(b" " * MAX_FILE_BYTES)
+    with pytest.raises(OSError, match="configuration directory larger than"):
+        read_config(many)
 
 
 @pytest.mark.parametrize("value", ['"999999999999999999999GiB"', "999999999999999999999999"])
