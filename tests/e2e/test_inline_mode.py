@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -104,3 +105,18 @@ def test_worker_counts_other_than_one_are_refused() -> None:
         code, output = process.run_to_exit()
     assert code == 1
     assert "COLLECTOR_TRACES_WORKERS='2': must be at most 1 with COLLECTOR_WORKERS_MODE=inline" in output
+
+
+def test_sigkill_during_an_outage_loses_nothing_after_a_restart(tmp_path: Path) -> None:
+    # a success answer means the data is in a ring, as in the default mode: the rings outlive the one
+    # process, and the next start adopts and delivers them
+    from tests.e2e.test_durability import all_arrived, buffer_during_outage, durable_gateway
+
+    with durable_gateway(tmp_path / "data", env=INLINE) as setup:
+        setup.collector.start()
+        buffer_during_outage(setup)
+        assert len(setup.collector.kill_tree()) == 1  # the whole collector was one process
+        setup.sink.sink.recover()
+        setup.collector.restart()
+        assert wait_until(lambda: all_arrived(setup.sink.sink), timeout=90)
+        assert setup.collector.metric_value("collector_ring_adopted_records_total", signal="traces") > 0
