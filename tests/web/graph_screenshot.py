@@ -40,7 +40,7 @@ def main() -> int:
             send_logs("http", endpoint, 25)
             send_metrics("http", endpoint, resource={"service.name": "checkout", "deployment.environment": "prod"})
             time.sleep(0.5)
-        with browser_context(width=2330, height=520) as context:
+        with browser_context(width=1280, height=800) as context:  # a laptop screen: the page fits the graph
             page = context.new_page()
             page.goto(proc.admin_url + "/graph")
             page.wait_for_selector("main[data-loaded=true] svg.graph")
