@@ -3,8 +3,8 @@
 Starts the collector with the given configuration (its OTLP listen ports rewritten to free ones, its
 backends (`sys.env("...URL")`) pointed at a counting sink), waits `--settle` seconds and prints the
 PSS of every process split by what holds it (`bench.procstat.MemoryBreakdown`: code, modules, heap,
-rings, files, stacks). With `--load <scenario>` (bench/scenarios/*.toml; its loads run as fast as
-they are accepted) it then drives the load for `--load-seconds`, samples the tree every
+rings, files, stacks). With `--load <scenario>` (bench/scenarios/*.toml; its loads run at their
+`rate`, or as fast as they are accepted) it then drives the load for `--load-seconds`, samples the tree every
 `--interval` seconds and prints the breakdown at the peak of the summed PSS, then keeps sampling
 for `--after` seconds and prints the breakdown at the end and how long the tree took to come back
 within 20% of its idle PSS. Worker counts are the defaults unless the environment sets them.
@@ -125,7 +125,8 @@ def under_load(args: argparse.Namespace, root: int, startup: dict[int, int], idl
         if snap.pss > peak.pss:
             peak = snap
     print()
-    print(peak.table(f"peak under load ({args.load}, {args.load_seconds:.0f}s as fast as accepted), PSS in MiB"))
+    pace = " + ".join(f"{spec.rate:,.0f}/s" if spec.rate else "as fast as accepted" for spec in sc.loads)
+    print(peak.table(f"peak under load ({args.load}, {args.load_seconds:.0f}s at {pace}), PSS in MiB"))
     accepted = sum(r.get("items_accepted", 0) for r in result.get("reports", []))
     print(f"items accepted: {accepted} ({accepted / args.load_seconds:,.0f}/s)")
     stopped = time.monotonic()
