@@ -256,3 +256,43 @@ def test_a_slow_viewer_drops_and_counts_beyond_its_queue(tmp_path: Any) -> None:
         hub.close_all()
 
     asyncio.run(scenario())
+
+
+def test_watching_survives_a_reload_that_replaces_the_component_and_ends_when_disabled() -> None:
+    import urllib.request
+
+    otlp = free_port()
+    with SinkThread() as sink:
+        config = CONFIG % {"otlp": otlp, "sink": sink.url}
+        with CollectorProcess(config, shutdown_timeout="2s", env={"COLLECTOR_TRACES_WORKERS": "1"}) as proc:
+            endpoint = f"http://127.0.0.1:{otlp}"
+            stream = Stream(proc.admin_port, f"/api/v0/web/debug/{BATCH}")
+            try:
+                tap_on(proc, stream, endpoint)
+
+                def reload(text: str) -> None:
+                    proc.config_path.write_text(text)
+                    request = urllib.request.Request(proc.admin_url + "/-/reload", method="POST")
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        assert answer.status == 200
+
+                reload(config.replace('timeout = "50ms"', 'timeout = "60ms"'))  # the batch processor is replaced
+
+                def watched_after_reload() -> bool:  # the new instance's fan-out carries the tap too
+                    send_spans("http", endpoint, 5, name="after-reload")
+                    stream.read_some()
+                    return any(r.get("name") == "after-reload" for r in stream.records())
+
+                assert wait_until(watched_after_reload, timeout=30, interval=0.2)
+                reload(config.replace("enabled = true", "enabled = false"))
+
+                def ended() -> bool:
+                    stream.sock.settimeout(1.0)
+                    try:
+                        return stream.sock.recv(1 << 20) == b""
+                    except TimeoutError:
+                        return False
+
+                assert wait_until(ended, timeout=30, interval=0)
+            finally:
+                stream.close()
