@@ -126,6 +126,19 @@ def test_sample_prob_1_streams_every_item(watched: tuple[CollectorProcess, SinkT
         stream.close()
 
 
+def test_a_receiver_is_watched_where_its_output_enters_the_workers(
+        watched: tuple[CollectorProcess, SinkThread, str]) -> None:
+    proc, _, endpoint = watched
+    stream = Stream(proc.admin_port, "/api/v0/web/debug/otelcol.receiver.otlp.default?sampleProb=1")
+    try:
+        tap_on(proc, stream, endpoint)
+        send_spans("http", endpoint, 30, name="received")
+        assert wait_until(lambda: stream.read_some() or sum(r.get("name") == "received" for r in stream.records()) == 30,
+                          timeout=30)
+    finally:
+        stream.close()
+
+
 def test_a_viewer_that_never_reads_does_not_block_the_pipeline(
         watched: tuple[CollectorProcess, SinkThread, str]) -> None:
     proc, sink, endpoint = watched
