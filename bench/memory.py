@@ -125,8 +125,9 @@ def under_load(args: argparse.Namespace, root: int, startup: dict[int, int], idl
         if snap.pss > peak.pss:
             peak = snap
     print()
-    pace = " + ".join(f"{spec.rate:,.0f}/s" if spec.rate else "as fast as accepted" for spec in sc.loads)
-    print(peak.table(f"peak under load ({args.load}, {args.load_seconds:.0f}s at {pace}), PSS in MiB"))
+    pace = ("as fast as accepted" if not any(spec.rate for spec in sc.loads) else
+            "at " + " + ".join(f"{spec.rate:,.0f}/s" if spec.rate else "full speed" for spec in sc.loads))
+    print(peak.table(f"peak under load ({args.load}, {args.load_seconds:.0f}s {pace}), PSS in MiB"))
     accepted = sum(r.get("items_accepted", 0) for r in result.get("reports", []))
     print(f"items accepted: {accepted} ({accepted / args.load_seconds:,.0f}/s)")
     stopped = time.monotonic()
