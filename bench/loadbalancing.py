@@ -25,26 +25,11 @@ from typing import Any
 
 from bench.procstat import TreeMonitor, cpu_model
 from collector.signals import Signal
+from collector.testing.configs import batch_processor, otlp_receiver
 from collector.testing.process import CollectorProcess, free_port
 
 BACKENDS = 3
 
-FIRST_TIER = """
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  output {{
-    traces = [{exporter}.input]
-  }}
-}}
-"""
 LOADBALANCING = """
 otelcol.exporter.loadbalancing "lb" {{
   resolver {{
@@ -142,7 +127,9 @@ def config(mode: str, grpc_port: int, backends: CountingBackends) -> str:
     else:
         exporter = "otelcol.exporter.otlp.out"
         tail = OTLP.format(endpoint=endpoints[0])
-    return FIRST_TIER.format(grpc_port=grpc_port, exporter=exporter) + tail
+    first_tier = (otlp_receiver(to="otelcol.processor.batch.b", grpc_port=grpc_port)
+                  + batch_processor(to=exporter, timeout=None))
+    return first_tier + tail
 
 
 def load(endpoint: str, duration: float, concurrency: int, items: int) -> dict[str, Any]:

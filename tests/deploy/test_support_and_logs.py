@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import send_spans, wait_until
 from collector.testing.sink import SinkThread
@@ -30,41 +31,22 @@ from collector.signals import Signal
 
 SECRETS = ("basic-pass-7f3a9", "tenant-token-51c0e", "url-pass-c29d1")
 
-CONFIG = """
+
+def config_with_secrets(fmt: str, http_port: int, sink: SinkThread) -> str:
+    """OTLP/HTTP traces to `sink`, logging in `fmt`, and a remote_write with the three secrets."""
+    return f"""
 logging {{
   level  = "debug"
   format = "{fmt}"
 }}
-
-otelcol.receiver.otlp "in" {{
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-}}
-
+""" + otlp_pipeline(sink_url=sink.url, http_port=http_port) + f"""
 prometheus.remote_write "rw" {{
   endpoint {{
-    url     = "http://user:url-pass-c29d1@127.0.0.1:{sink_port}/api/v1/write"
+    url     = "http://user:url-pass-c29d1@127.0.0.1:{sink.port}/api/v1/write"
     headers = {{ "X-Scope-OrgID" = "tenant-token-51c0e" }}
   }}
   endpoint {{
-    url = "http://127.0.0.1:{sink_port}/api/v1/write"
+    url = "http://127.0.0.1:{sink.port}/api/v1/write"
     basic_auth {{
       username = "operator"
       password = "basic-pass-7f3a9"
@@ -72,6 +54,7 @@ prometheus.remote_write "rw" {{
   }}
 }}
 """
+
 
 _LOGFMT_PAIR = re.compile(r'([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|\S*)(?: |$)')
 _LEVELS = {"debug", "info", "warn", "error"}
@@ -97,9 +80,9 @@ def running(request: pytest.FixtureRequest) -> Iterator[tuple[CollectorProcess, 
     fmt = request.param
     with SinkThread() as sink:
         http_port = free_port()
-        config = CONFIG.format(fmt=fmt, http_port=http_port, sink_url=sink.url, sink_port=sink.port)
-        collector = CollectorProcess(config, env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1",
-                                                  "COLLECTOR_LOGS_WORKERS": "1"})
+        collector = CollectorProcess(config_with_secrets(fmt, http_port, sink),
+                                     env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1",
+                                          "COLLECTOR_LOGS_WORKERS": "1"})
         collector.start()
         try:
             send_spans("http", f"http://127.0.0.1:{http_port}", 20)
@@ -231,13 +214,12 @@ def test_reload_applies_a_new_logging_block(tmp_path: Path) -> None:
     with SinkThread() as sink:
         http_port = free_port()
         collector = CollectorProcess(
-            CONFIG.format(fmt="logfmt", http_port=http_port, sink_url=sink.url, sink_port=sink.port),
+            config_with_secrets("logfmt", http_port, sink),
             env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_METRICS_WORKERS": "1", "COLLECTOR_LOGS_WORKERS": "1"})
         collector.start()
         try:
             before = len(collector.logs().splitlines())
-            collector.config_path.write_text(
-                CONFIG.format(fmt="json", http_port=http_port, sink_url=sink.url, sink_port=sink.port))
+            collector.config_path.write_text(config_with_secrets("json", http_port, sink))
             request = urllib.request.Request(collector.admin_url + "/-/reload", method="POST")
             with urllib.request.urlopen(request, timeout=60) as response:
                 assert response.status == 200

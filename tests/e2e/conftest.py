@@ -5,6 +5,7 @@ from typing import Iterator
 
 import pytest
 
+from collector.testing.configs import FAST_RETRY, otlp_pipeline
 from collector.testing.process import CollectorProcess, OtlpEndpoints, free_port
 from collector.testing.sink import OtlpSink, SinkThread
 
@@ -14,41 +15,11 @@ def gateway_config(*, http_port: int, sink_url: str, grpc_port: int | None = Non
     """The e2e tests' collector: OTLP in (HTTP, and gRPC when `grpc_port` is given) for `signals`, a
     50 ms batch processor, OTLP/HTTP out to `sink_url` with fast retries; with `file_storage`, the
     exporter's sending queue is persistent, kept by `otelcol.storage.file "<file_storage>"`."""
-    width = max(len(signal) for signal in signals)
-
-    def routes(to: str) -> str:
-        return "".join(f"    {signal:<{width}} = [{to}]\n" for signal in signals)
-
-    grpc = f'  grpc {{\n    endpoint = "127.0.0.1:{grpc_port}"\n  }}\n' if grpc_port is not None else ""
-    storage = f'otelcol.storage.file "{file_storage}" {{}}\n\n' if file_storage else ""
+    storage = f'\notelcol.storage.file "{file_storage}" {{}}\n' if file_storage else ""
     queue = (f"  sending_queue {{\n    storage = otelcol.storage.file.{file_storage}.handler\n  }}\n"
              if file_storage else "")
-    return f"""
-otelcol.receiver.otlp "in" {{
-{grpc}  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-{routes("otelcol.processor.batch.b.input")}  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-{routes("otelcol.exporter.otlphttp.out.input")}  }}
-}}
-
-{storage}otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-{queue}  retry_on_failure {{
-    initial_interval = "50ms"
-    max_interval     = "200ms"
-    max_elapsed_time = "{max_elapsed}"
-  }}
-}}
-"""
+    return storage + otlp_pipeline(sink_url=sink_url, signals=signals, grpc_port=grpc_port, http_port=http_port,
+                                   retry={**FAST_RETRY, "max_elapsed_time": max_elapsed}, exporter_extra=queue)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import grpc
 import pytest
 
 from collector.signals import Signal
+from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
@@ -35,34 +36,8 @@ AUTHENTICATORS = {
 
 
 def config(auth_block: str, handler: str, grpc_port: int, http_port: int, sink_url: str) -> str:
-    return f"""{auth_block}
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-    auth     = {handler}
-  }}
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-    auth     = {handler}
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-}}
-"""
+    return auth_block + otlp_pipeline(sink_url=sink_url, grpc_port=grpc_port, http_port=http_port,
+                                      server_attributes={"auth": handler})
 
 
 class Guarded:

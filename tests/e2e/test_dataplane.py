@@ -14,6 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.signals import Signal
+from collector.testing.configs import otlp_receiver
 from collector.testing.sdk import send_logs, send_metrics, send_spans, wait_until
 from tests.e2e.conftest import Gateway, start_gateway
 
@@ -201,20 +202,13 @@ def test_concurrent_clients_on_both_protocols_lose_nothing(gateway: Gateway) -> 
     assert gateway.sink.sink.items(Signal.TRACES) == 800
 
 
-DEBUG_METRICS = """
-otelcol.receiver.otlp "in" {{
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    metrics = [otelcol.exporter.debug.d.input]
-  }}
-}}
-
-otelcol.exporter.debug "d" {{
-  verbosity = "detailed"
+def debug_metrics_config(http_port: int) -> str:
+    """Metrics over OTLP/HTTP to `otelcol.exporter.debug`, which logs each one with its worker."""
+    return otlp_receiver(to="otelcol.exporter.debug.d", signals=("metrics",), http_port=http_port) + """
+otelcol.exporter.debug "d" {
+  verbosity        = "detailed"
   sampling_initial = 100000
-}}
+}
 """
 
 
@@ -227,7 +221,7 @@ def test_metrics_of_one_resource_always_reach_the_same_worker() -> None:
 
     http_port = free_port()
     services = [f"svc-{i}" for i in range(8)]
-    with CollectorProcess(DEBUG_METRICS.format(http_port=http_port),
+    with CollectorProcess(debug_metrics_config(http_port),
                           env={"COLLECTOR_METRICS_WORKERS": "2"}) as collector:
         for round_ in range(3):
             request = ExportMetricsServiceRequest()

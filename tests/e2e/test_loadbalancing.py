@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from collector.signals import Signal
+from collector.testing.configs import FAST_RETRY, batch_processor, otlp_pipeline, otlp_receiver
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import wait_until
 from collector.testing.sink import OtlpSink, SinkThread
@@ -37,53 +38,13 @@ SMALL = {"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_LOGS_WORKERS": "1", "COLLEC
 
 
 def second_tier_config(grpc_port: int, sink_url: str) -> str:
-    return f"""
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-  retry_on_failure {{
-    initial_interval = "50ms"
-    max_interval     = "200ms"
-  }}
-}}
-"""
+    return otlp_pipeline(sink_url=sink_url, grpc_port=grpc_port, retry=FAST_RETRY)
 
 
 def first_tier_config(http_port: int, resolver: str, routing_key: str = "traceID") -> str:
-    return f"""
-otelcol.receiver.otlp "in" {{
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.loadbalancing.lb.input]
-  }}
-}}
-
+    pipeline = (otlp_receiver(to="otelcol.processor.batch.b", http_port=http_port)
+                + batch_processor(to="otelcol.exporter.loadbalancing.lb"))
+    return pipeline + f"""
 otelcol.exporter.loadbalancing "lb" {{
   routing_key = "{routing_key}"
   resolver {{
