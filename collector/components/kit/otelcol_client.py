@@ -160,15 +160,16 @@ class KeepaliveArgs(msgspec.Struct, frozen=True, kw_only=True):
     ping_without_stream: bool = False
 
 
-class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
-    """`client` block of `otelcol.exporter.otlp`."""
+class GRPCClientSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """A gRPC `client` block but its `endpoint`: what `otelcol.exporter.loadbalancing`'s
+    `protocol { otlp { client } }` takes (its resolver names the endpoints), and the rest of
+    `otelcol.exporter.otlp`'s."""
 
     NOT_APPLIED: ClassVar[dict[str, str]] = {
         "read_buffer_size": "grpcio sizes its own buffers",
         "write_buffer_size": "grpcio sizes its own buffers",
     }
 
-    endpoint: str
     auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every call
     compression: str = "gzip"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
@@ -179,6 +180,15 @@ class GRPCClientArgs(msgspec.Struct, frozen=True, kw_only=True):
     write_buffer_size: ByteSize = 512 * 1024
     tls: TLSClientArgs = msgspec.field(default_factory=TLSClientArgs)
     keepalive: KeepaliveArgs | None = None
+
+    def for_endpoint(self, endpoint: str) -> GRPCClientArgs:
+        return GRPCClientArgs(endpoint=endpoint, **{f: getattr(self, f) for f in GRPCClientSettings.__struct_fields__})
+
+
+class GRPCClientArgs(GRPCClientSettings, frozen=True, kw_only=True):
+    """`client` block of `otelcol.exporter.otlp`."""
+
+    endpoint: str
 
     def validate(self) -> None:
         validate_compression(self.compression, "client.compression")

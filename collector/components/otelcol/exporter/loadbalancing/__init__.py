@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import ClassVar, Final, Sequence
+from typing import Final, Sequence
 
 import msgspec
 
@@ -48,11 +48,10 @@ from collector.components.kit.api import (
     InputExports,
     Placement,
 )
-from collector.components.kit.auth import AuthHandler
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
-from collector.components.kit.otelcol_client import GRPCClientArgs, KeepaliveArgs, TLSClientArgs
+from collector.components.kit.otelcol_client import GRPCClientSettings
 from collector.components.kit.registry import register
-from collector.components.kit.types import ByteSize, DebugMetrics, Duration
+from collector.components.kit.types import DebugMetrics, Duration
 from collector.components.otelcol.exporter.loadbalancing.backend import Backend, sum_stats
 from collector.components.otelcol.exporter.loadbalancing.resolver import (
     DNSResolver,
@@ -142,31 +141,8 @@ class ResolverArgs(msgspec.Struct, frozen=True, kw_only=True):
                 raise ArgumentError("timeout must not be negative", "resolver.dns.timeout")
 
 
-class ClientArgs(msgspec.Struct, frozen=True, kw_only=True):
-    """`otelcol.exporter.otlp`'s `client` without `endpoint`: the resolver names the endpoints."""
-
-    NOT_APPLIED: ClassVar[dict[str, str]] = {
-        "read_buffer_size": "grpcio sizes its own buffers",
-        "write_buffer_size": "grpcio sizes its own buffers",
-    }
-
-    auth: AuthHandler | None = None  # an otelcol.auth.* handler's client side, applied to every call
-    compression: str = "gzip"
-    headers: dict[str, str] = msgspec.field(default_factory=dict)
-    authority: str = ""
-    balancer_name: str = "round_robin"
-    wait_for_ready: bool = False
-    read_buffer_size: ByteSize = 0
-    write_buffer_size: ByteSize = 512 * 1024
-    tls: TLSClientArgs = msgspec.field(default_factory=TLSClientArgs)
-    keepalive: KeepaliveArgs | None = None
-
-    def for_endpoint(self, endpoint: str) -> GRPCClientArgs:
-        return GRPCClientArgs(endpoint=endpoint, **{f: getattr(self, f) for f in self.__struct_fields__})
-
-
 class OTLPArgs(msgspec.Struct, frozen=True, kw_only=True):
-    client: ClientArgs
+    client: GRPCClientSettings  # the resolver names the endpoints
     timeout: Duration = 5.0
     queue: QueueArgs = msgspec.field(default_factory=QueueArgs)
     retry: RetryArgs = msgspec.field(default_factory=RetryArgs)
