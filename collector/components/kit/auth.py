@@ -18,7 +18,7 @@ carries the credentials it judged, so nothing downstream can log them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, MutableMapping, Sequence
+from typing import Literal, Mapping, MutableMapping, Sequence
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -73,29 +73,25 @@ class AuthHandler:
 def check_server_handler(handler: object, attribute: str) -> AuthHandler | None:
     """The receiver's `auth` value, refused (ArgumentError at `attribute`) if it cannot authenticate
     incoming requests."""
-    from collector.components.kit.api import ArgumentError
-
-    if handler is None:
-        return None
-    if not isinstance(handler, AuthHandler):
-        raise ArgumentError(f"auth must be an otelcol.auth.* handler, got {handler!r}", attribute)
-    if not handler.server:
-        raise ArgumentError(f"{handler} cannot authenticate incoming requests: configure a server side "
-                            "(otelcol.auth.basic's htpasswd block, otelcol.auth.bearer's token)", attribute)
-    return handler
+    return _check_side(handler, attribute, "server", "incoming requests: configure a server side "
+                       "(otelcol.auth.basic's htpasswd block, otelcol.auth.bearer's token)")
 
 
 def check_client_handler(handler: object, attribute: str) -> AuthHandler | None:
     """An exporter's `client { auth = ... }` value, refused if it cannot authenticate outgoing requests."""
+    return _check_side(handler, attribute, "client", "outgoing requests: configure a client side "
+                       "(otelcol.auth.basic's client_auth block)")
+
+
+def _check_side(handler: object, attribute: str, side: Literal["server", "client"], lacking: str) -> AuthHandler | None:
     from collector.components.kit.api import ArgumentError
 
     if handler is None:
         return None
     if not isinstance(handler, AuthHandler):
         raise ArgumentError(f"auth must be an otelcol.auth.* handler, got {handler!r}", attribute)
-    if not handler.client:
-        raise ArgumentError(f"{handler} cannot authenticate outgoing requests: configure a client side "
-                            "(otelcol.auth.basic's client_auth block)", attribute)
+    if not getattr(handler, side):
+        raise ArgumentError(f"{handler} cannot authenticate {lacking}", attribute)
     return handler
 
 
