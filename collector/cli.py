@@ -30,11 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the collector with a configuration file or directory")
-    run.add_argument("config", metavar="CONFIG", nargs="?")
-    run.add_argument("--config.file", dest="config_file", default=None, metavar="PATH",
-                     help="the configuration file or directory (the same as CONFIG, for service files)")
-    run.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
-                     help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
+    _add_configuration_arguments(run)
     run.add_argument("--server.http.listen-addr", dest="http_listen_addr", default=None,
                      metavar="ADDR", help="address of the HTTP server (UI, /metrics, /-/reload)")
     run.add_argument("--storage.path", dest="storage_path", default="data-collector", metavar="DIR",
@@ -43,11 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="how long to drain buffered data on shutdown")
 
     validate = commands.add_parser("validate", help="load a configuration without running it")
-    validate.add_argument("config", metavar="CONFIG", nargs="?")
-    validate.add_argument("--config.file", dest="config_file", default=None, metavar="PATH",
-                          help="the configuration file or directory (the same as CONFIG)")
-    validate.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
-                          help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
+    _add_configuration_arguments(validate)
 
     convert = commands.add_parser("convert", help="convert an OpenTelemetry Collector configuration to Alloy")
     convert.add_argument("config", metavar="CONFIG", nargs="?")
@@ -61,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--write", "-w", action="store_true", help="rewrite the file in place")
     _add_operator_tools(commands)
     return parser
+
+
+def _add_configuration_arguments(command: argparse.ArgumentParser) -> None:
+    """`run` and `validate` take the same configuration: CONFIG or --config.file, in either format."""
+    command.add_argument("config", metavar="CONFIG", nargs="?")
+    command.add_argument("--config.file", dest="config_file", default=None, metavar="PATH",
+                         help="the configuration file or directory (the same as CONFIG, for service files)")
+    command.add_argument("--config.format", dest="config_format", choices=("alloy", "otelcol"), default=None,
+                         help="configuration format (default: otelcol for .yaml/.yml files, else alloy)")
 
 
 def _add_operator_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,14 +148,22 @@ def _sink(args: argparse.Namespace) -> int:
     return serve(args)
 
 
-def _support(args: argparse.Namespace) -> int:
+def _duration_flag(value: str, flag: str) -> float | None:
+    """A DURATION flag's seconds, or None after printing why it is not one (the caller exits 1)."""
     from collector.config.units import parse_duration
-    from collector.support.client import AdminClient, fetch_bundle
 
     try:
-        duration = parse_duration(args.duration)
+        return parse_duration(value)
     except ValueError as exc:
-        print(f"Error: --duration: {exc}", file=sys.stderr)
+        print(f"Error: {flag}: {exc}", file=sys.stderr)
+        return None
+
+
+def _support(args: argparse.Namespace) -> int:
+    from collector.support.client import AdminClient, fetch_bundle
+
+    duration = _duration_flag(args.duration, "--duration")
+    if duration is None:
         return 1
     try:
         client = AdminClient.from_flags(args.http_listen_addr, args.url, args.username, args.password_file,
@@ -193,12 +202,8 @@ def _print_diagnostics(diagnostics: Sequence[Diagnostic], sources: Sources) -> N
 
 
 def _run(args: argparse.Namespace) -> int:
-    from collector.config.units import parse_duration
-
-    try:
-        shutdown_timeout = parse_duration(args.shutdown_timeout)
-    except ValueError as exc:
-        print(f"Error: --shutdown-timeout: {exc}", file=sys.stderr)
+    shutdown_timeout = _duration_flag(args.shutdown_timeout, "--shutdown-timeout")
+    if shutdown_timeout is None:
         return 1
     from collector.otelcolconfig import config_format
     from collector.runtime.supervisor import run
