@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Sequence
 
 import pytest
 from aiohttp import web
@@ -38,13 +39,38 @@ async def serve(status: int = 200) -> tuple[web.AppRunner, str, list[dict[str, s
     return runner, f"127.0.0.1:{runner.addresses[0][1]}", seen
 
 
-def make(address: str, sink: Collect, **kw: object) -> Scrape:
+def make(address: str, sink: Collect, more_targets: Sequence[dict[str, str]] = (), **kw: object) -> Scrape:
     interval = float(kw.pop("scrape_interval", 60.0))  # type: ignore[arg-type]
-    args = Arguments(targets=[{"__address__": address, "team": "a"}], forward_to=[MetricsReceiverRef("sink")],
-                     scrape_interval=interval, scrape_timeout=min(5.0, interval), **kw)  # type: ignore[arg-type]
+    args = Arguments(targets=[{"__address__": address, "team": "a"}, *more_targets],
+                     forward_to=[MetricsReceiverRef("sink")], scrape_interval=interval,
+                     scrape_timeout=min(5.0, interval), **kw)  # type: ignore[arg-type]
     args.validate()
     ctx = build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink})
     return Scrape(ctx, args)
+
+
+def scrape_once(status: int = 200, more_targets: Sequence[dict[str, str]] = (),
+                **kw: object) -> tuple[SampleBatch, str]:
+    """Serve EXPOSITION with `status`, scrape it once with a `make(...)` scrape; the last batch it
+    forwarded and the target's status (`up` or `down: <reason>`)."""
+    async def scenario() -> tuple[SampleBatch, str]:
+        runner, address, _ = await serve(status)
+        sink = Collect()
+        scrape = make(address, sink, more_targets, **kw)
+        await scrape.start()
+        try:
+            state = next(s for s in scrape._states.values() if s.target.url.startswith(f"http://{address}"))
+            await scrape.scrape_once(state, scrape.args)
+        finally:
+            await scrape.shutdown()
+            await runner.cleanup()
+        return sink.batches[-1], next(v for k, v in scrape.last_status.items() if address in k)
+
+    return asyncio.run(scenario())
+
+
+def names_and_values(batch: SampleBatch) -> dict[str, float]:
+    return {s.name: v for s, v, _ in batch.rows()}
 
 
 def test_scrape_forwards_samples_with_target_labels_and_up() -> None:
@@ -71,21 +97,8 @@ def test_scrape_forwards_samples_with_target_labels_and_up() -> None:
 
 
 def test_failed_scrape_reports_up_zero() -> None:
-    async def scenario() -> None:
-        runner, address, _ = await serve(status=500)
-        sink = Collect()
-        scrape = make(address, sink)
-        await scrape.start()
-        try:
-            [state] = scrape._states.values()
-            await scrape.scrape_once(state, scrape.args)  # type: ignore[arg-type]
-        finally:
-            await scrape.shutdown()
-            await runner.cleanup()
-        up = [v for s, v, _ in sink.batches[-1].rows() if s.name == "up"]
-        assert up == [0.0]
-
-    asyncio.run(scenario())
+    batch, _ = scrape_once(status=500)
+    assert [v for s, v, _ in batch.rows() if s.name == "up"] == [0.0]
 
 
 def test_only_the_owning_worker_scrapes() -> None:
@@ -149,67 +162,23 @@ def test_reload_writes_staleness_markers_for_removed_targets_only() -> None:
 ])
 def test_label_and_target_limits_fail_the_scrape(limits: dict[str, int], reason: str) -> None:
     """Prometheus's limits: a scrape over any of them is a failed scrape (`up` 0, nothing else)."""
-    async def scenario() -> tuple[list[SampleBatch], str]:
-        runner, address, _ = await serve()
-        sink = Collect()
-        targets = [{"__address__": address, "team": "a"}] + (
-            [{"__address__": "127.0.0.1:9", "team": "b"}] if "target_limit" in limits else [])
-        args = Arguments(targets=targets, forward_to=[MetricsReceiverRef("sink")], scrape_interval=60.0,
-                         scrape_timeout=5.0, **limits)  # type: ignore[arg-type]
-        args.validate()
-        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
-        await scrape.start()
-        try:
-            state = next(s for s in scrape._states.values() if s.target.url.startswith(f"http://{address}"))
-            await scrape.scrape_once(state, args)
-        finally:
-            await scrape.shutdown()
-            await runner.cleanup()
-        return sink.batches, next(v for k, v in scrape.last_status.items() if address in k)
-
-    batches, status = asyncio.run(scenario())
-    rows = {s.name: v for s, v, _ in batches[-1].rows()}
+    more_targets = [{"__address__": "127.0.0.1:9", "team": "b"}] if "target_limit" in limits else []
+    batch, status = scrape_once(more_targets=more_targets, **limits)
+    rows = names_and_values(batch)
     assert rows["up"] == 0.0 and "reqs_total" not in rows
     assert reason in status
 
 
 def test_within_the_limits_the_scrape_succeeds() -> None:
-    async def scenario() -> list[SampleBatch]:
-        runner, address, _ = await serve()
-        sink = Collect()
-        args = Arguments(targets=[{"__address__": address, "team": "a"}], forward_to=[MetricsReceiverRef("sink")],
-                         scrape_interval=60.0, scrape_timeout=5.0, label_limit=5, label_name_length_limit=20,
-                         label_value_length_limit=64, target_limit=1)
-        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
-        await scrape.start()
-        try:
-            await scrape.scrape_once(next(iter(scrape._states.values())), args)
-        finally:
-            await scrape.shutdown()
-            await runner.cleanup()
-        return sink.batches
-
-    rows = {s.name: v for s, v, _ in asyncio.run(scenario())[-1].rows()}
+    batch, _ = scrape_once(label_limit=5, label_name_length_limit=20, label_value_length_limit=64, target_limit=1)
+    rows = names_and_values(batch)
     assert rows["up"] == 1.0 and rows["reqs_total"] == 5.0
 
 
 @pytest.mark.parametrize("extra", [True, False])
 def test_extra_metrics(extra: bool) -> None:
-    async def scenario() -> list[SampleBatch]:
-        runner, address, _ = await serve()
-        sink = Collect()
-        args = Arguments(targets=[{"__address__": address}], forward_to=[MetricsReceiverRef("sink")],
-                         scrape_interval=60.0, scrape_timeout=5.0, sample_limit=100, extra_metrics=extra)
-        scrape = Scrape(build_context(Scrape, "prometheus.scrape.t", consumers={"sink": sink}), args)
-        await scrape.start()
-        try:
-            await scrape.scrape_once(next(iter(scrape._states.values())), args)
-        finally:
-            await scrape.shutdown()
-            await runner.cleanup()
-        return sink.batches
-
-    rows = {s.name: v for s, v, _ in asyncio.run(scenario())[-1].rows()}
+    batch, _ = scrape_once(sample_limit=100, extra_metrics=extra)
+    rows = names_and_values(batch)
     if extra:
         assert rows["scrape_timeout_seconds"] == 5.0 and rows["scrape_sample_limit"] == 100.0
         assert rows["scrape_body_size_bytes"] == float(len(EXPOSITION))
