@@ -41,8 +41,19 @@ def errors(text: str) -> list[str]:
     return [format_one(d, info.value.sources) for d in info.value.diagnostics]
 
 
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def basic_header(user: str, password: str) -> dict[str, str]:
-    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {"authorization": basic(user, password)}
+
+
+def sent(h: AuthHandler, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """An outgoing request's headers (`headers`, or none) once `h` has added its credentials."""
+    out = dict(headers or {})
+    h.apply(out)
+    return out
 
 
 def check(h: AuthHandler, headers: dict[str, str]) -> AuthOutcome:
@@ -156,9 +167,7 @@ def test_client_auth_sends_basic_credentials_and_files_win(tmp_path: Path) -> No
     client = handler('otelcol.auth.basic "c" {\n  client_auth {\n    username = "u"\n    password = "p"\n  }\n}\n',
                      "otelcol.auth.basic.c")
     assert client.client and not client.server
-    headers = {"authorization": "stale"}
-    client.apply(headers)
-    assert headers == {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+    assert sent(client, {"authorization": "stale"}) == {"Authorization": basic("u", "p")}
 
     user, password = tmp_path / "user", tmp_path / "password"
     user.write_text("file-user\n")
@@ -166,29 +175,21 @@ def test_client_auth_sends_basic_credentials_and_files_win(tmp_path: Path) -> No
     from_files = handler(f'otelcol.auth.basic "c" {{\n  client_auth {{\n    username = "u"\n'
                          f'    username_file = "{user}"\n    password_file = "{password}"\n  }}\n}}\n',
                          "otelcol.auth.basic.c")
-    headers = {}
-    from_files.apply(headers)
-    assert headers["Authorization"] == "Basic " + base64.b64encode(b"file-user:file-pw").decode()
+    assert sent(from_files) == {"Authorization": basic("file-user", "file-pw")}
 
 
 def test_deprecated_top_level_pair_is_the_client_unless_client_auth_is_set() -> None:
     old = handler('otelcol.auth.basic "c" {\n  username = "old"\n  password = "pw"\n}\n', "otelcol.auth.basic.c")
-    headers: dict[str, str] = {}
-    old.apply(headers)
-    assert headers["Authorization"] == "Basic " + base64.b64encode(b"old:pw").decode()
+    assert sent(old) == {"Authorization": basic("old", "pw")}
     both = handler('otelcol.auth.basic "c" {\n  username = "old"\n  password = "pw"\n'
                    '  client_auth {\n    username = "new"\n    password = "pw2"\n  }\n}\n', "otelcol.auth.basic.c")
-    headers = {}
-    both.apply(headers)
-    assert headers["Authorization"] == "Basic " + base64.b64encode(b"new:pw2").decode()
+    assert sent(both) == {"Authorization": basic("new", "pw2")}
 
 
 # --- otelcol.auth.bearer -------------------------------------------------------------------------
 def test_bearer_both_sides_with_scheme_and_header() -> None:
     default = handler('otelcol.auth.bearer "b" {\n  token = "tok"\n}\n', "otelcol.auth.bearer.b")
-    headers: dict[str, str] = {}
-    default.apply(headers)
-    assert headers == {"Authorization": "Bearer tok"}
+    assert sent(default) == {"Authorization": "Bearer tok"}
     assert check(default, {"authorization": "Bearer tok"}).ok
     for wrong in ({"authorization": "Bearer tok2"}, {"authorization": "tok"}, {}):
         outcome = check(default, wrong)
@@ -196,9 +197,7 @@ def test_bearer_both_sides_with_scheme_and_header() -> None:
 
     custom = handler('otelcol.auth.bearer "b" {\n  token = "tok"\n  scheme = ""\n  header = "X-Api-Key"\n}\n',
                      "otelcol.auth.bearer.b")
-    headers = {}
-    custom.apply(headers)
-    assert headers == {"X-Api-Key": "tok"}
+    assert sent(custom) == {"X-Api-Key": "tok"}
     assert check(custom, {"x-api-key": "tok"}).ok
     assert not check(custom, {"authorization": "Bearer tok"}).ok
 
