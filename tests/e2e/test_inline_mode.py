@@ -120,3 +120,11 @@ def test_sigkill_during_an_outage_loses_nothing_after_a_restart(tmp_path: Path) 
         setup.collector.restart()
         assert wait_until(lambda: all_arrived(setup.sink.sink), timeout=90)
         assert setup.collector.metric_value("collector_ring_adopted_records_total", signal="traces") > 0
+
+
+def test_sigterm_drains_and_exits_0(inline_gateway: Gateway) -> None:
+    send_spans("http", inline_gateway.http_url, 100)
+    assert wait_until(lambda: inline_gateway.sink.sink.items(Signal.TRACES) >= 100)
+    assert inline_gateway.collector.stop() == 0
+    log = inline_gateway.collector.logs()
+    assert "collector stopped" in log and "Traceback" not in log and "failed" not in log
