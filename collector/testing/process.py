@@ -138,8 +138,18 @@ class CollectorProcess:
         raise TimeoutError(f"collector not ready after {timeout}s:\n{self.logs()}")
 
     def get(self, path: str) -> tuple[int, str]:
+        return self._request(urllib.request.Request(self.admin_url + path), timeout=10)
+
+    def reload(self) -> tuple[int, str]:
+        """`POST /-/reload`: the collector rereads its configuration file; the answer's status and body
+        (an invalid configuration: 400 with the located errors)."""
+        return self._request(urllib.request.Request(self.admin_url + "/-/reload", data=b"", method="POST"),
+                             timeout=120)
+
+    @staticmethod
+    def _request(request: urllib.request.Request, timeout: float) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(self.admin_url + path, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()

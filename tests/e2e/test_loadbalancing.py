@@ -14,7 +14,6 @@ import json
 import random
 import threading
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -197,9 +196,7 @@ def listed(collector: CollectorProcess) -> list[str]:
 
 def reload(collector: CollectorProcess, config: str) -> None:
     collector.config_path.write_text(config)
-    request = urllib.request.Request(collector.admin_url + "/-/reload", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 200
+    assert collector.reload()[0] == 200
 
 
 def test_traces_by_trace_id_arrive_once_each_trace_at_one_sink(fleet: list[Backend]) -> None:

@@ -11,15 +11,6 @@ from collector.testing.sink import OtlpSink, SinkThread
 from tests.e2e.conftest import Gateway, gateway_config
 
 
-def _reload(gateway: Gateway) -> tuple[int, str]:
-    request = urllib.request.Request(gateway.collector.admin_url + "/-/reload", data=b"", method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
 def _rewrite(gateway: Gateway, sink_url: str, extra: str = "") -> None:
     config = gateway_config(grpc_port=gateway.grpc_port, http_port=gateway.http_port, sink_url=sink_url)
     gateway.collector.config_path.write_text(config + extra)
@@ -28,7 +19,7 @@ def _rewrite(gateway: Gateway, sink_url: str, extra: str = "") -> None:
 def test_invalid_file_is_refused_with_located_errors_and_pipelines_keep_delivering(gateway: Gateway) -> None:
     _rewrite(gateway, gateway.sink.url, extra='\notelcol.processor.batch "b2" {\n  timeout = true\n  output { }\n}\n')
     line = gateway.collector.config_path.read_text().splitlines().index("  timeout = true") + 1
-    status, body = _reload(gateway)
+    status, body = gateway.collector.reload()
     assert status == 400
     assert body.strip().endswith(f"config.alloy:{line}:13: expected string, got bool"), body
     send_spans("http", gateway.http_url, 50)
@@ -45,7 +36,7 @@ def test_valid_change_moves_data_to_the_new_exporter_without_loss(gateway: Gatew
         gateway.sink.sink.fail(503, seconds=1.5, retry_after="0")  # the old exporter holds data while we reload
         send_spans("http", gateway.http_url, 200)
         _rewrite(gateway, second.url)
-        status, body = _reload(gateway)
+        status, body = gateway.collector.reload()
         assert (status, body.strip()) == (200, "config reloaded")
         send_spans("grpc", gateway.grpc_endpoint, 300)
         assert wait_until(lambda: second.sink.items(Signal.TRACES) >= 300, timeout=60)
@@ -61,7 +52,7 @@ def test_moved_port_is_released_and_rebound(gateway: Gateway) -> None:
     new_http = free_port()
     config = gateway_config(grpc_port=gateway.grpc_port, http_port=new_http, sink_url=gateway.sink.url)
     gateway.collector.config_path.write_text(config)
-    assert _reload(gateway)[0] == 200
+    assert gateway.collector.reload()[0] == 200
     send_spans("http", f"http://127.0.0.1:{new_http}", 40)
     assert wait_until(lambda: gateway.sink.sink.items(Signal.TRACES) >= 40)
     # the old port no longer answers
