@@ -207,12 +207,30 @@ def _mod(expr: ast.Binary, a: int | float, b: int | float) -> int | float:
     if isinstance(a, int) and isinstance(b, int):
         r = abs(a) % abs(b)  # sign follows the dividend, as in Go
         return r if a >= 0 else -r
+    if math.isinf(a):
+        return math.nan  # Go's math.Mod(±Inf, y) is NaN; Python's fmod raises (found by fuzzing)
     return math.fmod(a, b)
+
+
+_INT_BITS = 64  # Alloy's numbers are 64-bit; past that an integer result becomes a float
+
+
+def _bounded(value: int | float) -> int | float:
+    """An integer past 64 bits as a float: Python's integers are unbounded, and `9 ^ 999999999`
+    or a long product in a configuration would otherwise cost minutes and gigabytes."""
+    if isinstance(value, int) and value.bit_length() > _INT_BITS:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _pow(expr: ast.Binary, a: int | float, b: int | float) -> int | float:
     if isinstance(a, int) and isinstance(b, int) and b >= 0:
-        return a**b
+        if abs(a) <= 1 or b * max(abs(a).bit_length() - 1, 1) <= _INT_BITS:
+            return _bounded(a**b)
+        a = float(a)  # the exact result would not fit in 64 bits: compute it as Go's math.Pow would
     try:
         return math.pow(a, b)
     except (ValueError, OverflowError) as exc:
@@ -222,7 +240,7 @@ def _pow(expr: ast.Binary, a: int | float, b: int | float) -> int | float:
 _ARITHMETIC: dict[str, Callable[[ast.Binary, Any, Any], Any]] = {
     "+": lambda e, a, b: a + b,
     "-": lambda e, a, b: a - b,
-    "*": lambda e, a, b: a * b,
+    "*": lambda e, a, b: _bounded(a * b),
     "/": _div,
     "%": _mod,
     "^": _pow,

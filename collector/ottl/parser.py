@@ -35,6 +35,10 @@ KEYWORDS: Final = frozenset({"where", "and", "or", "not", "true", "false", "nil"
 COMPARISON_OPS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 _T = TypeVar("_T")
+# Values, parentheses and `not` nest at most this deep: each level is several Python frames here
+# and in the compiler, and a statement nested past Python's recursion limit must be a syntax error
+# at a column, not a RecursionError (found by fuzzing: `set(x[[[[...`).
+MAX_NESTING: Final = 50
 
 
 def is_enum_name(name: str) -> bool:
@@ -59,6 +63,17 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def nested(self, parse: Callable[[], _T]) -> _T:
+        """`parse()` one level deeper; a syntax error past MAX_NESTING levels."""
+        if self.depth >= MAX_NESTING:
+            raise OttlSyntaxError(f"nested too deeply (more than {MAX_NESTING} levels)", self.tok.pos + 1)
+        self.depth += 1
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     # --- token helpers --------------------------------------------------------------------
     @property
@@ -141,6 +156,9 @@ class _Parser:
 
     # --- values ---------------------------------------------------------------------------
     def value(self) -> ast.Value:
+        return self.nested(self._value)
+
+    def _value(self) -> ast.Value:
         t = self.tok
         if t.kind == "string":
             self.advance()
@@ -209,6 +227,9 @@ class _Parser:
         return left
 
     def factor(self) -> ast.Value:
+        return self.nested(self._factor)
+
+    def _factor(self) -> ast.Value:
         t = self.tok
         if self.at("-"):
             self.advance()
@@ -264,6 +285,9 @@ class _Parser:
         return items[0] if len(items) == 1 else node(tuple(items), pos=start)
 
     def bool_factor(self) -> ast.BoolExpr:
+        return self.nested(self._bool_factor)
+
+    def _bool_factor(self) -> ast.BoolExpr:
         t = self.tok
         if self.at("not"):
             self.advance()

@@ -188,3 +188,24 @@ def test_a_byte_size_past_int64_is_a_located_error(value: str) -> None:
                         + "\n  }\n  output {}\n}\n")
     (diag,) = [d for d in error.diagnostics if "invalid byte size" in d.message]
     assert error.sources.position(diag.span) == "main.alloy:3:29"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1e400 % 3", "nan"),  # found by fuzzing: Python's fmod raises where Go's math.Mod gives NaN
+    ("5.5 % 1e400", "5.5"),
+    ("3 ^ 40", "12157665459056928801"),
+    ("2 ^ 64", "1.8446744073709552e+19"),  # past 64 bits an integer result is a float
+    ("18446744073709551615 * 18446744073709551615", "3.402823669209385e+38"),
+])
+def test_arithmetic_stays_within_go_number_semantics(text: str, expected: str) -> None:
+    from collector.config.evaluator import Evaluator
+    from collector.config.parser import parse_expression
+
+    expr, diags = parse_expression(text.encode())
+    assert not diags
+    assert repr(Evaluator({}).evaluate(expr)) == expected
+
+
+def test_a_huge_integer_power_is_an_error_not_minutes_of_cpu() -> None:
+    error = _load_error("logging {\n  level = 9 ^ 999999999\n}\n")
+    assert any("invalid power" in d.message for d in error.diagnostics)
