@@ -24,6 +24,7 @@ from collector.ottl.paths import CONTEXT_NAMES
 from collector.ottl.runner import GroupCompileError, compile_conditions, compile_group
 from collector.protocols import otlp_compression
 from collector.protocols.otlp_http import HttpReply, HttpRoute, OtlpHttpProtocol
+from collector.protocols.otlp_limits import RequestLimits, prescan_protobuf
 from collector.protocols.otlp_request import DecodedExport, decode_json, decode_protobuf
 from collector.protocols.prometheus.textparse import ParseError, parse as parse_exposition
 from collector.protocols.status import ExportRejected
@@ -33,6 +34,9 @@ __all__ = ["TARGETS", "Target"]
 
 _SIGNALS: Final = tuple(Signal)
 _LIMIT: Final = 1 << 20  # decompression limit in the fuzz runs: small, so bombs are cheap to find
+# Tiny caps, so the pre-scan (which skips bodies too short to exceed the real caps) runs on inputs
+# of the sizes a fuzzer generates
+_SMALL: Final = RequestLimits(max_resources=3, max_scopes=5, max_items=8, max_json_objects=64)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,13 @@ def _signal(data: bytes) -> tuple[Signal, bytes]:
 
 
 def otlp_protobuf(data: bytes) -> None:
-    """Export requests as gRPC and HTTP deliver them: pre-scan, upb decode, item count."""
+    """Export requests as gRPC and HTTP deliver them: pre-scan, upb decode, item count; and the
+    pre-scan alone under tiny caps, whose verdict must agree with upb on what it accepts."""
     signal, body = _signal(data)
+    try:
+        prescan_protobuf(signal, body, _SMALL)
+    except ExportRejected:  # TooMuchWork included
+        pass
     try:
         decoded = decode_protobuf(signal, body)
     except ExportRejected:
@@ -59,13 +68,14 @@ def otlp_protobuf(data: bytes) -> None:
 
 
 def otlp_json(data: bytes) -> None:
-    """OTLP/JSON bodies: orjson, id rewriting, json_format, caps."""
+    """OTLP/JSON bodies: orjson, id rewriting, json_format; with tiny caps too."""
     signal, body = _signal(data)
-    try:
-        decoded = decode_json(signal, body)
-    except ExportRejected:
-        return
-    assert decoded.item_count >= 0
+    for limits in (_SMALL, None):
+        try:
+            decoded = decode_json(signal, body) if limits is None else decode_json(signal, body, limits)
+        except ExportRejected:
+            continue
+        assert decoded.item_count >= 0
 
 
 _ENCODINGS: Final = ("", "gzip", "deflate", "zlib", "zstd", "snappy", "x-snappy-framed", "lz4", "br")
