@@ -54,7 +54,7 @@ def _signal(data: bytes) -> tuple[Signal, bytes]:
 
 def otlp_protobuf(data: bytes) -> None:
     """Export requests as gRPC and HTTP deliver them: pre-scan, upb decode, item count; and the
-    pre-scan alone under tiny caps, whose verdict must agree with upb on what it accepts."""
+    pre-scan alone under tiny caps (its wire scanner on every level it walks)."""
     signal, body = _signal(data)
     try:
         prescan_protobuf(signal, body, _SMALL)
