@@ -60,18 +60,20 @@ otelcol.processor.batch "b" {{
 """
 
 
-def otlphttp_exporter(*, sink_url: str, retry: Mapping[str, str] | None = None, extra: str = "") -> str:
-    """`otelcol.exporter.otlphttp "out"` to `sink_url`; `retry` the `retry_on_failure` durations (none:
-    the block is left out); `extra` lines (blocks such as `sending_queue`) go inside, as written."""
+def otlphttp_exporter(*, sink_url: str, name: str = "out", client_attributes: Mapping[str, str] | None = None,
+                      retry: Mapping[str, str] | None = None, extra: str = "") -> str:
+    """`otelcol.exporter.otlphttp "<name>"` to `sink_url`, with `client_attributes` (such as `auth`) in
+    its `client` block; `retry` the `retry_on_failure` durations (none: the block is left out); `extra`
+    lines (blocks such as `sending_queue`) go inside, as written."""
+    client = attribute_lines({"endpoint": f'"{sink_url}"', **(client_attributes or {})}, "    ")
     retry_block = ""
     if retry:
-        quoted = {name: f'"{value}"' for name, value in retry.items()}
+        quoted = {key: f'"{value}"' for key, value in retry.items()}
         retry_block = f"  retry_on_failure {{\n{attribute_lines(quoted, '    ')}  }}\n"
     return f"""
-otelcol.exporter.otlphttp "out" {{
+otelcol.exporter.otlphttp "{name}" {{
   client {{
-    endpoint = "{sink_url}"
-  }}
+{client}  }}
 {extra}{retry_block}}}
 """
 

@@ -12,6 +12,7 @@ import base64
 import threading
 
 from collector.signals import Signal
+from collector.testing.configs import otlp_receiver, otlphttp_exporter
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sdk import send_spans, wait_until
 from collector.testing.sink import OtlpSink, SinkThread
@@ -19,69 +20,50 @@ from collector.testing.sink import OtlpSink, SinkThread
 SPANS_PER_TENANT = 300
 
 
-def config(grpc_port: int, http_port: int, tenant_sink: str, basic_sink: str) -> str:
-    return f"""
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint         = "127.0.0.1:{grpc_port}"
-    include_metadata = true
-  }}
-  http {{
-    endpoint         = "127.0.0.1:{http_port}"
-    include_metadata = true
-  }}
-  output {{
-    traces = [otelcol.processor.attributes.tag.input]
-  }}
-}}
-
-otelcol.processor.attributes "tag" {{
-  action {{
+TAG_AND_BATCH = """
+otelcol.processor.attributes "tag" {
+  action {
     key          = "tenant.id"
     action       = "insert"
     from_context = "metadata.x-scope-orgid"
-  }}
-  output {{
+  }
+  output {
     traces = [otelcol.processor.batch.b.input]
-  }}
-}}
+  }
+}
 
-otelcol.processor.batch "b" {{
+otelcol.processor.batch "b" {
   timeout       = "200ms"
   metadata_keys = ["x-scope-orgid"]
-  output {{
+  output {
     traces = [otelcol.exporter.otlphttp.tenants.input, otelcol.exporter.otlphttp.basic.input]
-  }}
-}}
+  }
+}
 
-otelcol.auth.headers "h" {{
-  header {{
+otelcol.auth.headers "h" {
+  header {
     key          = "X-Scope-OrgID"
     from_context = "x-scope-orgid"
-  }}
-}}
+  }
+}
 
-otelcol.exporter.otlphttp "tenants" {{
-  client {{
-    endpoint = "{tenant_sink}"
-    auth     = otelcol.auth.headers.h.handler
-  }}
-}}
-
-otelcol.auth.basic "out" {{
-  client_auth {{
+otelcol.auth.basic "out" {
+  client_auth {
     username = "gateway"
     password = "pa55"
-  }}
-}}
-
-otelcol.exporter.otlphttp "basic" {{
-  client {{
-    endpoint = "{basic_sink}"
-    auth     = otelcol.auth.basic.out.handler
-  }}
-}}
+  }
+}
 """
+
+
+def config(grpc_port: int, http_port: int, tenant_sink: str, basic_sink: str) -> str:
+    return (otlp_receiver(to="otelcol.processor.attributes.tag", grpc_port=grpc_port, http_port=http_port,
+                          server_attributes={"include_metadata": "true"})
+            + TAG_AND_BATCH
+            + otlphttp_exporter(name="tenants", sink_url=tenant_sink,
+                                client_attributes={"auth": "otelcol.auth.headers.h.handler"})
+            + otlphttp_exporter(name="basic", sink_url=basic_sink,
+                                client_attributes={"auth": "otelcol.auth.basic.out.handler"}))
 
 
 def tenants_of(message: object) -> set[str]:
