@@ -36,6 +36,7 @@ from collector.components.kit.exporterhelper.errors import ExportFailure, Perman
 from collector.components.kit.exporterhelper.persistent import DEFAULT_MAX_BYTES, PersistentQueue
 from collector.components.kit.exporterhelper.queue import BoundedQueue, QueueClosed, QueueStats
 from collector.components.kit.exporterhelper.retry import RetriesExhausted, ShutdownAbort, send_with_retry
+from collector.components.kit.tasks import cancel_and_wait
 from collector.selfmetrics.otelcol import (
     EXPORTER_QUEUE_BYTES,
     EXPORTER_QUEUE_CAPACITY,
@@ -267,9 +268,7 @@ class ExportSender:
         """Stop the gauge task; the queue no longer holds anything here (disk records stay on disk
         for the next owner, which reports them), so what it held reads zero."""
         task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         if self._queue is not None:
             storage = "memory" if isinstance(self._queue, BoundedQueue) else "disk"
             labels = (self.component_id, "/", storage)

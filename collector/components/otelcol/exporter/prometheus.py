@@ -16,6 +16,7 @@ import msgspec
 from collector.components.kit.api import ArgumentError, BuildContext, Component, MetricsReceiverRef, Placement
 from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.registry import register
+from collector.components.kit.tasks import cancel_and_wait
 from collector.components.kit.types import DebugMetrics, Duration
 from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator
 from collector.selfmetrics.otelcol import EXPORTER_SENT
@@ -91,7 +92,5 @@ class PrometheusExporter(Component[Arguments]):
 
     async def shutdown(self, deadline: float | None = None) -> None:
         task, self._gc_task = self._gc_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         await super().shutdown(deadline)

@@ -57,6 +57,7 @@ from collector.components.kit.prometheus_client import (
 from collector.components.kit.registry import register
 from collector.components.kit.types import Duration, Secret
 from collector.components.kit import prometheus_metrics as m
+from collector.components.kit.tasks import cancel_and_wait
 from collector.components.prometheus.remote_write.queue import EndpointQueue, endpoint_name
 from collector.protocols.prometheus import walrecord
 from collector.protocols.prometheus.relabel import Rule
@@ -597,9 +598,7 @@ class RemoteWrite(Component[Arguments]):
             orphan.cancel()
         await asyncio.gather(*orphans, return_exceptions=True)
         task, self._housekeeping = self._housekeeping, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         await self._stop_queues(deadline)
         wal, self._wal = self._wal, None
         if wal is not None:

@@ -26,6 +26,7 @@ from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.http_client import ClientSettings, TokenError, describe_error
 from collector.components.kit.prometheus_client import HTTPClientConfig, validate_client, validate_headers
 from collector.components.kit.registry import register
+from collector.components.kit.tasks import cancel_and_wait
 from collector.components.kit.types import ByteSize, Duration, Secret, Targets
 from collector.config.redact import redact_url
 from collector.config.units import format_duration
@@ -274,9 +275,7 @@ class Scrape(Component[Arguments]):
 
     async def shutdown(self, deadline: float | None = None) -> None:
         for key in list(self._loops):
-            task = self._loops.pop(key)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(self._loops.pop(key))
         successor = _LATEST.get(self.ctx.component_id)
         if successor is self:
             del _LATEST[self.ctx.component_id]  # a stop, not a replacement: nothing to mark

@@ -51,6 +51,7 @@ from collector.components.kit.api import (
 from collector.components.kit.exporterhelper.config import QueueArgs, RetryArgs
 from collector.components.kit.otelcol_client import GRPCClientSettings
 from collector.components.kit.registry import register
+from collector.components.kit.tasks import cancel_and_wait
 from collector.components.kit.types import DebugMetrics, Duration
 from collector.components.otelcol.exporter.loadbalancing.backend import Backend, sum_stats
 from collector.components.otelcol.exporter.loadbalancing.resolver import (
@@ -268,9 +269,7 @@ class LoadBalancingExporter(Component[Arguments]):
                 retiring.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         stats, self._stats_task = self._stats_task, None
-        if stats is not None:
-            stats.cancel()
-            await asyncio.gather(stats, return_exceptions=True)
+        await cancel_and_wait(stats)
         for endpoint in self._backends:  # inc/dec, not set: a successor (reload) counts its own
             BACKEND_MEMBER.labels(self.ctx.component_id, endpoint).dec()
         self._backends.clear()

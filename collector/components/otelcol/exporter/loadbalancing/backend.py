@@ -24,6 +24,7 @@ from collector.components.kit.exporterhelper.errors import grpc_error
 from collector.components.kit.exporterhelper.queue import QueueStats
 from collector.components.kit.exporterhelper.sender import ExportSender, HandOver
 from collector.components.kit.otelcol_client import GRPCClientArgs
+from collector.components.kit.tasks import cancel_and_wait
 from collector.components.otelcol.exporter.otlp import open_channel
 from collector.components.otelcol.exporter.otlphttp import partial_success_message
 from collector.selfmetrics.loadbalancer import BACKEND_ITEMS, BACKEND_OUTCOME
@@ -52,9 +53,7 @@ class BackendSender(ExportSender):
 
     async def _stop_reporting(self) -> None:
         task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
 
     def take_queued(self) -> list[Payload]:
         """Remove what waits in the queue (not what a sender is sending): the backend left the ring."""

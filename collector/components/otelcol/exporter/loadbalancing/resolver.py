@@ -16,6 +16,7 @@ import logging
 import socket
 from typing import Awaitable, Callable, Sequence
 
+from collector.components.kit.tasks import cancel_and_wait
 from collector.selfmetrics.loadbalancer import RESOLUTIONS
 
 Lookup = Callable[[str], Awaitable[Sequence[str]]]
@@ -89,9 +90,7 @@ class DNSResolver:
 
     async def shutdown(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
 
     async def _poll(self) -> None:
         while True:
