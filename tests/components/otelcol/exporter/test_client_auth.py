@@ -19,13 +19,12 @@ from collector.components.otelcol.auth.bearer import Arguments as BearerArgument
 from collector.components.otelcol.auth.bearer import BearerAuth
 from collector.components.otelcol.auth.headers import Arguments as HeadersArguments
 from collector.components.otelcol.auth.headers import Header, HeadersAuth
-from collector.components.otelcol.exporter.otlp import OTLPExporter
 from collector.components.otelcol.exporter.otlphttp import Arguments as HttpArguments
 from collector.components.otelcol.exporter.otlphttp import OTLPHTTPExporter
 from collector.signals import Signal
 from collector.testing.context import build_context
 from tests.components.otelcol.exporter.backend import Backend
-from tests.components.otelcol.exporter.test_otlp_grpc import GrpcBackend, args_for
+from tests.components.otelcol.exporter.test_otlp_grpc import GrpcBackend, run_exporter
 from tests.components.otelcol.exporter.test_otlphttp import Tokens
 from tests.signals import otlp_data as data
 
@@ -74,21 +73,7 @@ def test_otlp_grpc_sends_bearer_metadata() -> None:
     tokens = Tokens()
     backend = GrpcBackend([])
     auth = BearerAuth.exports(EvalContext("otelcol.auth.bearer.b"), BearerArguments(token=Secret("tok"))).handler
-
-    async def scenario() -> None:
-        await backend.start()
-        args = args_for(backend.port, auth=auth)
-        exporter = OTLPExporter(build_context(OTLPExporter, "otelcol.exporter.otlp.t"), args)
-        await exporter.start()
-        try:
-            await exporter.consume(data.payload(Signal.TRACES, data.traces([[2]]), token=tokens.new()))
-            while not all(tokens.released.values()):
-                await asyncio.sleep(0.01)
-        finally:
-            await exporter.shutdown(time.monotonic() + 5)
-            await backend.server.stop(None)
-
-    asyncio.run(scenario())
-    assert backend.items == 2
+    asyncio.run(run_exporter(backend, 1, tokens, auth=auth))
+    assert backend.items == 5
     assert backend.metadata[0]["authorization"] == "Bearer tok"
     assert backend.metadata[0]["x-scope-orgid"] == "t"  # the static client headers stay
