@@ -13,10 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from collector import __version__
 from collector.config.diag import DiagnosticError, Diagnostic, Sources, render
+
+if TYPE_CHECKING:
+    from collector.support.client import AdminClient
 
 LOAD_FAILED = "Error: could not perform the initial load successfully"
 
@@ -80,18 +83,30 @@ def _add_operator_tools(commands: argparse._SubParsersAction[argparse.ArgumentPa
                          help="how long the collector records logs and metrics for the bundle")
     support.add_argument("--output", "-o", dest="output", default=None, metavar="FILE",
                          help="where to write the zip (default: collector-support-<time>.zip)")
-    support.add_argument("--url", default=None, metavar="URL",
-                         help="base URL of the admin server instead of ADDR (e.g. https://host:12345)")
-    support.add_argument("--username", default=None, help="basic-auth user of the admin server's http block")
-    support.add_argument("--password-file", dest="password_file", default=None, metavar="FILE",
-                         help="file holding the password (default: $COLLECTOR_SUPPORT_PASSWORD)")
-    support.add_argument("--ca-file", dest="ca_file", default=None, metavar="FILE",
-                         help="CA certificate that signed the admin server's TLS certificate")
+    _add_admin_connection_flags(support)
     top = commands.add_parser("top", help="a terminal view of a running collector (components, processes); q quits")
     top.add_argument("--server.http.listen-addr", dest="http_listen_addr", default="127.0.0.1:12345",
                      metavar="ADDR", help="admin address of the running collector")
     top.add_argument("--interval", default="1s", metavar="DURATION", help="time between refreshes")
     top.add_argument("--once", action="store_true", help="print one frame and exit (for scripts)")
+    _add_admin_connection_flags(top)
+
+
+def _add_admin_connection_flags(command: argparse.ArgumentParser) -> None:
+    """How the operator tools reach an admin server that serves TLS or asks for basic auth (`http` block)."""
+    command.add_argument("--url", default=None, metavar="URL",
+                         help="base URL of the admin server instead of ADDR (e.g. https://host:12345)")
+    command.add_argument("--username", default=None, help="basic-auth user of the admin server's http block")
+    command.add_argument("--password-file", dest="password_file", default=None, metavar="FILE",
+                         help="file holding the password (default: $COLLECTOR_SUPPORT_PASSWORD)")
+    command.add_argument("--ca-file", dest="ca_file", default=None, metavar="FILE",
+                         help="CA certificate that signed the admin server's TLS certificate")
+
+
+def _admin_client(args: argparse.Namespace) -> AdminClient:
+    from collector.support.client import AdminClient
+
+    return AdminClient.from_flags(args.http_listen_addr, args.url, args.username, args.password_file, args.ca_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,14 +175,13 @@ def _duration_flag(value: str, flag: str) -> float | None:
 
 
 def _support(args: argparse.Namespace) -> int:
-    from collector.support.client import AdminClient, fetch_bundle
+    from collector.support.client import fetch_bundle
 
     duration = _duration_flag(args.duration, "--duration")
     if duration is None:
         return 1
     try:
-        client = AdminClient.from_flags(args.http_listen_addr, args.url, args.username, args.password_file,
-                                        args.ca_file)
+        client = _admin_client(args)
         path = fetch_bundle(client, duration, args.output)
     except OSError as exc:
         print(f"Error: could not get a support bundle from {args.url or args.http_listen_addr}: {exc}",
@@ -186,7 +200,12 @@ def _top(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"Error: --interval: {exc}", file=sys.stderr)
         return 1
-    return run(args.http_listen_addr, interval=max(interval, 0.1), once=args.once)
+    try:
+        admin = _admin_client(args)
+    except OSError as exc:
+        print(f"Error: --password-file: {exc}", file=sys.stderr)
+        return 1
+    return run(admin, interval=max(interval, 0.1), once=args.once)
 
 
 _TOOLS = {"loadgen": _loadgen, "sink": _sink, "support": _support, "top": _top}

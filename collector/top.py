@@ -14,7 +14,6 @@ import os
 import select
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -22,6 +21,8 @@ from typing import Any, Iterator
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from collector.support.client import AdminClient
 
 HEALTH_STYLES = {"healthy": "green", "unhealthy": "bold red", "unknown": "dim", "exited": "red"}
 
@@ -35,16 +36,23 @@ class Snapshot:
     taken: float
 
 
-def fetch_snapshot(address: str, timeout: float = 5.0) -> Snapshot:
-    """One reading of the admin API; raises OSError when the collector cannot be reached."""
-    base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+def fetch_snapshot(admin: AdminClient | str, timeout: float = 5.0) -> Snapshot:
+    """One reading of the admin API; raises OSError when the collector cannot be reached (or
+    refuses the credentials: urllib's HTTPError is an OSError)."""
+    client = as_client(admin)
 
     def get(path: str) -> Any:
-        with urllib.request.urlopen(base.rstrip("/") + path, timeout=timeout) as response:
-            return json.loads(response.read())
+        return json.loads(client.get(path, timeout=timeout))
 
-    return Snapshot(address, get("/api/v0/web/components"), get("/api/v0/web/processes"),
+    return Snapshot(client.base_url, get("/api/v0/web/components"), get("/api/v0/web/processes"),
                     get("/api/v0/web/status"), time.time())
+
+
+def as_client(admin: AdminClient | str) -> AdminClient:
+    """An address (`host:port` or a base URL) without credentials, or a configured client."""
+    if isinstance(admin, AdminClient):
+        return admin
+    return AdminClient(admin.rstrip("/") if admin.startswith(("http://", "https://")) else f"http://{admin}")
 
 
 def format_rate(rate: float | None) -> str:
@@ -145,13 +153,15 @@ def _wait_for_quit(fd: int | None, seconds: float) -> bool:
     return False
 
 
-def run(address: str, *, interval: float = 1.0, once: bool = False, console: Console | None = None) -> int:
+def run(admin: AdminClient | str, *, interval: float = 1.0, once: bool = False, console: Console | None = None) -> int:
     from rich.live import Live
 
     console = console or Console()
+    client = as_client(admin)
+    address = client.base_url
     if once:
         try:
-            console.print(render(fetch_snapshot(address)))
+            console.print(render(fetch_snapshot(client)))
         except (OSError, ValueError) as err:
             console.print(unreachable(address, err))
             return 1
@@ -160,7 +170,7 @@ def run(address: str, *, interval: float = 1.0, once: bool = False, console: Con
         with _keys() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
             while True:
                 try:
-                    frame = render(fetch_snapshot(address))
+                    frame = render(fetch_snapshot(client))
                 except (OSError, ValueError) as err:
                     frame = unreachable(address, err)
                 live.update(frame, refresh=True)

@@ -17,7 +17,9 @@ from typing import Iterator
 import pytest
 import trustme
 
+from collector.support.client import AdminClient
 from collector.testing.process import CollectorProcess, free_port
+from collector.top import fetch_snapshot
 
 CONFIG = """
 otelcol.receiver.otlp "in" {{
@@ -245,6 +247,12 @@ def test_http_block_serves_tls_and_requires_basic_auth(tmp_path: Path) -> None:
         status, _, page = get("/", right)
         assert status == 200 and "<html" in page.lower()
         assert get("/api/v0/web/components", right)[0] == 200
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        base_url = f"https://127.0.0.1:{collector.admin_port}"
+        with pytest.raises(OSError, match="401"):  # `collector top` without credentials
+            fetch_snapshot(AdminClient(base_url, ca_file=str(tmp_path / "ca.pem")))
+        snapshot = fetch_snapshot(AdminClient(base_url, "admin", "pa55", str(tmp_path / "ca.pem")))
+        assert "otelcol.receiver.otlp.in" in {c["localID"] for c in snapshot.components}
         plain = http.client.HTTPConnection("127.0.0.1", collector.admin_port, timeout=5)
         with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
             plain.request("GET", "/-/ready")
