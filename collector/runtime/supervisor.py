@@ -46,6 +46,7 @@ from collector.config.redact import redact_text
 from collector.runtime.ports import PortError, PortGuard, listen_endpoints
 from collector.runtime.ring import Doorbell, Ring
 from collector.runtime.settings import SettingsError, Topology, topology_from_env
+from collector.runtime.shm import shortage_warning
 from collector.runtime.spec import ChildSpec, RingSpec, doorbell_key, encode
 from collector.runtime.status import StatusReader
 from collector.signals import Signal
@@ -152,6 +153,10 @@ class Supervisor:
         for signal, count in self.topology.workers.items():
             for worker in range(count):
                 self.doorbells[(signal, worker)] = Doorbell.create()
+        shortage = shortage_warning([ring.capacity for ring in self.rings.values()] +
+                                    [adopted.ring.capacity for adopted in self.adopted_rings])
+        if shortage is not None:
+            log.warning("%s", shortage)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
