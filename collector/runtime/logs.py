@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from collector.selfmetrics.parts import PART
+
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 FORMATS = ("logfmt", "json")
 RECENT_LOG_BYTES = 1 << 20  # per process; one rotated file is kept beside it
@@ -50,9 +52,14 @@ class LogfmtFormatter(logging.Formatter):
         super().__init__()
         self.process_role = process_role
 
+    def role(self) -> str:
+        """The process's role; in the small-host mode, the pipeline part (`worker traces/0`, ...) whose
+        task logs, so the lines read as they do with one process per part."""
+        return PART.get() or self.process_role
+
     def format(self, record: logging.LogRecord) -> str:
         parts = [f"ts={_timestamp(record)}", f"level={_level(record)}", f"msg={_quote(_message(record))}",
-                 f"proc={_quote(self.process_role)}"]
+                 f"proc={_quote(self.role())}"]
         if record.name.startswith("component."):
             parts.append(f"component_id={_quote(record.name[len('component.'):])}")
         if record.exc_info:
@@ -65,7 +72,7 @@ class JsonFormatter(LogfmtFormatter):
         import orjson
 
         doc = {"ts": _timestamp(record), "level": _level(record), "msg": _message(record),
-               "proc": self.process_role}
+               "proc": self.role()}
         if record.name.startswith("component."):
             doc["component_id"] = record.name[len("component."):]
         if record.exc_info:

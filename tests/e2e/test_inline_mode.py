@@ -128,3 +128,5 @@ def test_sigterm_drains_and_exits_0(inline_gateway: Gateway) -> None:
     assert inline_gateway.collector.stop() == 0
     log = inline_gateway.collector.logs()
     assert "collector stopped" in log and "Traceback" not in log and "failed" not in log
+    # each line names the part that logged it, as if it were its own process
+    assert 'msg="worker started with' in log and 'proc="worker traces/0"' in log and "proc=receiver/0" in log
