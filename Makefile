@@ -36,14 +36,16 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(if $(SCENARIO),--scenario $(SCENARIO),) $(BENCH_ARGS)
 
 # `make fuzz` runs every target of fuzz/targets.py with atheris for FUZZ_SECONDS each (FUZZ_TARGETS to pick
-# some), growing fuzz/corpus/ (committed; `make test` replays it). Crashing inputs land in fuzz/crashes/.
+# some), growing fuzz/corpus/ (committed; `make test` replays it) with the inputs that reached new coverage
+# and FUZZ_KEEP others sampled over the run. Crashing inputs land in fuzz/crashes/.
 FUZZ_SECONDS ?= 60
+FUZZ_KEEP ?= 200
 FUZZ_TARGETS ?= $(shell $(PY) -c "from fuzz.targets import TARGETS; print(' '.join(TARGETS))" 2>/dev/null)
 fuzz: $(STAMP)
 	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet -e '.[fuzz]'
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
-		$(PY) -m fuzz.run $$target --seconds $(FUZZ_SECONDS) -use_value_profile=1 || exit 1; \
+		$(PY) -m fuzz.run $$target --seconds $(FUZZ_SECONDS) --keep $(FUZZ_KEEP) -use_value_profile=1 || exit 1; \
 	done
 
 clean:
