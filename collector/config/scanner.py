@@ -417,19 +417,16 @@ def unquote(lit: str) -> str:
             i += 1
         elif "0" <= e <= "7":
             digits = body[i:i + 3]
-            try:
+            if len(digits) == 3 and all("0" <= c <= "7" for c in digits):
                 out.append(int(digits, 8) & 0xFF)
-            except ValueError:
-                pass
             i += 3
         elif e in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[e]
             digits = body[i + 1:i + 1 + width]
             i += 1 + width
-            try:
-                value = int(digits, 16)
-            except ValueError:
-                continue
+            if len(digits) != width or not all(c in _HEX_DIGITS for c in digits):
+                continue  # reported by the scanner; int() would take "-1" or "_1" (found by fuzzing)
+            value = int(digits, 16)
             if e == "x":
                 out.append(value)
             elif value <= 0x10FFFF and not 0xD800 <= value < 0xE000:
@@ -440,6 +437,7 @@ def unquote(lit: str) -> str:
     return out.decode("utf-8", "replace")
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _UINT64_MAX = (1 << 64) - 1
 
 

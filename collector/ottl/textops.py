@@ -75,4 +75,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
         i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    try:
+        return re.compile("".join(out) + r"\Z", re.DOTALL)
+    except re.error:  # e.g. an empty class `[]` (found by fuzzing): Go's ErrBadPattern
+        raise OttlRuntimeError("syntax error in pattern") from None

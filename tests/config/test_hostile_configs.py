@@ -209,3 +209,10 @@ def test_arithmetic_stays_within_go_number_semantics(text: str, expected: str) -
 def test_a_huge_integer_power_is_an_error_not_minutes_of_cpu() -> None:
     error = _load_error("logging {\n  level = 9 ^ 999999999\n}\n")
     assert any("invalid power" in d.message for d in error.diagnostics)
+
+
+@pytest.mark.parametrize("literal", [r'"\u-0d1"', r'"\x-1"', r'"\U+0010FFFF"', r'"\u_123"'])
+def test_malformed_escapes_are_scanner_errors_not_crashes(literal: str) -> None:
+    # found by fuzzing: int() accepts signs and underscores, so unquote turned "\u-0d1" into chr(-209)
+    error = _load_error(f"logging {{\n  level = {literal}\n}}\n")
+    assert any("escape sequence" in d.message for d in error.diagnostics), error.diagnostics

@@ -34,3 +34,9 @@ def test_deep_conditions_are_syntax_errors() -> None:
 def test_nesting_within_the_cap_parses() -> None:
     depth = MAX_NESTING // 3
     parse_statement('set(attributes["a"], ' + "[" * depth + "]" * depth + ")")
+
+
+def test_a_glob_python_cannot_compile_is_a_pattern_error() -> None:
+    # found by fuzzing: an empty class `[]` became an unterminated regex class and re.error escaped
+    with pytest.raises(GroupCompileError, match="invalid glob pattern"):
+        compile_group("span", ['replace_all_matches(attributes, "a[]b", "x")'])
