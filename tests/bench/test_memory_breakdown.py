@@ -3,6 +3,7 @@ recognised by their /dev/shm name, and thread stacks by their guard page."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 
@@ -28,12 +29,14 @@ def test_parts_add_up_to_the_pss_and_rings_are_counted_as_rings() -> None:
 
 def test_startup_anonymous_memory_separates_modules_from_heap() -> None:
     startup = memory_breakdown(os.getpid()).anon
-    grown = bytearray(16 << 20)
-    grown[::4096] = b"x" * len(grown[::4096])  # touch every page
+    # a fresh anonymous mapping: a bytearray could reuse heap pages the suite already freed (resident)
+    grown = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    for offset in range(0, len(grown), mmap.PAGESIZE):  # touch every page
+        grown[offset] = 1
     sample = memory_breakdown(os.getpid(), startup_anon=startup)
     assert sample.modules == min(startup, sample.anon)
     assert sample.heap >= 15 << 20
-    del grown
+    grown.close()
 
 
 def test_thread_stacks_and_threads_are_counted() -> None:
