@@ -20,33 +20,11 @@ import urllib.request
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.sink import OtlpSink, SinkThread
 
 MIB = 1024 * 1024
-CONFIG = """
-otelcol.receiver.otlp "in" {{
-  http {{
-    endpoint = "127.0.0.1:{http_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-}}
-"""
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -86,7 +64,7 @@ def main() -> None:
 
     sink = SinkThread(OtlpSink()).start()
     http_port = free_port()
-    collector = CollectorProcess(CONFIG.format(http_port=http_port, sink_url=sink.url))
+    collector = CollectorProcess(otlp_pipeline(http_port=http_port, sink_url=sink.url))
     try:
         collector.start()
         url = f"http://127.0.0.1:{http_port}/v1/traces"

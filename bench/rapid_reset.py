@@ -23,33 +23,11 @@ import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.signals import Signal
+from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.rapid_reset import FloodResult, flood
 from collector.testing.sink import OtlpSink, SinkThread
 
-CONFIG = """
-otelcol.receiver.otlp "in" {{
-  grpc {{
-    endpoint = "127.0.0.1:{grpc_port}"
-  }}
-  output {{
-    traces = [otelcol.processor.batch.b.input]
-  }}
-}}
-
-otelcol.processor.batch "b" {{
-  timeout = "50ms"
-  output {{
-    traces = [otelcol.exporter.otlphttp.out.input]
-  }}
-}}
-
-otelcol.exporter.otlphttp "out" {{
-  client {{
-    endpoint = "{sink_url}"
-  }}
-}}
-"""
 
 
 def _flood_process(port: int, seconds: float, results: mp.Queue[FloodResult], niceness: int = 0) -> None:
@@ -109,7 +87,7 @@ def main() -> None:
 
     sink = SinkThread(OtlpSink()).start()
     grpc_port = free_port()
-    collector = CollectorProcess(CONFIG.format(grpc_port=grpc_port, sink_url=sink.url))
+    collector = CollectorProcess(otlp_pipeline(grpc_port=grpc_port, sink_url=sink.url))
     try:
         collector.start()
         receiver = next(p for title, p in collector.children().items() if title.startswith("receiver"))

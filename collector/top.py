@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from collector.support.client import AdminClient
+from collector.web.svg import format_rate  # the graph's spelling of a rate
 
 HEALTH_STYLES = {"healthy": "green", "unhealthy": "bold red", "unknown": "dim", "exited": "red"}
 
@@ -53,16 +54,6 @@ def as_client(admin: AdminClient | str) -> AdminClient:
     if isinstance(admin, AdminClient):
         return admin
     return AdminClient(admin.rstrip("/") if admin.startswith(("http://", "https://")) else f"http://{admin}")
-
-
-def format_rate(rate: float | None) -> str:
-    if rate is None:
-        return "—"
-    if rate >= 1_000_000:
-        return f"{rate / 1_000_000:.1f}M/s"
-    if rate >= 1000:
-        return f"{rate / 1000:.1f}k/s"
-    return f"{rate:.0f}/s" if rate >= 10 or rate == 0 else f"{rate:.1f}/s"
 
 
 def format_bytes(value: float | None) -> str:

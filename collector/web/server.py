@@ -16,6 +16,7 @@ from collector.web.observe import Observer
 from collector.web.routes import UiRoutes
 from collector.web.security import guard
 from collector.pipeline.configblocks import Auth, Http, Tls
+from collector.transport.addresses import is_loopback
 
 if TYPE_CHECKING:
     from collector.runtime.view import SupervisorControl
@@ -34,17 +35,6 @@ def split_host_port(addr: str) -> tuple[str, int]:
 
 class AdminServerError(Exception):
     """The admin server cannot start (port taken, address not local, TLS files unusable)."""
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AdminServer:

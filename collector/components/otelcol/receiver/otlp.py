@@ -20,7 +20,6 @@ the exporters (`collector/signals/metadata.py`).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from typing import Any, ClassVar, TYPE_CHECKING
@@ -36,6 +35,7 @@ from collector.components.kit.tls import CertificateFiles
 from collector.components.kit.types import ByteSize, DebugMetrics, Duration, Output
 from collector.signals import Signal
 from collector.transport.tls import ServerTls, grpc_credentials, parse_version, ssl_context
+from collector.transport.addresses import is_loopback
 
 if TYPE_CHECKING:
     from collector.transport.grpc_server import OtlpGrpcServer
@@ -221,15 +221,6 @@ def split_endpoint(endpoint: str, attribute: str) -> tuple[str, int]:
         raise ArgumentError(f"invalid endpoint {endpoint!r}: want host:port", attribute)
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     return host or "0.0.0.0", int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listen_address(protocol: str, endpoint: str, auth: AuthHandler | None, tls: bool,
