@@ -115,6 +115,7 @@ class CollectorProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError("the collector is already running: stop it before starting it again")
         self._log = open(self.log_path, mode)  # type: ignore[assignment]  # "wb" or "ab": binary
+        LAUNCHED_STORAGE.add(Path(self.storage).absolute())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "collector", "run", str(self.config_path),
              "--server.http.listen-addr", self.admin_addr, "--storage.path", str(self.storage),
@@ -215,6 +216,8 @@ class CollectorProcess:
     def close(self) -> None:
         self.stop()
         if self._tmp is not None:
+            if self.storage.is_relative_to(self._tmp.name):  # nobody can start this instance again
+                release_rings(self.storage)
             self._tmp.cleanup()
 
     def __enter__(self) -> CollectorProcess:
@@ -235,3 +238,32 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> None:
         except psutil.NoSuchProcess:
             return
         time.sleep(0.02)
+
+
+LAUNCHED_STORAGE: set[Path] = set()  # every --storage.path a CollectorProcess of this process ran on
+
+
+def release_orphaned_rings() -> list[str]:
+    """`release_rings` for every storage path a test collector ran on that no longer exists (the
+    test's temporary directory is gone): called once at the end of a test session."""
+    released: list[str] = []
+    for storage in sorted(LAUNCHED_STORAGE):
+        if not storage.exists():
+            released += release_rings(storage)
+    return released
+
+
+def release_rings(storage: Path) -> list[str]:
+    """Unlink the shared-memory rings of the collector instance on `storage`, for a test about to
+    delete that storage path. A collector stopped while a backend was down keeps its unsettled
+    records in its rings for the next start on the same path (ARCHITECTURE.md, durability); once
+    the path is gone no start can adopt them, and they would stay in /dev/shm until a reboot."""
+    from collector.runtime.adoption import SHM_DIR, find_rings
+    from collector.runtime.instance import instance_id
+
+    path = Path(storage).absolute()
+    released = []
+    for ring in find_rings(instance_id(path.resolve() if path.exists() else path)):
+        (SHM_DIR / ring.name).unlink(missing_ok=True)
+        released.append(ring.name)
+    return released
