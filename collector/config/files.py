@@ -25,7 +25,7 @@ def read_source(path: str | os.PathLike[str]) -> bytes:
     or is larger than `MAX_FILE_BYTES`."""
     # stat before opening: opening a FIFO would block until something writes to it
     if not stat.S_ISREG(os.stat(path).st_mode):
-        raise OSError(errno.EINVAL, "not a regular file (a configuration must be a file or a directory of "
+        raise OSError(errno.EINVAL, "not a regular file (a configuration is a file, or a directory of "
                                     "*.alloy files)", os.fspath(path))
     with open(path, "rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
