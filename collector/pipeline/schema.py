@@ -93,3 +93,14 @@ def schema_of(struct: type[msgspec.Struct]) -> Schema:
             block_type=block_type,
         )
     return Schema(struct, fields)
+
+
+def struct_defaults(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """Each field's default value (factories called), for telling what a configuration changed."""
+    found: dict[str, Any] = {}
+    for info in msgspec.structs.fields(struct):
+        if info.default is not msgspec.NODEFAULT:
+            found[info.name] = info.default
+        elif info.default_factory is not msgspec.NODEFAULT:
+            found[info.name] = info.default_factory()
+    return found

@@ -21,7 +21,7 @@ from collector.components.kit.api import ConsumerRef, MetricsReceiverRef
 from collector.config.redact import is_secret_header, redact_url
 from collector.config.units import format_duration
 from collector.config.values import Function, Secret
-from collector.pipeline.schema import FieldKind, schema_of, strip_annotated
+from collector.pipeline.schema import FieldKind, schema_of, strip_annotated, struct_defaults
 
 SECRET_TEXT = "(secret)"
 
@@ -62,7 +62,7 @@ def typed(value: Any, *, alloy_type: str | None = None) -> dict[str, Any]:
 def struct_body(struct: msgspec.Struct) -> list[dict[str, Any]]:
     """A component's `Arguments` (or a nested block) as a body; defaults left out."""
     schema = schema_of(type(struct))
-    defaults = _defaults(type(struct))
+    defaults = struct_defaults(type(struct))
     body: list[dict[str, Any]] = []
     for spec in schema.fields.values():
         value = getattr(struct, spec.attr)
@@ -80,16 +80,6 @@ def struct_body(struct: msgspec.Struct) -> list[dict[str, Any]]:
 
 def exports_body(exports: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": name, "type": "attr", "value": typed(exports[name])} for name in sorted(exports)]
-
-
-def _defaults(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for info in msgspec.structs.fields(struct_type):
-        if info.default is not msgspec.NODEFAULT:
-            found[info.name] = info.default
-        elif info.default_factory is not msgspec.NODEFAULT:
-            found[info.name] = info.default_factory()
-    return found
 
 
 def _equal(a: Any, b: Any) -> bool:

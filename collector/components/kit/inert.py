@@ -22,17 +22,7 @@ from typing import Any, Iterator
 
 import msgspec
 
-from collector.pipeline.schema import FieldKind, schema_of
-
-
-def _defaults(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for info in msgspec.structs.fields(struct):
-        if info.default is not msgspec.NODEFAULT:
-            found[info.name] = info.default
-        elif info.default_factory is not msgspec.NODEFAULT:
-            found[info.name] = info.default_factory()
-    return found
+from collector.pipeline.schema import FieldKind, schema_of, struct_defaults
 
 
 def declared(struct: type[msgspec.Struct]) -> dict[str, str]:
@@ -47,7 +37,7 @@ def _differs(value: msgspec.Struct, dotted: str) -> bool:
     current = getattr(value, spec.attr)
     if rest:
         return isinstance(current, msgspec.Struct) and _differs(current, rest)
-    defaults = _defaults(type(value))
+    defaults = struct_defaults(type(value))
     return spec.attr not in defaults or bool(current != defaults[spec.attr])
 
 
