@@ -15,25 +15,15 @@ import gzip
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
+from collector.testing.http import post_status
 from collector.testing.sink import OtlpSink, SinkThread
 
 MIB = 1024 * 1024
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return int(err.code)
 
 
 def _valid_latencies(url: str, seconds: float, stop: threading.Event | None = None) -> list[float]:
@@ -44,7 +34,7 @@ def _valid_latencies(url: str, seconds: float, stop: threading.Event | None = No
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         start = time.perf_counter()
-        _post(url, body, {"Content-Type": "application/x-protobuf"})
+        post_status(url, body, {"Content-Type": "application/x-protobuf"}, timeout=120)
         out.append(time.perf_counter() - start)
     return out
 
@@ -77,7 +67,7 @@ def main() -> None:
         stop = threading.Event()
 
         def hostile() -> None:
-            statuses.append(_post(url, bomb, {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}))
+            statuses.append(post_status(url, bomb, {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, timeout=120))
 
         senders = [threading.Thread(target=hostile) for _ in range(args.bodies)]
         measured: list[float] = []

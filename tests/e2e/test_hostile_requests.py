@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import gzip
 import socket
-import urllib.error
-import urllib.request
 
 import grpc
 import psutil
 import pytest
 
 from collector.signals import Signal
+from collector.testing.http import post_status
 from collector.testing.sdk import send_spans, wait_until
 from tests.e2e.conftest import Gateway
 
@@ -26,15 +25,6 @@ def _rss(gateway: Gateway) -> dict[str, int]:
             if title.startswith(("receiver", "worker traces"))}
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return int(err.code)
-
-
 def _refused(gateway: Gateway, reason: str, transport: str) -> float:
     return gateway.collector.metric_value("otelcol_receiver_refused_requests_total", reason=reason,
                                           transport=transport)
@@ -46,7 +36,7 @@ def test_amplification_body_is_refused_without_decoding(gateway: Gateway) -> Non
     assert len(body) < 25_000
     headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
     for _ in range(6):  # the probe sent six: together they stalled valid requests for 32 s
-        assert _post(f"{gateway.http_url}/v1/traces", body, headers) == 413
+        assert post_status(f"{gateway.http_url}/v1/traces", body, headers) == 413
 
     with grpc.insecure_channel(gateway.grpc_endpoint, options=[("grpc.max_send_message_length", 64 * MIB)]) as channel:
         export = channel.unary_unary(Signal.TRACES.spec.grpc_method)
@@ -69,7 +59,7 @@ def test_a_gibibyte_compression_bomb_is_413_in_bounded_memory(gateway: Gateway) 
     member = gzip.compress(b"\x00" * MIB, 9)
     bomb = member * 1024  # 1 GiB inflated, ~1 MB on the wire
     before = _rss(gateway)
-    status = _post(f"{gateway.http_url}/v1/logs", bomb,
+    status = post_status(f"{gateway.http_url}/v1/logs", bomb,
                    {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
     assert status == 413
     after = _rss(gateway)

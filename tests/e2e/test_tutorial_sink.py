@@ -3,14 +3,13 @@ Prometheus server would reject, or the end-to-end assertions on it would prove n
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from typing import Iterator
 
 import pytest
 import snappy
 
 from collector.protocols.prometheus import prompb
+from collector.testing.http import post_status
 from collector.testing.remote_write_sink import RemoteWriteSinkThread
 
 HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
@@ -33,12 +32,7 @@ def _body(*series: tuple[list[tuple[str, str]], list[tuple[float, int]]]) -> byt
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] = HEADERS) -> int:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return int(err.code)
+    return post_status(url, body, headers, timeout=10)
 
 
 @pytest.fixture
