@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import statistics
 import threading
 import time
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from bench.latency import summary
 from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
 from collector.testing.http import post_status
@@ -39,13 +39,6 @@ def _valid_latencies(url: str, seconds: float, stop: threading.Event | None = No
     return out
 
 
-def _summary(name: str, values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (f"{name}: n={len(ordered)} p50={statistics.median(ordered) * 1000:.2f} ms "
-            f"p99={p99 * 1000:.2f} ms max={ordered[-1] * 1000:.2f} ms")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bodies", type=int, default=6, help="hostile bodies sent at once")
@@ -60,7 +53,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{http_port}/v1/traces"
         children = {t: p for t, p in collector.children().items() if t.startswith(("receiver", "worker traces"))}
         rss_before = {t: p.memory_info().rss for t, p in children.items()}
-        print(_summary("quiet", _valid_latencies(url, args.quiet_seconds)))
+        print(summary("quiet", _valid_latencies(url, args.quiet_seconds)))
 
         bomb = gzip.compress(b"\x0a\x00" * (10 * MIB), 9)
         statuses: list[int] = []
@@ -84,7 +77,7 @@ def main() -> None:
         measurer.join()
         print(f"hostile: {args.bodies} x {len(bomb)} B gzip bodies (20 MiB, 10.5M empty ResourceSpans each) "
               f"answered {sorted(set(statuses))} in {hostile_seconds:.2f} s")
-        print(_summary("during", measured))
+        print(summary("during", measured))
         for title, proc in children.items():
             grown = (proc.memory_info().rss - rss_before[title]) / MIB
             print(f"{title}: RSS grew {grown:.1f} MiB")

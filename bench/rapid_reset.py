@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import statistics
 import time
 
 import grpc
 import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from bench.latency import summary
 from collector.signals import Signal
 from collector.testing.configs import otlp_pipeline
 from collector.testing.process import CollectorProcess, free_port
@@ -66,16 +66,6 @@ def _latencies(endpoint: str, count: int) -> list[float]:
     return out
 
 
-def _summary(name: str, values: list[float]) -> str:
-    ok = sorted(v for v in values if v != float("inf"))
-    failed = len(values) - len(ok)
-    if not ok:
-        return f"{name}: all {failed} calls failed"
-    p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))]
-    return (f"{name}: n={len(ok)} failed={failed} p50={statistics.median(ok) * 1000:.2f} ms "
-            f"p99={p99 * 1000:.2f} ms max={ok[-1] * 1000:.2f} ms")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="flood duration")
@@ -93,7 +83,7 @@ def main() -> None:
         receiver = next(p for title, p in collector.children().items() if title.startswith("receiver"))
         endpoint = f"127.0.0.1:{grpc_port}"
         quiet = _latencies(endpoint, args.requests)
-        print(_summary("quiet", quiet))
+        print(summary("quiet", quiet))
 
         results: mp.Queue[FloodResult] = mp.Queue()
         flooders = [mp.Process(target=_flood_process, args=(grpc_port, args.seconds, results, args.flood_nice), daemon=True)
@@ -115,7 +105,7 @@ def main() -> None:
             total.goaways += part.goaways
             total.connections += part.connections
             process.join(10)
-        print(_summary("flood", flooded), FAILURES or "")
+        print(summary("flood", flooded), FAILURES or "")
         cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
         print(f"flood: {total.streams} HEADERS+RST_STREAM in {elapsed:.1f}s from {args.connections} processes "
               f"({total.streams / elapsed:.0f}/s), server refusals={total.refused} GOAWAYs={total.goaways} "
