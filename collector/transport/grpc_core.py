@@ -1,0 +1,241 @@
+"""A unary-call gRPC server driven straight from grpcio's C-core completion queue, in one thread.
+
+Why. At full load over OTLP/gRPC (100 spans per call) the receiver spent about 80% of its samples in
+grpc.aio's machinery, not in our handler: per call a Python task, a servicer context, an awaited
+future per batch operation, and the poller thread waking the event loop for each event. The C-core
+underneath does the HTTP/2 work, gzip, message size limits, keepalive, TLS and stream limits; what
+a unary OTLP Export needs from Python on top of it is three completion-queue events, handled here
+with no task, no context object and no thread pool (`bench/grpc_server_cost.py` measures the
+difference):
+
+1. `request_call` completes: the method, the client metadata and the peer are known. A new
+   `request_call` is posted at once. An unknown method is answered UNIMPLEMENTED in one batch.
+   The `CoreHandler` may answer now (authentication: before the message is read), or later from
+   any thread (an asynchronous authenticator), or ask for the message.
+2. The receive-message batch completes with the message bytes: the C-core has already inflated
+   gzip and enforced `grpc.max_receive_message_length` (RESOURCE_EXHAUSTED, sent by the core).
+3. `CoreCall.finish` sends one batch: initial metadata, the response (on success), the status with
+   its trailers, and receive-close. Its completion releases the call.
+
+INTERNAL API. This relies on `grpc._cython.cygrpc` (Server, CompletionQueue, Call and the batch
+operation classes), the private Cython layer grpcio's own servers are built on, not grpcio's public
+API. pyproject.toml bounds grpcio to the versions this was written and tested against, and
+`available()` checks the names exist: `grpc_server` falls back to grpc.aio when they do not (or when
+`COLLECTOR_GRPC_SERVER=aio`).
+
+Threads. The serving thread polls the completion queue with the GIL released and runs the
+handler's synchronous steps. Starting a batch is thread-safe in the C-core, so `finish` may be
+called from the event loop. A call counts as outstanding from its arrival until its final batch has
+completed; the queue is only shut down once the server's shutdown has been notified and nothing is
+outstanding, because starting a batch on a shut-down queue aborts the process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Final, Protocol, Sequence
+
+__all__ = ["CoreCall", "CoreHandler", "CoreServer", "available"]
+
+try:  # the private layer: see the module docstring
+    from grpc._cython import cygrpc as _cygrpc
+except ImportError:  # pragma: no cover - depends on the installed grpcio
+    _cygrpc = None
+
+_NEEDED: Final = ("Server", "CompletionQueue", "CompletionType", "StatusCode", "SendInitialMetadataOperation",
+                  "ReceiveMessageOperation", "SendMessageOperation", "SendStatusFromServerOperation",
+                  "ReceiveCloseOnServerOperation")
+POLL_PERIOD: Final = 1.0  # seconds between the serving thread's checks for a stop it missed
+
+
+def available() -> bool:
+    """Whether the installed grpcio offers the internal names this module drives."""
+    return _cygrpc is not None and all(hasattr(_cygrpc, name) for name in _NEEDED)
+
+
+class CoreCall:
+    """One call, from its arrival to its answer. `finish` may be called once, from any thread."""
+
+    __slots__ = ("_server", "_call", "method", "metadata", "_finished")
+
+    def __init__(self, server: CoreServer, call: Any, method: bytes, metadata: tuple[tuple[str, Any], ...]) -> None:
+        self._server = server
+        self._call = call
+        self.method = method
+        self.metadata = metadata
+        self._finished = False
+
+    def peer(self) -> str:
+        peer = self._call.peer()
+        return peer.decode("utf-8", "replace") if isinstance(peer, bytes) else str(peer)
+
+    def receive(self) -> None:
+        """Ask for the request message; the handler's `on_message` gets it."""
+        ops = (_cygrpc.ReceiveMessageOperation(0),)
+        if self._call.start_server_batch(ops, _Received(self)) != 0:
+            self.finish(_cygrpc.StatusCode.internal, "cannot receive the request message")
+
+    def finish(self, code: int, details: str = "", body: bytes | None = None,
+               trailers: Sequence[tuple[str, Any]] = ()) -> None:
+        """Answer the call: `code` is a grpc status code number (0 = OK), `body` the response message."""
+        if self._finished:
+            return
+        self._finished = True
+        ops: list[Any] = [_cygrpc.SendInitialMetadataOperation((), 0)]
+        if body is not None:
+            ops.append(_cygrpc.SendMessageOperation(body, 0))
+        ops.append(_cygrpc.SendStatusFromServerOperation(tuple(trailers), code, details.encode(), 0))
+        ops.append(_cygrpc.ReceiveCloseOnServerOperation(0))
+        if self._call.start_server_batch(ops, _FINISHED) != 0:  # no event will come for it
+            self._server._release()
+
+
+class CoreHandler(Protocol):
+    def on_call(self, call: CoreCall, method: Any) -> None:
+        """A call to a served method arrived: answer it (`finish`) or ask for its message (`receive`),
+        now or later from any thread. `method` is what `CoreServer` was given for the call's path."""
+        ...
+
+    def on_message(self, call: CoreCall, method: Any, message: bytes | None) -> None:
+        """The request message (None: the client sent none, or the call ended first); `finish` it."""
+        ...
+
+
+class _Received:
+    """Tag of a receive-message batch."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: CoreCall) -> None:
+        self.call = call
+
+
+_REQUEST: Final = object()  # tag of request_call
+_FINISHED: Final = object()  # tag of a final batch
+_SHUTDOWN: Final = object()  # tag of the server's shutdown notification
+
+
+class CoreServer:
+    """The C-core server, its completion queue and the thread that serves it.
+
+    `methods` maps a full method path (b"/pkg.Service/Method") to a value handed back to the handler.
+    `options` are core channel arguments, as `grpc.server(options=...)` takes them."""
+
+    def __init__(self, options: Sequence[tuple[str, Any]], methods: dict[bytes, Any], handler: CoreHandler) -> None:
+        if not available():
+            raise RuntimeError("grpcio's internal cygrpc layer is not available")
+        self._methods = methods
+        self._handler = handler
+        self._queue = _cygrpc.CompletionQueue()
+        self._server = _cygrpc.Server(tuple(options), False)
+        self._server.register_completion_queue(self._queue)
+        self._lock = threading.Lock()
+        self._outstanding = 0  # calls whose final batch has not completed
+        self._stopping = False
+        self._shutdown_notified = False
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cancel_timer: threading.Timer | None = None
+        self.on_stopped: Callable[[], None] | None = None  # called from the serving thread once stopped
+
+    def add_port(self, address: str, credentials: Any = None) -> int:
+        """Listen on "host:port"; `credentials` is a `grpc.ServerCredentials` (TLS) or None.
+        The bound port (0 when it could not bind)."""
+        if credentials is None:
+            return int(self._server.add_http2_port(address.encode()))
+        return int(self._server.add_http2_port(address.encode(), credentials._credentials))
+
+    def start(self) -> None:
+        self._server.start()
+        self._server.request_call(self._queue, self._queue, _REQUEST)
+        self._thread = threading.Thread(target=self._serve, name="grpc-core", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Refuse new calls at once; calls in flight get `grace` seconds (None: none) before they
+        are cancelled. The returned event is set once the serving thread has ended."""
+        with self._lock:
+            if self._stopping:
+                return self._stopped
+            self._stopping = True
+            self._server.shutdown(self._queue, _SHUTDOWN)
+        if grace is None or grace <= 0:
+            self._server.cancel_all_calls()
+        else:
+            self._cancel_timer = threading.Timer(grace, self._cancel_rest)
+            self._cancel_timer.daemon = True
+            self._cancel_timer.start()
+        return self._stopped
+
+    def _cancel_rest(self) -> None:
+        if not self._stopped.is_set():
+            self._server.cancel_all_calls()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+            done = self._shutdown_notified and self._outstanding == 0
+        if done:
+            self._queue.shutdown()
+
+    def _serve(self) -> None:
+        queue_timeout = _cygrpc.CompletionType.queue_timeout
+        queue_shutdown = _cygrpc.CompletionType.queue_shutdown
+        queue = self._queue
+        try:
+            while True:
+                event = queue.poll(time.time() + POLL_PERIOD)
+                kind = event.completion_type
+                if kind == queue_timeout:
+                    continue
+                if kind == queue_shutdown:
+                    return
+                self._dispatch(event)
+                event = None  # drop the call's reference before blocking again
+        finally:
+            self._server.destroy()
+            if self._cancel_timer is not None:
+                self._cancel_timer.cancel()
+            self._stopped.set()
+            if self.on_stopped is not None:
+                self.on_stopped()
+
+    def _dispatch(self, event: Any) -> None:
+        tag = event.tag
+        if tag is _FINISHED:
+            self._release()
+        elif type(tag) is _Received:
+            call = tag.call
+            message = None
+            if event.success:
+                message = event.batch_operations[0].message()
+            self._handler.on_message(call, self._methods[call.method], message)
+        elif tag is _REQUEST:
+            self._arrived(event)
+        elif tag is _SHUTDOWN:
+            with self._lock:
+                self._shutdown_notified = True
+                done = self._outstanding == 0
+            if done:
+                self._queue.shutdown()
+
+    def _arrived(self, event: Any) -> None:
+        with self._lock:
+            if not event.success:  # the server is shutting down: no call came
+                return
+            self._outstanding += 1
+            if not self._stopping:
+                self._server.request_call(self._queue, self._queue, _REQUEST)
+        method_path = event.call_details.method
+        call = CoreCall(self, event.call, method_path, event.invocation_metadata)
+        method = self._methods.get(method_path)
+        if method is None:
+            call.finish(_cygrpc.StatusCode.unimplemented, "Method not found!")
+            return
+        self._handler.on_call(call, method)
+
+
+def status_code(name: str) -> int:
+    """The status code number of a grpc.StatusCode name ("unavailable")."""
+    return int(getattr(_cygrpc.StatusCode, name))
