@@ -1,4 +1,13 @@
-"""grpc.aio shell for OTLP/gRPC: three generic unary methods that take and return raw bytes.
+"""The OTLP/gRPC server: the C-core engine (grpc_core + grpc_otlp_core) or the grpc.aio shell.
+
+Which engine. By default the receiver drives grpcio's C-core completion queue itself
+(`collector/transport/grpc_core.py`, through grpcio's internal Cython layer): it costs about a third
+of grpc.aio's server CPU per call (`python -m bench.grpc_server_cost`). When that internal layer is
+missing from the installed grpcio, or `COLLECTOR_GRPC_SERVER=aio` asks for it, the grpc.aio shell
+below serves instead, with the same behaviour. Both take the same core channel arguments (TLS,
+keepalive, stream limits, max_receive_message_length), so the C-core does the same HTTP/2 work.
+
+The grpc.aio shell: three generic unary methods that take and return raw bytes.
 
 Registering the methods without (de)serializers means grpcio hands us the message bytes as received
 (after gRPC-level gzip), and `otlp_grpc.decode` parses them exactly once. grpcio enforces
@@ -15,7 +24,9 @@ so grpcio never receives, inflates or hands over the body of a call without vali
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -29,12 +40,21 @@ from collector.protocols.status import ExportRejected
 from collector.signals import Signal
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
+from collector.transport import grpc_core
 from collector.transport.errors import BindError
 from collector.transport.offload import in_decode_thread
 from collector.transport.grpc_limits import server_options
 from collector.transport.ingest import Ingest
 
-__all__ = ["GrpcServerConfig", "OtlpGrpcServer"]
+__all__ = ["ENGINE_VARIABLE", "GrpcServerConfig", "OtlpGrpcServer", "engine"]
+
+ENGINE_VARIABLE = "COLLECTOR_GRPC_SERVER"  # "core" (default) or "aio"
+
+
+def engine() -> str:
+    """"core" when the C-core engine can run and is not turned off, else "aio"."""
+    wanted = os.environ.get(ENGINE_VARIABLE, "core").strip().lower()
+    return "core" if wanted != "aio" and grpc_core.available() else "aio"
 
 
 @dataclass(frozen=True)
@@ -114,42 +134,78 @@ class OtlpGrpcServer:
         self.ingest = ingest
         self.logger = logger
         self._server: grpc.aio.Server | None = None
+        self._core: grpc_core.CoreServer | None = None
+        self._core_stopped: asyncio.Future[None] | None = None
         self.port = config.port
+        self.engine = engine()
 
     @property
     def endpoint(self) -> str:
         return _endpoint(self.config.host, self.config.port)
 
-    async def start(self) -> None:
+    def _options(self) -> list[tuple[str, Any]]:
         cfg = self.config
-        options: list[tuple[str, Any]] = [
+        return [
             ("grpc.max_receive_message_length", cfg.max_recv_msg_size),
             ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
             *server_options(cfg.max_concurrent_streams, cfg.options),  # HTTP/2 abuse limits (grpc_limits)
         ]
-        server = grpc.aio.server(options=options)
+
+    def _bound(self, add_port: Callable[[], int]) -> int:
+        try:
+            port = add_port()
+        except RuntimeError as exc:
+            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}: {exc}") from exc
+        if port == 0:
+            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}")
+        return port
+
+    async def start(self) -> None:
+        if self.engine == "core":
+            self._start_core()
+            return
+        cfg = self.config
+        server = grpc.aio.server(options=self._options())
         server.add_generic_rpc_handlers(tuple(
             grpc.method_handlers_generic_handler(s.spec.grpc_service, {
                 "Export": _export_method(s, self.ingest, cfg.auth, cfg.include_metadata)})
             for s in Signal
         ))
-        try:
-            if cfg.credentials is not None:
-                port = server.add_secure_port(self.endpoint, cfg.credentials)
-            else:
-                port = server.add_insecure_port(self.endpoint)
-        except RuntimeError as exc:
-            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}: {exc}") from exc
-        if port == 0:
-            raise BindError(0, f"otlp grpc: cannot listen on {self.endpoint}")
-        self.port = port
+        if cfg.credentials is not None:
+            credentials = cfg.credentials
+            self.port = self._bound(lambda: server.add_secure_port(self.endpoint, credentials))
+        else:
+            self.port = self._bound(lambda: server.add_insecure_port(self.endpoint))
         await server.start()
         self._server = server
 
+    def _start_core(self) -> None:
+        from collector.transport.grpc_otlp_core import OtlpCoreHandler
+
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        handler = OtlpCoreHandler(self.ingest, loop, cfg.auth, cfg.include_metadata, OFFLOAD_BYTES)
+        methods = {s.spec.grpc_method.encode(): s for s in Signal}
+        core = grpc_core.CoreServer(self._options(), methods, handler)
+        self.port = self._bound(lambda: core.add_port(self.endpoint, cfg.credentials))
+        stopped: asyncio.Future[None] = loop.create_future()
+
+        def on_stopped() -> None:
+            loop.call_soon_threadsafe(lambda: stopped.done() or stopped.set_result(None))
+
+        core.on_stopped = on_stopped
+        core.start()
+        self._core, self._core_stopped = core, stopped
+
     async def shutdown(self, deadline: float | None) -> None:
         """Refuse new RPCs at once; in-flight ones get until the monotonic `deadline`."""
+        grace = None if deadline is None else max(0.0, deadline - time.monotonic())
+        core, stopped, self._core, self._core_stopped = self._core, self._core_stopped, None, None
+        if core is not None and stopped is not None:
+            core.stop(grace)
+            await stopped  # the loop keeps running the calls still in flight meanwhile
+            return
         server, self._server = self._server, None
         if server is None:
             return
-        grace = None if deadline is None else max(0.0, deadline - time.monotonic())
         await server.stop(grace)

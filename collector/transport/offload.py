@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable, Final, TypeVar
 
-__all__ = ["DECODE_THREADS", "in_decode_thread"]
+__all__ = ["DECODE_THREADS", "decode_pool", "in_decode_thread"]
 
 T = TypeVar("T")
 DECODE_THREADS: Final = 2
@@ -26,6 +26,11 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:  # created on first use: workers never decode, and a fork must not inherit threads
         _POOL = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="otlp-decode")
     return _POOL
+
+
+def decode_pool() -> ThreadPoolExecutor:
+    """The pool itself, for callers that chain a callback on `loop.run_in_executor` instead of awaiting."""
+    return _pool()
 
 
 async def in_decode_thread(fn: Callable[..., T], *args: Any) -> T:
