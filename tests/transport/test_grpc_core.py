@@ -1,0 +1,149 @@
+"""The C-core gRPC engine (collector/transport/grpc_core.py) behind the OTLP receiver: that it is the
+one serving, its fallback to grpc.aio, its hand-offs to the event loop, and its graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import grpc
+import pytest
+
+from collector.components.kit.auth import AUTHENTICATED, AuthHandler, AuthOutcome
+from collector.components.otelcol.receiver.otlp import Arguments, GrpcArguments
+from collector.components.kit.types import Output
+from collector.protocols import otlp_grpc
+from collector.signals import Signal
+from collector.testing.process import free_port
+from collector.transport import grpc_core, grpc_server
+from collector.transport.grpc_server import OtlpGrpcServer
+from tests.transport import payloads
+from tests.transport.harness import RunningReceiver, default_args, running_receiver
+
+
+def export(port: int, data: bytes, signal: Signal = Signal.TRACES, **kw: Any) -> bytes:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        response: bytes = channel.unary_unary(signal.spec.grpc_method)(data, timeout=30, **kw)
+        return response
+
+
+def grpc_server_of(rr: RunningReceiver) -> OtlpGrpcServer:
+    return next(s for s in rr.component.servers if isinstance(s, OtlpGrpcServer))
+
+
+def test_the_receiver_serves_through_the_core_engine(receiver: RunningReceiver) -> None:
+    assert grpc_core.available()  # the pinned grpcio range offers the internal layer
+    assert grpc_server_of(receiver).engine == "core"
+    data = payloads.traces().SerializeToString()
+    assert export(receiver.grpc_port, data) == b""
+    assert receiver.admission.admitted[-1].data == data
+
+
+def test_grpc_aio_serves_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(grpc_server.ENGINE_VARIABLE, "aio")
+    for rr in running_receiver():
+        assert grpc_server_of(rr).engine == "aio"
+        data = payloads.logs(2).SerializeToString()
+        export(rr.grpc_port, data, Signal.LOGS)
+        assert rr.admission.admitted[0].data == data
+
+
+def test_grpc_aio_serves_when_the_internal_layer_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grpc_core, "_cygrpc", None)
+    assert not grpc_core.available()
+    assert grpc_server.engine() == "aio"
+
+
+def test_many_concurrent_calls_over_few_connections_are_all_admitted(receiver: RunningReceiver) -> None:
+    bodies = [payloads.traces(spans=3 + i).SerializeToString() for i in range(4)]
+    # one connection per channel (local subchannel pools), fewer streams each than the server allows
+    channels = [grpc.insecure_channel(f"127.0.0.1:{receiver.grpc_port}", options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(3)]
+    try:
+        stubs = [c.unary_unary(Signal.TRACES.spec.grpc_method) for c in channels]
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda i: stubs[i % 3](bodies[i % 4], timeout=30), range(300)))
+    finally:
+        for channel in channels:
+            channel.close()
+    assert answers == [b""] * 300
+    assert len(receiver.admission.admitted) == 300
+
+
+def test_large_messages_decode_in_the_decode_threads(receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    decode = otlp_grpc.decode
+
+    def recording(signal: Signal, data: bytes) -> Any:
+        threads.append(threading.current_thread().name)
+        return decode(signal, data)
+
+    monkeypatch.setattr(otlp_grpc, "decode", recording)
+    big = payloads.logs(4000).SerializeToString()
+    assert len(big) >= grpc_server.OFFLOAD_BYTES
+    export(receiver.grpc_port, big, Signal.LOGS)
+    assert receiver.admission.admitted[-1].data == big
+    assert threads[-1].startswith("otlp-decode")
+    with pytest.raises(grpc.RpcError) as raised:
+        export(receiver.grpc_port, b"\xff" * grpc_server.OFFLOAD_BYTES, Signal.LOGS)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+
+
+def test_a_stopped_server_frees_its_port_for_the_next_one() -> None:
+    """What a configuration reload does: the old receiver stops, a new one binds the same port."""
+    port = free_port()
+    args = Arguments(output=Output(), grpc=GrpcArguments(endpoint=f"127.0.0.1:{port}"))
+    for _ in range(2):
+        for rr in running_receiver(args):
+            assert rr.grpc_port == port
+            export(port, payloads.traces().SerializeToString())
+            assert len(rr.admission.admitted) == 1
+
+
+@dataclass(frozen=True, eq=False)
+class HeldAuth(AuthHandler):
+    """An authenticator that waits for the test to let it answer (an asynchronous authenticator)."""
+
+    component_id: str = "otelcol.auth.held.test"
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def server(self) -> bool:
+        return True
+
+    async def authenticate(self, headers: Mapping[str, str]) -> AuthOutcome:
+        self.entered.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        return AUTHENTICATED if headers.get("authorization") == "let-me-in" else AuthOutcome(False, "wrong token")
+
+
+def test_a_call_in_flight_at_stop_is_answered_within_the_grace() -> None:
+    auth = HeldAuth()
+    args = default_args(grpc={"auth": auth})
+    for rr in running_receiver(args):
+        data = payloads.traces().SerializeToString()
+        with ThreadPoolExecutor(1) as pool:
+            call = pool.submit(export, rr.grpc_port, data, metadata=(("authorization", "let-me-in"),))
+            assert auth.entered.wait(30)
+            stopping = asyncio.run_coroutine_threadsafe(rr.component.shutdown(time.monotonic() + 30), rr.loop.loop)
+            auth.release.set()
+            assert call.result(30) == b""
+            stopping.result(30)
+        assert rr.admission.admitted[0].data == data
+
+
+def test_an_asynchronous_authenticator_refuses_before_the_message_is_read() -> None:
+    auth = HeldAuth()
+    auth.release.set()
+    for rr in running_receiver(default_args(grpc={"auth": auth})):
+        with pytest.raises(grpc.RpcError) as raised:
+            export(rr.grpc_port, b"\xff\xff", metadata=(("authorization", "nope"),))
+        assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+        assert "wrong token" in raised.value.details()  # type: ignore[attr-defined]
+        assert not rr.admission.admitted
