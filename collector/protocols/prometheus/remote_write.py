@@ -109,6 +109,12 @@ class WriteRequestEncoder:
         self._heads[labels] = head
         return head
 
+    def expire(self) -> None:
+        """Drop the cached heads and timestamp fields (called every `expiry.GENERATION` seconds):
+        both are rebuilt on the next miss, and timestamps move on anyway."""
+        self._heads = {}
+        self._ts = {}
+
     def _tail(self, timestamp_ms: int) -> bytes:
         """Timestamp field of a sample; only the common 6-byte varint width is cached (others take
         the slow path, which re-encodes the whole TimeSeries with its own lengths)."""

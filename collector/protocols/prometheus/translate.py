@@ -13,8 +13,16 @@ columns. Attribute decoding, name normalisation, label sorting and protobuf enco
 happen when a series is seen for the first time.
 
 Per series the translator remembers the last timestamp written and skips points that are not newer,
-so a writer never emits out-of-order or duplicate samples. Entries not seen for `STALE_AFTER`
-seconds are dropped by `gc()` (the component calls it every `gc_frequency`).
+so a writer never emits out-of-order or duplicate samples.
+
+Expiry, in two steps, so memory follows the load without changing what is written:
+- the point caches are generational (`expiry.Generations`; the component calls `rotate()` every
+  `expiry.GENERATION` seconds): a point entry (labels, `Series`, histogram layouts: the memory) not
+  used for about a minute is retired, and only its last timestamp is kept, in a small per-metric
+  table. A retired series that comes back is rebuilt and gets its last timestamp back, so the
+  out-of-order check is the same as if the entry had stayed.
+- `gc()` (the component calls it every `gc_frequency`, as Alloy does) forgets what was not seen for
+  `STALE_AFTER` seconds: retired last timestamps, then empty metrics, scopes and resources.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from collector.protocols.prometheus.expiry import DEPTH, GENERATION, Generations
 from collector.protocols.prometheus.naming import MetricKind, attributes_to_labels, metric_name
 from collector.protocols.prometheus.series import (
     STALE_NAN,
@@ -37,6 +46,8 @@ from collector.protocols.prometheus.series import (
 from collector.protocols.wire import WireError, as_string, encode_varint, format_f, scan_field
 
 STALE_AFTER: Final = 300.0
+assert GENERATION * (DEPTH + 1) < STALE_AFTER, "live point entries must always be younger than STALE_AFTER"
+_NEVER: Final = -(1 << 63)
 _NO_RECORDED_VALUE: Final = 1
 _CUMULATIVE: Final = 2  # AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _IDENTIFYING: Final = frozenset({"service.name", "service.namespace", "service.instance.id"})
@@ -123,14 +134,13 @@ def _flags_bytes(flags: int) -> int:
 class _Point:
     """Cached series of one data point identity; histogram/summary points own several series."""
 
-    __slots__ = ("series", "last_ts", "seen", "bounds", "buckets", "inf", "sum", "count", "quantiles", "labels",
+    __slots__ = ("series", "last_ts", "bounds", "buckets", "inf", "sum", "count", "quantiles", "labels",
                  "layouts")
 
-    def __init__(self, labels: dict[str, str]) -> None:
+    def __init__(self, labels: dict[str, str], last_ts: int) -> None:
         self.labels = labels
         self.series: Series | None = None
-        self.last_ts = -(1 << 63)
-        self.seen = 0.0
+        self.last_ts = last_ts
         self.bounds: list[float] | None = None
         self.buckets: list[Series] = []
         self.inf: Series | None = None
@@ -142,13 +152,28 @@ class _Point:
 
 
 class _Metric:
-    __slots__ = ("name", "kind", "points", "metadata")
+    __slots__ = ("name", "kind", "points", "metadata", "retired")
 
     def __init__(self, name: str, kind: MetricKind, metadata: Metadata) -> None:
         self.name = name
         self.kind = kind
-        self.points: dict[bytes, _Point] = {}
+        self.points: Generations[bytes, _Point] = Generations()
         self.metadata = metadata
+        # point entries `rotate()` retired: (not used since, point key -> last timestamp written)
+        self.retired: list[tuple[float, dict[bytes, int]]] = []
+
+    def last_ts(self, key: bytes) -> int:
+        """The last timestamp written for a retired point (which is now coming back), or `_NEVER`."""
+        for _, last in self.retired:
+            ts = last.pop(key, None)
+            if ts is not None:
+                return ts
+        return _NEVER
+
+    def rotate(self, now: float) -> None:
+        since, expired = self.points.rotate(now)
+        if expired:
+            self.retired.append((since, {key: point.last_ts for key, point in expired.items()}))
 
 
 class _Scope:
@@ -233,12 +258,14 @@ class Translator:
             info = Series(info_labels)
         return _Scope(labels, info)
 
-    def _point(self, res: _Resource, scope: _Scope, attributes: Any) -> _Point:
+    def _point(self, res: _Resource, scope: _Scope, entry: _Metric, key: bytes, attributes: Any) -> _Point:
+        """A new cache entry for a point not in `entry.points` (first sight, or back after retirement)."""
         labels = dict(res.base)
         labels.update(attributes_to_labels(attributes))
         labels.update(scope.labels)
         labels.update(res.identity)
-        return _Point(labels)
+        point = entry.points.young[key] = _Point(labels, entry.last_ts(key) if entry.retired else _NEVER)
+        return point
 
     @staticmethod
     def _named(labels: dict[str, str], name: str, extra: tuple[tuple[str, str], ...] = ()) -> Series:
@@ -304,11 +331,11 @@ class Translator:
                         entry = scope.metrics[mkey] = _Metric(base, kind, meta)
                     batch.metadata.append(entry.metadata)
                     if kind is MetricKind.HISTOGRAM:
-                        latest = self._histogram(res, scope, entry, data.data_points, batch, stats, now)
+                        latest = self._histogram(res, scope, entry, data.data_points, batch, stats)
                     elif kind is MetricKind.SUMMARY:
-                        latest = self._summary(res, scope, entry, data.data_points, batch, stats, now)
+                        latest = self._summary(res, scope, entry, data.data_points, batch, stats)
                     else:
-                        latest = self._number(res, scope, entry, data.data_points, batch, stats, now)
+                        latest = self._number(res, scope, entry, data.data_points, batch, stats)
                     if latest > scope_newest:
                         scope_newest = latest
                 if scope.info is not None and scope_newest > scope.info_last_ts:
@@ -323,8 +350,8 @@ class Translator:
         return batch
 
     def _number(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
-                stats: TranslateStats, now: float) -> int:
-        cache = entry.points
+                stats: TranslateStats) -> int:
+        cache = entry.points.young
         series_out = batch.series
         values_out = batch.values
         ts_out = batch.timestamps_ms
@@ -335,14 +362,15 @@ class Translator:
             key = point_key(dp.SerializeToString(), _ATTR_TAG_NUMBER, _flags_bytes(flags)) if dp.attributes else b""
             point = cache.get(key)
             if point is None:
-                point = cache[key] = self._point(res, scope, dp.attributes)
-                point.series = self._named(point.labels, entry.name)
+                point = entry.points.recall(key)
+                if point is None:
+                    point = self._point(res, scope, entry, key, dp.attributes)
+                    point.series = self._named(point.labels, entry.name)
             ts = dp.time_unix_nano // 1_000_000
             if ts <= point.last_ts:
                 stats.skipped_out_of_order += 1
                 continue
             point.last_ts = ts
-            point.seen = now
             if ts > newest:
                 newest = ts
             if exemplars_ok and dp.exemplars:
@@ -353,8 +381,8 @@ class Translator:
         return newest
 
     def _histogram(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
-                   stats: TranslateStats, now: float) -> int:
-        cache = entry.points
+                   stats: TranslateStats) -> int:
+        cache = entry.points.young
         newest = -1
         name = entry.name
         series_out = batch.series
@@ -371,16 +399,17 @@ class Translator:
                 key = b""
             point = cache.get(key)
             if point is None:
-                point = cache[key] = self._point(res, scope, dp.attributes)
-                point.inf = self._named(point.labels, name + "_bucket", (("le", "+Inf"),))
-                point.sum = self._named(point.labels, name + "_sum")
-                point.count = self._named(point.labels, name + "_count")
+                point = entry.points.recall(key)
+                if point is None:
+                    point = self._point(res, scope, entry, key, dp.attributes)
+                    point.inf = self._named(point.labels, name + "_bucket", (("le", "+Inf"),))
+                    point.sum = self._named(point.labels, name + "_sum")
+                    point.count = self._named(point.labels, name + "_count")
             ts = dp.time_unix_nano // 1_000_000
             if ts <= point.last_ts:
                 stats.skipped_out_of_order += 1
                 continue
             point.last_ts = ts
-            point.seen = now
             if ts > newest:
                 newest = ts
             bounds = dp.explicit_bounds
@@ -415,23 +444,24 @@ class Translator:
         return newest
 
     def _summary(self, res: _Resource, scope: _Scope, entry: _Metric, points: Any, batch: SampleBatch,
-                 stats: TranslateStats, now: float) -> int:
-        cache = entry.points
+                 stats: TranslateStats) -> int:
+        cache = entry.points.young
         newest = -1
         name = entry.name
         for dp in points:
             key = attributes_key(dp.SerializeToString(), _ATTR_TAG_SUMMARY) if dp.attributes else b""
             point = cache.get(key)
             if point is None:
-                point = cache[key] = self._point(res, scope, dp.attributes)
-                point.sum = self._named(point.labels, name + "_sum")
-                point.count = self._named(point.labels, name + "_count")
+                point = entry.points.recall(key)
+                if point is None:
+                    point = self._point(res, scope, entry, key, dp.attributes)
+                    point.sum = self._named(point.labels, name + "_sum")
+                    point.count = self._named(point.labels, name + "_count")
             ts = dp.time_unix_nano // 1_000_000
             if ts <= point.last_ts:
                 stats.skipped_out_of_order += 1
                 continue
             point.last_ts = ts
-            point.seen = now
             if ts > newest:
                 newest = ts
             stale = dp.flags & _NO_RECORDED_VALUE
@@ -446,19 +476,36 @@ class Translator:
         return newest
 
     # --- housekeeping --------------------------------------------------------------------------
+    def _metrics(self) -> list[_Metric]:
+        return [m for r in self._resources.values() for s in r.scopes.values() for m in s.metrics.values()]
+
+    def rotate(self, now: float | None = None) -> int:
+        """Start a new cache generation (module docstring): point entries not used for `expiry.DEPTH`
+        generations are retired, keeping only their last timestamp; returns how many went."""
+        now = self.clock() if now is None else now
+        before = self.retired_points
+        for metric in self._metrics():
+            metric.rotate(now)
+        return self.retired_points - before
+
     def gc(self, now: float | None = None, stale_after: float = STALE_AFTER) -> int:
-        """Forget series not seen for `stale_after` seconds; returns how many point entries went."""
+        """Forget series not seen for `stale_after` seconds (Alloy's `gc_frequency` sweep); returns
+        how many went. Only retired points can be that old: live entries were used within the last
+        `expiry.DEPTH + 1` generations."""
         now = self.clock() if now is None else now
         limit = now - stale_after
         removed = 0
         for rkey, res in list(self._resources.items()):
             for skey, scope in list(res.scopes.items()):
                 for mkey, metric in list(scope.metrics.items()):
-                    stale = [k for k, p in metric.points.items() if p.seen < limit]
-                    for k in stale:
-                        del metric.points[k]
-                    removed += len(stale)
-                    if not metric.points:
+                    keep = []
+                    for since, last in metric.retired:
+                        if since < limit:
+                            removed += len(last)
+                        elif last:
+                            keep.append((since, last))
+                    metric.retired = keep
+                    if not metric.points and not metric.retired:
                         del scope.metrics[mkey]
                 if not scope.metrics:
                     del res.scopes[skey]
@@ -468,8 +515,13 @@ class Translator:
 
     @property
     def cached_points(self) -> int:
-        return sum(len(m.points) for r in self._resources.values() for s in r.scopes.values()
-                   for m in s.metrics.values())
+        """Point entries held in full (labels and `Series`)."""
+        return sum(len(m.points) for m in self._metrics())
+
+    @property
+    def retired_points(self) -> int:
+        """Retired point entries, of which only the last timestamp is held."""
+        return sum(len(last) for m in self._metrics() for _, last in m.retired)
 
 
 def _add_exemplars(batch: SampleBatch, index: int, exemplars: Any) -> None:

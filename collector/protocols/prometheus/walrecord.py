@@ -41,10 +41,23 @@ class Encoder:
     def __init__(self) -> None:
         self._refs: dict[Series, int] = {}
         self._segment = -1
+        self._used = False  # a record was encoded since the last `expire()`
 
     def reset(self) -> None:
         """Define every series again in the next record (after a record that may not have been written)."""
         self._refs.clear()
+
+    def expire(self) -> bool:
+        """Called every `expiry.GENERATION` seconds: when no record was encoded during the last
+        generation, forget the refs (and so the last references to their `Series`), as `reset`
+        does; the next record defines its series again, which readers handle like a writer that
+        started anew in the segment. Refs cannot expire one by one: they are positions in a table.
+        Returns whether the refs were forgotten."""
+        used, self._used = self._used, False
+        if used or not self._refs:
+            return False
+        self.reset()
+        return True
 
     def decoder(self) -> Decoder:
         """A decoder that already knows the refs defined so far in the current segment, so a reader
@@ -54,6 +67,7 @@ class Encoder:
         return decoder
 
     def encode(self, batch: SampleBatch, segment: int) -> bytes:
+        self._used = True
         refs = self._refs
         if segment != self._segment or len(refs) >= _REF_LIMIT - len(batch.series):
             refs.clear()

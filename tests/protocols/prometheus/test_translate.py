@@ -9,7 +9,9 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collector.protocols.wire import any_value
 from collector.protocols.prometheus.series import STALE_NAN, is_stale_nan
-from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator, attributes_key
+from collector.protocols.prometheus.expiry import DEPTH, GENERATION
+from collector.protocols.prometheus.translate import (STALE_AFTER, TranslateOptions, TranslateStats, Translator,
+                                                      attributes_key)
 
 CUM = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
@@ -228,10 +230,14 @@ def test_gc_forgets_unseen_series() -> None:
     sm.metrics.add(name="g").gauge.data_points.add(time_unix_nano=T0, as_double=1)
     translator.translate(req)
     assert translator.cached_points == 1
-    now[0] += 100
-    assert translator.gc() == 0
-    now[0] += 301
-    assert translator.gc() == 1 and translator.cached_points == 0
+    for _ in range(DEPTH + 1):  # the component rotates every GENERATION seconds
+        now[0] += GENERATION
+        translator.rotate()
+    assert translator.cached_points == 0 and translator.retired_points == 1
+    now[0] = 1100
+    assert translator.gc() == 0 and translator.retired_points == 1
+    now[0] = 1000 + GENERATION + STALE_AFTER + 1  # not used since the first rotation, STALE_AFTER ago
+    assert translator.gc() == 1 and translator.retired_points == 0
 
 
 def test_attributes_key_distinguishes_attribute_sets() -> None:

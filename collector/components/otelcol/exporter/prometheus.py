@@ -3,6 +3,11 @@
 The payload is settled once every receiver has accepted the batch (remote_write: queued; later:
 written to its WAL). Points that cannot be converted (delta temporality, exponential histograms,
 names that normalise to nothing) are counted by reason; Alloy drops them silently.
+
+Two timers keep the translator's series caches as big as the load (translate.py's docstring): every
+`expiry.GENERATION` seconds point entries not used for about a minute are retired, so the worker's
+memory shrinks soon after a burst of series; every `gc_frequency` what was not seen for 5 minutes is
+forgotten, as Alloy forgets it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.registry import register
 from collector.components.kit.tasks import cancel_and_wait
 from collector.components.kit.types import DebugMetrics, Duration
+from collector.protocols.prometheus.expiry import GENERATION
 from collector.protocols.prometheus.translate import TranslateOptions, TranslateStats, Translator
 from collector.selfmetrics.otelcol import EXPORTER_SENT
 from collector.signals import Payload, Signal
@@ -59,17 +65,24 @@ class PrometheusExporter(Component[Arguments]):
         self.translator = Translator(args.translate_options())
         self._receivers = ctx.forward_to(args.forward_to)
         self._gc_task: asyncio.Task[None] | None = None
+        self._rotate_task: asyncio.Task[None] | None = None
         self._sent = EXPORTER_SENT[Signal.METRICS].labels(ctx.component_id, "/")
         self._forwarded = m.FORWARDED.labels(ctx.component_id, "/")
 
     async def start(self) -> None:
         self._gc_task = asyncio.create_task(self._gc_loop(), name=f"{self.ctx.component_id} gc")
+        self._rotate_task = asyncio.create_task(self._rotate_loop(), name=f"{self.ctx.component_id} cache expiry")
         await super().start()
 
     async def _gc_loop(self) -> None:
         while True:
             await asyncio.sleep(self.args.gc_frequency)
             self.translator.gc()
+
+    async def _rotate_loop(self) -> None:
+        while True:
+            await asyncio.sleep(GENERATION)
+            self.translator.rotate()
 
     async def consume(self, payload: Payload) -> None:
         if payload.signal is not Signal.METRICS:
@@ -91,6 +104,7 @@ class PrometheusExporter(Component[Arguments]):
         payload.settle()
 
     async def shutdown(self, deadline: float | None = None) -> None:
-        task, self._gc_task = self._gc_task, None
-        await cancel_and_wait(task)
+        for task in (self._gc_task, self._rotate_task):
+            await cancel_and_wait(task)
+        self._gc_task = self._rotate_task = None
         await super().shutdown(deadline)

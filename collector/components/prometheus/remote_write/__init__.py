@@ -60,6 +60,7 @@ from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.tasks import cancel_and_wait
 from collector.components.prometheus.remote_write.queue import EndpointQueue, endpoint_name
 from collector.protocols.prometheus import walrecord
+from collector.protocols.prometheus.expiry import GENERATION
 from collector.protocols.prometheus.relabel import Rule
 from collector.protocols.prometheus.series import SampleBatch
 from collector.storage.wal import WAL, Position
@@ -529,15 +530,21 @@ class RemoteWrite(Component[Arguments]):
 
     # --- WAL housekeeping ----------------------------------------------------------------------------
     async def _run_housekeeping(self) -> None:
-        """fsync and save positions at the batch deadline; truncate every `truncate_frequency`."""
-        last_truncate = time.monotonic()
+        """fsync and save positions at the batch deadline; truncate every `truncate_frequency`; start
+        a new generation of the per-series caches every `expiry.GENERATION` seconds (the endpoint
+        queues' label and routing caches, the WAL encoder's series refs once unused), so a worker's
+        memory shrinks soon after a burst of series."""
+        last_truncate = last_expire = time.monotonic()
         while True:
             assert isinstance(self.args, Arguments)
             deadlines = [e.queue_config.batch_send_deadline for e in self.args.endpoint]
-            await asyncio.sleep(min(deadlines, default=5.0))
+            await asyncio.sleep(min(min(deadlines, default=5.0), GENERATION))
             wal = self._wal
             if wal is None:
                 return
+            if time.monotonic() - last_expire >= GENERATION:
+                last_expire = time.monotonic()
+                self._expire_caches()
             try:
                 wal.sync()
                 wal.save_positions()
@@ -551,6 +558,11 @@ class RemoteWrite(Component[Arguments]):
                 if now - self._fault_logged >= _LOG_EVERY:
                     self._fault_logged = now
                     self.ctx.logger.error("WAL %s: housekeeping failed: %s", wal.directory, err)
+
+    def _expire_caches(self) -> None:
+        for queue in self._queues:
+            queue.expire()
+        self._records.expire()
 
     def _truncate(self, *, full: bool) -> None:
         wal = self._wal

@@ -9,7 +9,9 @@ the tuple of `Series`; a periodic exporter sends the same sequence every interva
 state appending is a few C-level `extend`s per shard.
 All samples of a series therefore go through one shard, and a shard has at most one request in flight
 and retries it until it succeeds or is dropped for good, so per-series order is kept across batches
-and retries. A shard sends when it holds `max_samples_per_send` samples or `batch_send_deadline` has
+and retries. The per-`Series` caches are generational (`expiry.Generations`; the owner calls `expire()`
+every `expiry.GENERATION` seconds), so entries of series no longer sent go within about a minute
+(and with them the last references to those `Series`). A shard sends when it holds `max_samples_per_send` samples or `batch_send_deadline` has
 passed since its oldest unsent sample. `append` waits while a shard holds more than `capacity`
 samples: backpressure reaches the worker instead of memory growing without bound.
 
@@ -40,6 +42,7 @@ from collector.components.kit.exporterhelper.errors import parse_retry_after
 from collector.components.kit import prometheus_metrics as m
 from collector.components.kit.http_client import ClientSettings, TokenError, describe_error
 from collector.config.redact import redact_url
+from collector.protocols.prometheus.expiry import Generations
 from collector.protocols.prometheus.relabel import apply, compile_rules
 from collector.protocols.prometheus.remote_write import (
     WriteRequestEncoder,
@@ -162,8 +165,8 @@ class EndpointQueue:
         self.clock = clock
         self._external = sorted(external_labels.items())
         self._rules = compile_rules(endpoint.write_relabel_config)
-        self._cache: dict[Series, bytes | None] = {}
-        self._plans: dict[tuple[Series, ...], _Plan] = {}
+        self._cache: Generations[Series, bytes | None] = Generations()
+        self._plans: Generations[tuple[Series, ...], _Plan] = Generations()
         nshards = min(self.queue.max_shards, max(self.queue.min_shards, DEFAULT_SHARDS))
         self._shards = [_Shard() for _ in range(nshards)]
         self._metadata: dict[str, Metadata] = {}
@@ -211,17 +214,30 @@ class EndpointQueue:
             if not relabelled:
                 return None
             labels = relabelled
-        if len(self._cache) >= _LABEL_CACHE_LIMIT:
+        if len(self._cache.young) >= _LABEL_CACHE_LIMIT:
             self._cache.clear()
         head = timeseries_head(encode_labels(sorted((k, v) for k, v in labels.items() if v)))
         self._cache[series] = head
         return head
 
+    def expire(self) -> None:
+        """Start a new cache generation: per-series labels and routing plans not used for about a
+        minute go (expiry.py), and the shards' encoders drop their timestamp caches."""
+        self._cache.rotate()
+        self._plans.rotate()
+        for shard in self._shards:
+            shard.encoder.expire()
+
+    @property
+    def cached_series(self) -> int:
+        return len(self._cache)
+
     # --- appending ---------------------------------------------------------------------------------
     def _plan(self, series: list[Series]) -> _Plan:
         """Route every sample of a batch with this series sequence: the per-sample Python work, done
         once per distinct sequence (a periodic exporter sends the same sequence every interval)."""
-        cache = self._cache
+        cache = self._cache.young
+        recall = self._cache.recall
         nshards = len(self._shards)
         heads_by: list[list[bytes]] = [[] for _ in range(nshards)]
         indices_by: list[list[int]] = [[] for _ in range(nshards)]
@@ -229,7 +245,9 @@ class EndpointQueue:
         for i, s in enumerate(series):
             head = cache.get(s, False)
             if head is False:
-                head = self._labels_for(s)
+                head = recall(s, False)  # type: ignore[arg-type]
+                if head is False:
+                    head = self._labels_for(s)
             if head is None:
                 dropped += 1
                 continue
@@ -256,10 +274,10 @@ class EndpointQueue:
         """Queue `batch` without waiting (a shard may go over `capacity` by this batch)."""
         shards = self._shards
         key = tuple(batch.series)
-        plan = self._plans.get(key)
+        plan = self._plans.young.get(key) or self._plans.recall(key)
         if plan is None:
             plan = self._plan(batch.series)
-            if len(self._plans) >= _PLAN_CACHE_LIMIT:
+            if len(self._plans.young) >= _PLAN_CACHE_LIMIT:
                 self._plans.clear()
             self._plans[key] = plan
         now = self.clock()
