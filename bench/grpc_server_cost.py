@@ -140,7 +140,7 @@ async def _drive(port: int, bodies: list[bytes], calls: int, concurrency: int) -
 
     channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
                 for _ in range(2)]
-    stubs = [channel.unary_unary(METHOD) for channel in channels]
+    stubs: list[Any] = [channel.unary_unary(METHOD) for channel in channels]
     remaining = calls
     failed = 0
 

@@ -19,9 +19,9 @@ difference):
 
 INTERNAL API. This relies on `grpc._cython.cygrpc` (Server, CompletionQueue, Call and the batch
 operation classes), the private Cython layer grpcio's own servers are built on, not grpcio's public
-API. pyproject.toml bounds grpcio to the versions this was written and tested against, and
-`available()` checks the names exist: `grpc_server` falls back to grpc.aio when they do not (or when
-`COLLECTOR_GRPC_SERVER=aio`).
+API. pyproject.toml bounds grpcio to `TESTED_GRPCIO` (written and tested against 1.85), and
+`available()` checks both the installed version and that the names exist: `grpc_server` falls back
+to grpc.aio when they do not (or when `COLLECTOR_GRPC_SERVER=aio`).
 
 Threads. The serving thread polls the completion queue with the GIL released and runs the
 handler's synchronous steps. Starting a batch is thread-safe in the C-core, so `finish` may be
@@ -32,14 +32,16 @@ outstanding, because starting a batch on a shut-down queue aborts the process.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Callable, Final, Protocol, Sequence
 
 __all__ = ["CoreCall", "CoreHandler", "CoreServer", "available"]
 
+_cygrpc: Any
 try:  # the private layer: see the module docstring
-    from grpc._cython import cygrpc as _cygrpc
+    from grpc._cython import cygrpc as _cygrpc  # type: ignore[attr-defined,no-redef]
 except ImportError:  # pragma: no cover - depends on the installed grpcio
     _cygrpc = None
 
@@ -47,11 +49,27 @@ _NEEDED: Final = ("Server", "CompletionQueue", "CompletionType", "StatusCode", "
                   "ReceiveMessageOperation", "SendMessageOperation", "SendStatusFromServerOperation",
                   "ReceiveCloseOnServerOperation")
 POLL_PERIOD: Final = 1.0  # seconds between the serving thread's checks for a stop it missed
+TESTED_GRPCIO: Final = ((1, 60), (1, 90))  # [from, below): keep in step with pyproject.toml
+
+log = logging.getLogger(__name__)
+
+
+def _grpcio_version() -> tuple[int, int]:
+    import grpc
+
+    try:
+        major, minor = grpc.__version__.split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return (0, 0)
 
 
 def available() -> bool:
-    """Whether the installed grpcio offers the internal names this module drives."""
-    return _cygrpc is not None and all(hasattr(_cygrpc, name) for name in _NEEDED)
+    """Whether the installed grpcio is in the tested range and offers the internal names this
+    module drives."""
+    low, high = TESTED_GRPCIO
+    return (_cygrpc is not None and low <= _grpcio_version() < high
+            and all(hasattr(_cygrpc, name) for name in _NEEDED))
 
 
 class CoreCall:
@@ -191,7 +209,10 @@ class CoreServer:
                     continue
                 if kind == queue_shutdown:
                     return
-                self._dispatch(event)
+                try:
+                    self._dispatch(event)
+                except Exception:  # noqa: BLE001 - a handler bug must not stop the server
+                    log.exception("the gRPC serving thread failed to handle an event")
                 event = None  # drop the call's reference before blocking again
         finally:
             self._server.destroy()

@@ -190,8 +190,12 @@ class OtlpGrpcServer:
         self.port = self._bound(lambda: core.add_port(self.endpoint, cfg.credentials))
         stopped: asyncio.Future[None] = loop.create_future()
 
-        def on_stopped() -> None:
-            loop.call_soon_threadsafe(lambda: stopped.done() or stopped.set_result(None))
+        def settle() -> None:
+            if not stopped.done():
+                stopped.set_result(None)
+
+        def on_stopped() -> None:  # from the serving thread
+            loop.call_soon_threadsafe(settle)
 
         core.on_stopped = on_stopped
         core.start()
