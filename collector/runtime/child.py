@@ -13,7 +13,7 @@ from collector.runtime.spec import ChildSpec, decode
 from collector.runtime.status import StatusChannel
 
 
-def _set_title(title: str) -> None:
+def set_title(title: str) -> None:
     try:
         import setproctitle
 
@@ -22,8 +22,9 @@ def _set_title(title: str) -> None:
         pass
 
 
-def _die_with_parent(supervisor_pid: int) -> None:
-    """Make the kernel SIGKILL this process the moment the supervisor dies (even by SIGKILL).
+def die_with_parent(parent_pid: int) -> None:
+    """Make the kernel SIGKILL this process the moment its parent dies (even by SIGKILL): the
+    supervisor, or the fork server (collector/runtime/forkserver.py), which dies with the supervisor.
 
     SIGKILL, not SIGTERM: a SIGTERM starts a graceful drain bounded by --shutdown-timeout, and an
     orphaned receiver kept serving its port beside the next collector for that long. Nothing is lost
@@ -41,8 +42,8 @@ def _die_with_parent(supervisor_pid: int) -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: children outlive a killed supervisor
         return
-    if supervisor_pid and os.getppid() != supervisor_pid:
-        os._exit(1)  # the supervisor is already gone: we were re-parented before the prctl
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)  # the parent is already gone: we were re-parented before the prctl
 
 
 # Seconds after start-up when a child settles its memory (`settle_memory`): by then it has loaded its
@@ -126,10 +127,11 @@ async def _main(spec: ChildSpec) -> None:
         await run_receiver(spec, pipeline, status)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], parent_pid: int | None = None) -> int:
+    """`parent_pid`: the fork server's, when it forked this child; else the supervisor started it."""
     spec = decode(argv[1])
-    _die_with_parent(spec.supervisor_pid)
-    _set_title(spec.title)
+    die_with_parent(parent_pid or spec.supervisor_pid)
+    set_title(spec.title)
     logs.configure(spec.title, spec_log_level(), spec_log_format())
     logs.keep_recent(Path(spec.run_dir), spec.title)
     libc = libc_handle()

@@ -53,3 +53,27 @@ def listen(fd: int, handler: Handler) -> Callable[[], None]:
         task.cancel()
 
     return stop
+
+
+class CommandPipe:
+    """The supervisor's end of a child's command pipe (the child's standard input): an inline part's,
+    or a forked child's (collector/runtime/forkclient.py)."""
+
+    def __init__(self, fd: int, title: str) -> None:
+        self.fd, self.title = fd, title
+        os.set_blocking(fd, False)  # the reader may be this very loop (inline): a blocking write could never finish
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def write(self, data: bytes) -> None:
+        if self.fd < 0:
+            return
+        try:
+            os.write(self.fd, data)  # a command is a few hundred bytes, the pipe holds 64 KiB
+        except BlockingIOError:
+            log.error("%s: command pipe full, command dropped (the child does not read its commands)", self.title)
+        except BrokenPipeError:
+            pass  # the child has just exited: the supervisor's watcher restarts it, with a fresh pipe

@@ -31,25 +31,12 @@ from pathlib import Path
 
 import msgspec
 
+from collector.runtime.control import CommandPipe
 from collector.runtime.spec import ChildSpec
 from collector.runtime.status import StatusChannel
 from collector.selfmetrics.parts import PART, use_part_values
 
 log = logging.getLogger(__name__)
-
-
-class _ControlPipe:
-    """The write end of a part's command pipe, written like a child's standard input."""
-
-    def __init__(self, fd: int, title: str) -> None:
-        self.fd, self.title = fd, title
-        os.set_blocking(fd, False)  # the reader is this very loop: a blocking write could never finish
-
-    def write(self, data: bytes) -> None:
-        try:
-            os.write(self.fd, data)  # a command is a few hundred bytes, the pipe holds 64 KiB
-        except BlockingIOError:
-            log.error("%s: command pipe full, command dropped (the part does not read its commands)", self.title)
 
 
 class InlineProcess:
@@ -61,7 +48,7 @@ class InlineProcess:
         control_read, control_write = os.pipe()
         self.pid = os.getpid()
         self.returncode: int | None = None
-        self.stdin = _ControlPipe(control_write, spec.title)
+        self.stdin = CommandPipe(control_write, spec.title)
         self._fds = (control_read, control_write, spec.status_fd)
         self._stopping = asyncio.Event()
         self._spec = msgspec.structs.replace(spec, control_fd=control_read)

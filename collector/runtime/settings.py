@@ -30,6 +30,8 @@ ENV_RECEIVERS = "COLLECTOR_RECEIVER_PROCESSES"
 ENV_RING_BYTES = "COLLECTOR_RING_BYTES"
 ENV_WORKERS_MODE = "COLLECTOR_WORKERS_MODE"
 WORKERS_MODES = ("processes", "inline")
+ENV_FORK_SERVER = "COLLECTOR_FORK_SERVER"
+_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 MIN_RING_BYTES = 1 << 20
 DEFAULT_RING_BYTES = 64 << 20
@@ -46,6 +48,7 @@ class Topology:
     receiver_processes: int
     ring_bytes: int
     inline: bool = False  # receivers and workers run inside the supervisor process
+    fork_server: bool = True  # children are forked from a preloaded process (collector/runtime/forkserver.py)
 
     @property
     def total_workers(self) -> int:
@@ -96,4 +99,8 @@ def topology_from_env(env: Mapping[str, str] | None = None, cpu_count: int | Non
     ring_bytes = _positive_int(env, ENV_RING_BYTES, DEFAULT_RING_BYTES, 1 << 34)
     if ring_bytes < MIN_RING_BYTES:
         raise SettingsError(f"{ENV_RING_BYTES}={env.get(ENV_RING_BYTES)!r}: must be at least 1MiB")
-    return Topology(workers=workers, receiver_processes=receivers, ring_bytes=ring_bytes, inline=inline)
+    raw_fork = (env.get(ENV_FORK_SERVER) or "on").strip().lower()
+    if raw_fork not in _SWITCH:
+        raise SettingsError(f"{ENV_FORK_SERVER}={env.get(ENV_FORK_SERVER)!r}: expected on or off")
+    return Topology(workers=workers, receiver_processes=receivers, ring_bytes=ring_bytes, inline=inline,
+                    fork_server=_SWITCH[raw_fork] and not inline)

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import signal as signals
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from collector.runtime.status import StatusReader
 from collector.signals import Signal
 
 if TYPE_CHECKING:
+    from collector.runtime.forkclient import ForkServer
     from collector.web.healthcheck import HealthCheckServer
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,8 @@ class Supervisor:
         self._health_check: HealthCheckServer | None = None
         self._reload_lock = asyncio.Lock()
         self.debug_taps: dict[str, float] = {}  # live debugging: component -> sampling probability wanted
+        self.fork_server: ForkServer | None = None
+        self.early_fork_server: tuple[socket.socket, int] | None = None  # forkserver.fork_early's
 
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
@@ -201,6 +205,8 @@ class Supervisor:
             from collector.runtime.inline import InlineProcess
 
             child.process = InlineProcess(spec)  # it owns write_fd from now on
+        elif self.fork_server is not None:
+            child.process = await self._fork(child, spec, write_fd)
         else:
             child.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "collector.runtime.child", encode(spec),
@@ -218,6 +224,32 @@ class Supervisor:
         asyncio.get_running_loop().add_reader(read_fd, self._on_status, child, read_fd, reader)
         log.info("started %s (%s %d)", child.key, "inline in pid" if self.topology.inline else "pid",
                  child.process.pid)
+
+    async def _fork(self, child: Child, spec: ChildSpec, status_fd: int) -> ChildProcess:
+        """A child forked by the fork server, with its fds at the numbers its spec names."""
+        assert self.fork_server is not None
+        try:
+            return await self.fork_server.spawn(
+                ["collector.runtime.child", encode(spec)], {fd: fd for fd in [*child.fds, status_fd]},
+                self._child_env(), child.key)
+        finally:
+            os.close(status_fd)
+
+    async def _start_fork_server(self) -> None:
+        """Children share the modules the fork server imported; without it (it failed to start, or
+        COLLECTOR_FORK_SERVER=off) each child is a fresh interpreter."""
+        if not self.topology.fork_server:
+            return
+        from collector.runtime.forkclient import ForkServer, ForkServerError
+
+        server = ForkServer(str(self.config_path), self._child_env(), self.early_fork_server)
+        self.early_fork_server = None
+        try:
+            await server.start()
+        except (ForkServerError, OSError) as exc:
+            log.warning("%s; children start as fresh interpreters instead", exc)
+            return
+        self.fork_server = server
 
     def _on_status(self, child: Child, fd: int, reader: StatusReader) -> None:
         try:
@@ -462,6 +494,7 @@ class Supervisor:
             exit_code = 1  # as the OpenTelemetry Collector, an extension that cannot start stops the start
             self.stopping.set()
         watchers = [asyncio.ensure_future(self._watch_adopted())]
+        await self._start_fork_server()
         order = [k for k in self.children if k.startswith("worker")] + [k for k in self.children if k.startswith("receiver")]
         for key in order:
             await self._spawn(self.children[key])
@@ -475,6 +508,8 @@ class Supervisor:
         await self._stop_children(workers, self.shutdown_timeout + 5)
         for watcher in watchers:
             watcher.cancel()
+        if self.fork_server is not None:
+            await self.fork_server.close()
         await admin.stop()
         if self._health_check is not None:
             await self._health_check.stop()
@@ -559,6 +594,7 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
     pipeline = load(pipeline_path, http_listen_addr=http_listen_addr, storage_path=Path(storage_path),
                     config_format=config_format)
     logs.configure("supervisor", pipeline.logging.level, pipeline.logging.format)
+    early_fork_server = _fork_early(topology)
     if pipeline.warnings:  # e.g. arguments accepted but not applied (collector/components/kit/inert.py)
         from collector.config.diag import render
 
@@ -582,6 +618,7 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
         supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,
                                 storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir,
                                 instance=instance, config_format=config_format)
+        supervisor.early_fork_server, early_fork_server = early_fork_server, None
         import uvloop
 
         return uvloop.run(supervisor.run())
@@ -589,6 +626,16 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
         shutil.rmtree(run_dir, ignore_errors=True)
         guard.release()
         instance.release()
+
+
+def _fork_early(topology: Topology) -> tuple[socket.socket, int] | None:
+    """The fork server, forked now that the configuration's modules are imported and before the
+    event loop starts any thread (collector/runtime/forkserver.py)."""
+    if not topology.fork_server:
+        return None
+    from collector.runtime.forkserver import fork_early
+
+    return fork_early()
 
 
 def _snapshot_config(path: Path, target: Path, config_format: str | None = None) -> Path:

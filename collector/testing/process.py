@@ -174,12 +174,12 @@ class CollectorProcess:
         """Child processes by title: "worker traces/0", "receiver/0", ..."""
         assert self.process is not None
         found = {}
-        for child in psutil.Process(self.process.pid).children():
+        for child in psutil.Process(self.process.pid).children(recursive=True):  # forked ones are grandchildren
             try:
                 title = " ".join(child.cmdline()).strip()
             except psutil.Error:
                 continue
-            if title.startswith("collector: "):
+            if title.startswith("collector: ") and title != "collector: fork server":
                 found[title[len("collector: "):]] = child
         return found
 

@@ -74,9 +74,10 @@ def mapped_files(pid: int) -> str:
 PORTS = ("grpc", "http", "sink")
 
 
-def start(config: str, ports: dict[str, int]) -> CollectorProcess:
+def start(config: str, ports: dict[str, int], fork_server: str = "on") -> CollectorProcess:
     return CollectorProcess(config % ports, env={"COLLECTOR_TRACES_WORKERS": "1", "COLLECTOR_LOGS_WORKERS": "1",
-                                                 "COLLECTOR_METRICS_WORKERS": "1"}).start()
+                                                 "COLLECTOR_METRICS_WORKERS": "1",
+                                                 "COLLECTOR_FORK_SERVER": fork_server}).start()
 
 
 @pytest.fixture
@@ -100,14 +101,25 @@ def process_maps(collector: CollectorProcess) -> dict[str, str]:
     return maps
 
 
-def test_only_the_grpc_receiver_loads_grpc_and_workers_no_http_library(debug_only: CollectorProcess) -> None:
+def test_only_the_grpc_receiver_loads_grpc(debug_only: CollectorProcess) -> None:
     maps = process_maps(debug_only)
     assert set(maps) == {"supervisor", "receiver/0", "worker traces/0", "worker logs/0", "worker metrics/0"}
     assert GRPC in maps["receiver/0"]  # the gRPC server runs there: the check sees a loaded grpc
     for title in ("supervisor", "worker traces/0", "worker logs/0", "worker metrics/0"):
         assert GRPC not in maps[title], f"{title} loaded grpc"
-    for title in ("worker traces/0", "worker logs/0", "worker metrics/0"):
-        assert AIOHTTP not in maps[title], f"{title} loaded aiohttp (no HTTP server or client runs there)"
+
+
+def test_without_the_fork_server_workers_load_no_http_library(debug_ports: dict[str, int]) -> None:
+    """Fresh interpreters import only what they run. (Forked children map the libraries the fork server
+    preloaded, aiohttp among them, but share those pages instead of paying for them each.)"""
+    collector = start(DEBUG_ONLY, debug_ports, fork_server="off")
+    try:
+        maps = process_maps(collector)
+        for title in ("worker traces/0", "worker logs/0", "worker metrics/0"):
+            assert AIOHTTP not in maps[title], f"{title} loaded aiohttp (no HTTP server or client runs there)"
+            assert GRPC not in maps[title], f"{title} loaded grpc"
+    finally:
+        collector.close()
 
 
 def test_grpc_is_loaded_by_the_worker_whose_exporter_uses_it_only() -> None:
