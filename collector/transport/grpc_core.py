@@ -116,7 +116,8 @@ class CoreHandler(Protocol):
         ...
 
     def on_message(self, call: CoreCall, method: Any, message: bytes | None) -> None:
-        """The request message (None: the client sent none, or the call ended first); `finish` it."""
+        """The request message (None: the client half-closed without sending one); `finish` it.
+        Not called for a call that ended before its message arrived."""
         ...
 
 
@@ -228,10 +229,11 @@ class CoreServer:
             self._release()
         elif type(tag) is _Received:
             call = tag.call
-            message = None
-            if event.success:
-                message = event.batch_operations[0].message()
-            self._handler.on_message(call, self._methods[call.method], message)
+            if not event.success:  # the call ended first: cancelled, or oversize (the core sent
+                # RESOURCE_EXHAUSTED itself); nothing for the handler, only the call to release
+                call.finish(_cygrpc.StatusCode.cancelled, "the call ended before its message was read")
+                return
+            self._handler.on_message(call, self._methods[call.method], event.batch_operations[0].message())
         elif tag is _REQUEST:
             self._arrived(event)
         elif tag is _SHUTDOWN:

@@ -153,3 +153,19 @@ def test_an_asynchronous_authenticator_refuses_before_the_message_is_read() -> N
         assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
         assert "wrong token" in str(raised.value.details())
         assert not rr.admission.admitted
+
+
+def test_an_oversize_message_is_refused_by_the_core_and_not_counted_as_malformed() -> None:
+    from collector.selfmetrics.otelcol import RECEIVER_REQUESTS
+
+    failures = RECEIVER_REQUESTS.labels("otelcol.receiver.otlp.default", "/", "grpc", "failure")
+    for rr in running_receiver(default_args(grpc={"max_recv_msg_size": 1024})):
+        before = failures._value.get()
+        with pytest.raises(grpc.RpcError) as raised:
+            export(rr.grpc_port, payloads.logs(200).SerializeToString(), Signal.LOGS)
+        assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        with pytest.raises(grpc.RpcError) as raised:  # the server still serves after a cut-short call
+            export(rr.grpc_port, b"\xff\xff", Signal.LOGS)
+        assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert failures._value.get() == before + 1  # the malformed one only
+        assert not rr.admission.admitted
