@@ -14,6 +14,11 @@ position. Any put whose ring happened before the drain is visible to the reads t
 eventfd's kernel lock orders the producer's earlier stores before the consumer's later loads, also
 on weakly ordered CPUs); any later put leaves the counter non-zero, so the sleep returns at once.
 Producers may ring once per batch of puts instead of once per record.
+
+A consumer may also stop listening for a while (the worker's linger, `collector.runtime.worker`):
+rings meanwhile only raise the counter and wake no process. That keeps the protocol as long as the
+consumer, when it listens again, drains and then reads its rings before it next sleeps, and the
+pause is bounded by a timer of its own, so no record waits longer than that bound for a reader.
 """
 
 from __future__ import annotations

@@ -97,6 +97,13 @@ class BatchProcessor(Component[Arguments]):
         return max(self.args.send_batch_max_size or self.args.send_batch_size, 1)
 
     @property
+    def holds_for(self) -> float:
+        """Seconds a payload may wait here for company before it is sent on (`timeout`; 0 sends at
+        once). A worker whose every entry holds payloads lets records gather in its rings for a
+        share of this before reading them (`collector.runtime.worker.linger_for`)."""
+        return float(self.args.timeout)
+
+    @property
     def pending_items(self) -> int:
         """Items buffered or waiting for the flusher (not counting the batch being sent)."""
         return self.batcher.buffered_items + self._outbox_items

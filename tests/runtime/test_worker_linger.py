@@ -1,0 +1,46 @@
+"""How long a woken worker lets records gather in its rings (`collector.runtime.worker.linger_for`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from collector.components.kit.fanout import Fanout
+from collector.components.otelcol.processor.batch import Arguments, BatchProcessor
+from collector.runtime.worker import LINGER_SHARE, MAX_LINGER, holds_for, linger_for
+from collector.signals import Signal
+from collector.testing.context import CollectingConsumer, build_context, ref
+
+
+def batch(**raw: Any) -> BatchProcessor:
+    args = msgspec.convert({"output": {}, **raw}, Arguments)
+    args = msgspec.structs.replace(args, output=msgspec.structs.replace(args.output, traces=[ref("sink")]))
+    args.validate()
+    return BatchProcessor(build_context(BatchProcessor, "otelcol.processor.batch.b", consumers={"sink": CollectingConsumer()}),
+                          args)
+
+
+def entry(*consumers: Any) -> Fanout:
+    return Fanout("otelcol.receiver.otlp.in", Signal.TRACES, list(consumers))
+
+
+def test_a_batch_processor_holds_payloads_for_its_timeout() -> None:
+    assert holds_for(batch(timeout=0.2)) == 0.2
+    assert holds_for(batch(timeout=0.0)) == 0.0
+
+
+def test_linger_is_a_bounded_share_of_what_every_entry_holds() -> None:
+    assert linger_for([entry(batch(timeout=0.2))]) == MAX_LINGER
+    assert linger_for([entry(batch(timeout=0.04))]) == 0.04 * LINGER_SHARE
+    # two entries: the one that holds least decides
+    assert linger_for([entry(batch(timeout=1.0)), entry(batch(timeout=0.04))]) == 0.04 * LINGER_SHARE
+
+
+def test_no_linger_when_some_consumer_may_send_at_once() -> None:
+    exporter_like = CollectingConsumer()  # says nothing about holding: it may send as soon as it gets data
+    assert linger_for([entry(batch(timeout=0.2), exporter_like)]) == 0.0
+    assert linger_for([entry(batch(timeout=0.2)), entry(exporter_like)]) == 0.0
+    assert linger_for([entry(batch(timeout=0.0))]) == 0.0
+    assert linger_for([entry()]) == 0.0  # an empty output list drops at once
+    assert linger_for([]) == 0.0
