@@ -9,9 +9,10 @@ How, without per-lookup bookkeeping: a cache is a `young` dict (the one the hot 
 front of the older dicts and, once there are more than `DEPTH` of them, returns the oldest one, whose
 entries were not looked up during the last `DEPTH` full generations. A lookup that misses `young`
 calls `recall()`, which moves the entry back from an older dict, so a series in use costs one extra
-dict move per generation and nothing per sample. With `GENERATION` 15 s and `DEPTH` 4 an entry goes 60-75 s after its last use: a series sent at
-least every 60 s (the OpenTelemetry SDK's default export interval, Alloy's default scrape interval)
-keeps its entry; a series that stopped is gone, and its memory freed, within 75 s.
+dict move per generation and nothing per sample. With `GENERATION` 15 s and `DEPTH` 4 an entry goes
+60-75 s after its last use: a series sent at least every 60 s (the OpenTelemetry SDK's default export
+interval, Alloy's default scrape interval) keeps its entry; a series that stopped is gone, and its
+memory freed, within 75 s.
 
 Single-threaded by design (one event loop per process), like the caches it holds.
 """

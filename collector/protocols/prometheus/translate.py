@@ -27,6 +27,7 @@ Expiry, in two steps, so memory follows the load without changing what is writte
 
 from __future__ import annotations
 
+import array
 import bisect
 import itertools
 import time
@@ -151,6 +152,38 @@ class _Point:
         self.layouts: dict[tuple[int, bool], list[Series]] = {}
 
 
+class _Retired:
+    """The last timestamps written for the points one `rotate()` retired, not used since `since`.
+
+    Packed into a few large buffers (hashes, timestamps, key offsets, the keys joined) instead of a
+    dict of small objects: the allocator can give back the memory the retired entries used only if
+    no small object of the table is left among it (pymalloc frees an arena, glibc a page, only once
+    it is empty). Looked up only when a series comes back: binary search on the key's hash."""
+
+    __slots__ = ("since", "_hashes", "_ts", "_offsets", "_keys")
+
+    def __init__(self, since: float, points: dict[bytes, _Point]) -> None:
+        entries = sorted((hash(key), key, point.last_ts) for key, point in points.items())
+        self.since = since
+        self._hashes = array.array("q", [h for h, _, _ in entries])
+        self._ts = array.array("q", [ts for _, _, ts in entries])
+        self._offsets = array.array("Q", itertools.accumulate((len(key) for _, key, _ in entries), initial=0))
+        self._keys = b"".join([key for _, key, _ in entries])
+
+    def get(self, key: bytes) -> int | None:
+        h = hash(key)
+        hashes, offsets = self._hashes, self._offsets
+        i = bisect.bisect_left(hashes, h)
+        while i < len(hashes) and hashes[i] == h:
+            if self._keys[offsets[i]:offsets[i + 1]] == key:
+                return self._ts[i]
+            i += 1
+        return None
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
 class _Metric:
     __slots__ = ("name", "kind", "points", "metadata", "retired")
 
@@ -159,13 +192,13 @@ class _Metric:
         self.kind = kind
         self.points: Generations[bytes, _Point] = Generations()
         self.metadata = metadata
-        # point entries `rotate()` retired: (not used since, point key -> last timestamp written)
-        self.retired: list[tuple[float, dict[bytes, int]]] = []
+        self.retired: list[_Retired] = []  # oldest first
 
     def last_ts(self, key: bytes) -> int:
-        """The last timestamp written for a retired point (which is now coming back), or `_NEVER`."""
-        for _, last in self.retired:
-            ts = last.pop(key, None)
+        """The last timestamp written for a retired point (which is now coming back), or `_NEVER`.
+        A point that came back stays in its table; one retired again is in a newer table, which wins."""
+        for table in reversed(self.retired):
+            ts = table.get(key)
             if ts is not None:
                 return ts
         return _NEVER
@@ -173,7 +206,7 @@ class _Metric:
     def rotate(self, now: float) -> None:
         since, expired = self.points.rotate(now)
         if expired:
-            self.retired.append((since, {key: point.last_ts for key, point in expired.items()}))
+            self.retired.append(_Retired(since, expired))
 
 
 class _Scope:
@@ -498,13 +531,8 @@ class Translator:
         for rkey, res in list(self._resources.items()):
             for skey, scope in list(res.scopes.items()):
                 for mkey, metric in list(scope.metrics.items()):
-                    keep = []
-                    for since, last in metric.retired:
-                        if since < limit:
-                            removed += len(last)
-                        elif last:
-                            keep.append((since, last))
-                    metric.retired = keep
+                    removed += sum(len(table) for table in metric.retired if table.since < limit)
+                    metric.retired = [table for table in metric.retired if table.since >= limit]
                     if not metric.points and not metric.retired:
                         del scope.metrics[mkey]
                 if not scope.metrics:
@@ -520,8 +548,9 @@ class Translator:
 
     @property
     def retired_points(self) -> int:
-        """Retired point entries, of which only the last timestamp is held."""
-        return sum(len(last) for m in self._metrics() for _, last in m.retired)
+        """Last timestamps held for retired points (a point that came back stays counted until its
+        table expires)."""
+        return sum(len(table) for m in self._metrics() for table in m.retired)
 
 
 def _add_exemplars(batch: SampleBatch, index: int, exemplars: Any) -> None:

@@ -97,7 +97,7 @@ def test_series_in_use_keep_their_entries() -> None:
         assert _rotate(translator, 1, now) == 0
         batch = translator.translate(_request(step))
         assert [id(s) for s in batch.series] == [id(s) for s in first.series]  # same cached Series: no rebuild
-    assert translator.retired_points == 0 and translator.cached_points == 6
+    assert translator.cached_points == 6  # back in full; their retired table stays until gc
 
 
 def test_unused_series_are_retired_and_come_back_unchanged() -> None:
@@ -112,9 +112,21 @@ def test_unused_series_are_retired_and_come_back_unchanged() -> None:
     stale = translator.translate(_request(5))
     older = translator.translate(_request(4))
     assert len(stale) == 0 and len(older) == 0
-    assert translator.retired_points == 0 and translator.cached_points == 6
+    assert translator.cached_points == 6  # back in full; their retired table stays until gc
     after = translator.translate(_request(6))
     assert [(name, ts) for name, _, ts in _rows(after)] == [(name, ts + 1) for name, _, ts in _rows(before)]
+
+
+def test_a_series_retired_twice_is_judged_by_its_latest_timestamp() -> None:
+    now = [0.0]
+    translator = Translator(clock=lambda: now[0])
+    translator.translate(_request(5, series=1))
+    _rotate(translator, DEPTH + 1, now)
+    assert len(translator.translate(_request(7, series=1))) > 0  # back, and newer
+    _rotate(translator, DEPTH + 1, now)
+    assert translator.retired_points == 4  # two tables, both holding the gauge and the histogram
+    assert len(translator.translate(_request(6, series=1))) == 0  # older than 7: skipped
+    assert len(translator.translate(_request(8, series=1))) > 0
 
 
 def test_gc_forgets_retired_series_after_stale_after_then_the_resource() -> None:
@@ -169,3 +181,16 @@ def test_wal_encoder_forgets_refs_only_after_an_idle_generation_and_readers_foll
         expected = [[(a, 1.0, 1)], [(b, 2.0, 2)], [(b, 3.0, 3)]][start:]
         assert [[(s.labels, v, t) for s, v, t in rows] for rows in decoded] == \
             [[(s.labels, v, t) for s, v, t in rows] for rows in expected]
+
+
+def test_retired_table_finds_every_key_and_only_those() -> None:
+    from collector.protocols.prometheus.translate import _Point, _Retired
+
+    points = {}
+    for i in range(500):
+        point = _Point({}, 1000 + i)
+        points[f"key-{i}".encode() * (i % 3 + 1)] = point
+    table = _Retired(42.0, points)
+    assert len(table) == 500 and table.since == 42.0
+    assert all(table.get(key) == point.last_ts for key, point in points.items())
+    assert table.get(b"key-1") is None and table.get(b"") is None

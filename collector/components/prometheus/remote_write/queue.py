@@ -9,9 +9,10 @@ the tuple of `Series`; a periodic exporter sends the same sequence every interva
 state appending is a few C-level `extend`s per shard.
 All samples of a series therefore go through one shard, and a shard has at most one request in flight
 and retries it until it succeeds or is dropped for good, so per-series order is kept across batches
-and retries. The per-`Series` caches are generational (`expiry.Generations`; the owner calls `expire()`
-every `expiry.GENERATION` seconds), so entries of series no longer sent go within about a minute
-(and with them the last references to those `Series`). A shard sends when it holds `max_samples_per_send` samples or `batch_send_deadline` has
+and retries. The per-`Series` caches are generational (`expiry.Generations`; the owner calls
+`expire()` every `expiry.GENERATION` seconds), so entries of series no longer sent go within about a
+minute (and with them the last references to those `Series`).
+A shard sends when it holds `max_samples_per_send` samples or `batch_send_deadline` has
 passed since its oldest unsent sample. `append` waits while a shard holds more than `capacity`
 samples: backpressure reaches the worker instead of memory growing without bound.
 
