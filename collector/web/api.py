@@ -249,6 +249,7 @@ def live_flows(supervisor: SupervisorView, observer: Observer) -> list[dict[str,
 
 # --- processes and status --------------------------------------------------------------------------
 def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:
+    observer.watch_processes()
     now_mono, now = time.monotonic(), time.time()
     own = os.getpid()
     rows: list[dict[str, Any]] = [{

@@ -35,6 +35,12 @@ class ErrorEntry:
     message: str
 
 
+# The process table (CPU, RSS and PSS by kind, read from /proc) is sampled only while someone reads it,
+# and for this long after: reading every process's smaps_rollup each tick was most of an idle
+# collector's CPU.
+PROCESSES_WATCH_SECONDS = 60.0
+
+
 class Observer:
     def __init__(self, supervisor: SupervisorView, registry: Any, *, interval: float = 2.0, window: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
@@ -52,12 +58,25 @@ class Observer:
         self.rss: dict[int, int] = {}
         self.memory: dict[int, dict[str, int]] = {}  # PSS by kind (`procmem.pss_split`)
         self.last_tick: float | None = None
+        self._processes_read = float("-inf")  # monotonic time the process table was last asked for
 
     # --- sampling --------------------------------------------------------------------------------
     def tick(self) -> None:
         now = self.clock()
         self.observe(now, read_counters(self.registry))
-        self._sample_processes()
+        if self._processes_watched():
+            self._sample_processes()
+
+    def watch_processes(self) -> None:
+        """The process table is being read: sample it at every tick for `PROCESSES_WATCH_SECONDS`
+        more (at once when nobody was watching, so the first answer already has memory figures)."""
+        watched = self._processes_watched()
+        self._processes_read = time.monotonic()
+        if not watched:
+            self._sample_processes()
+
+    def _processes_watched(self) -> bool:
+        return time.monotonic() - self._processes_read < PROCESSES_WATCH_SECONDS
 
     def observe(self, now: float, counters: dict[Key, float]) -> None:
         """Feed one counter sample; update inferred health and the recent-error log."""

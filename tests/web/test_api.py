@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from collector.signals import Signal
 from collector.web import api, rates
@@ -175,3 +177,15 @@ def test_process_rows_list_the_adopted_rings_of_their_worker() -> None:
     assert rows["worker traces/0"]["adoptedRings"] == [
         {"name": "collector-old-r0-traces-w0", "records": 12, "usedBytes": 1500}]
     assert rows["worker logs/0"]["adoptedRings"] == [] and rows["receiver/0"]["adoptedRings"] == []
+
+
+def test_process_table_is_sampled_only_once_someone_reads_it() -> None:
+    sup = example("opentelemetry.alloy")
+    sup.children = {}
+    observer = Observer(sup, registry=CollectorRegistry())  # type: ignore[arg-type]
+    observer.tick()
+    assert observer.memory == {} and observer.rss == {}  # nobody looked: /proc is not read
+    rows = api.processes(sup, observer)  # type: ignore[arg-type]
+    assert rows[0]["memory"]["pssBytes"] > 0 and rows[0]["rssBytes"] > 0  # the first look samples at once
+    observer.tick()
+    assert observer.cpu.get(os.getpid()) is not None  # and the ticks that follow keep it current
