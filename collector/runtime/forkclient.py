@@ -76,9 +76,11 @@ class ForkServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        preload_config: str | None = self.preload_config
         if self.early is not None:
             ours, self.server_pid = self.early
             self.early = None
+            preload_config = None  # forked after the supervisor loaded it: its modules are there already
         else:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
@@ -93,7 +95,7 @@ class ForkServer:
         ours.setblocking(False)
         self.ready = loop.create_future()
         self.sock = ours
-        ours.send(json.dumps({"env": self.env, "config": self.preload_config}).encode())
+        ours.send(json.dumps({"env": self.env, "config": preload_config}).encode())
         loop.add_reader(ours.fileno(), self._on_readable)
         try:
             ready = await asyncio.wait_for(asyncio.shield(self.ready), START_TIMEOUT)

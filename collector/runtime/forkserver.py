@@ -233,10 +233,19 @@ def fork_early() -> tuple[socket.socket, int] | None:
     the supervisor's end of the socket and the server's pid, or None where a fork is not safe."""
     import threading
 
+    # Imported here, before the fork, what both sides use (aiohttp: the admin server and the
+    # receivers' and exporters' HTTP): pages the supervisor and the fork server would otherwise each
+    # hold a copy of are then held once, by all.
+    for name in PRELOAD:
+        importlib.import_module(name)
     if threading.active_count() != 1 or not hasattr(os, "fork"):
         return None
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     supervisor_pid = os.getpid()
+    # Out of the collector's reach before the fork, in both processes: a later full collection in the
+    # supervisor would otherwise write every object's header, and so copy every page it shares.
+    gc.collect()
+    gc.freeze()
     sys.stdout.flush()  # else both processes would write what is buffered
     sys.stderr.flush()
     pid = os.fork()
