@@ -2,10 +2,10 @@
 
 Why. A client may open a stream and cancel it at once (HEADERS then RST_STREAM), thousands of times
 a second, without ever being over a concurrency limit (CVE-2023-44487, "rapid reset"): every stream
-still costs the server a call (in grpc.aio a Python task; in the C-core engine, grpc_core.py, three
-queue events: there the same flood costs the receiver about half the CPU, 17% of a core against 38%). The probe's 671,000 of them in 30 s
-over two connections held the receiver at 100% CPU and valid calls waited 70x longer. gRPC core
-has the defences, mostly off until asked for:
+still costs the server a call (in grpc.aio a Python task; in the C-core engine, grpc_core.py,
+three queue events, so the same flood costs the receiver about half the CPU: 17% of a core against
+38%). The probe's 671,000 of them in 30 s over two connections held the receiver at 100% CPU and
+valid calls waited 70x longer. gRPC core has the defences, mostly off until asked for:
 
 * `grpc.max_concurrent_streams` (Alloy's `max_concurrent_streams`; our default when it is 0):
   with core's overload protection (on by default) a stream counts until its resources are freed,
