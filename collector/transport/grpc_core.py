@@ -91,7 +91,7 @@ class CoreCall:
     def receive(self) -> None:
         """Ask for the request message; the handler's `on_message` gets it."""
         ops = (_cygrpc.ReceiveMessageOperation(0),)
-        if self._call.start_server_batch(ops, _Received(self)) != 0:
+        if self._call.start_server_batch(ops, self) != 0:  # the call is its receive batch's tag
             self.finish(_cygrpc.StatusCode.internal, "cannot receive the request message")
 
     def finish(self, code: int, details: str = "", body: bytes | None = None,
@@ -119,15 +119,6 @@ class CoreHandler(Protocol):
         """The request message (None: the client half-closed without sending one); `finish` it.
         Not called for a call that ended before its message arrived."""
         ...
-
-
-class _Received:
-    """Tag of a receive-message batch."""
-
-    __slots__ = ("call",)
-
-    def __init__(self, call: CoreCall) -> None:
-        self.call = call
 
 
 _REQUEST: Final = object()  # tag of request_call
@@ -227,8 +218,8 @@ class CoreServer:
         tag = event.tag
         if tag is _FINISHED:
             self._release()
-        elif type(tag) is _Received:
-            call = tag.call
+        elif type(tag) is CoreCall:  # its message arrived
+            call = tag
             if not event.success:  # the call ended first: cancelled, or oversize (the core sent
                 # RESOURCE_EXHAUSTED itself); nothing for the handler, only the call to release
                 call.finish(_cygrpc.StatusCode.cancelled, "the call ended before its message was read")
