@@ -235,6 +235,11 @@ class Supervisor:
         finally:
             os.close(status_fd)
 
+    @property
+    def fork_server_pid(self) -> int | None:
+        server = self.fork_server
+        return server.server_pid if server is not None and server.alive else None
+
     async def _start_fork_server(self) -> None:
         """Children share the modules the fork server imported; without it (it failed to start, or
         COLLECTOR_FORK_SERVER=off) each child is a fresh interpreter."""

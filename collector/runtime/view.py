@@ -74,6 +74,11 @@ class SupervisorView(Protocol):
     @property
     def last_reload(self) -> ReloadView | None: ...
 
+    @property
+    def fork_server_pid(self) -> int | None:
+        """The fork server's pid (collector/runtime/forkserver.py), while one runs."""
+        ...
+
     def component_health(self) -> dict[str, dict[str, Any]]: ...
 
 

@@ -258,6 +258,13 @@ def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, 
         "cpuPercent": observer.cpu.get(own), "rssBytes": observer.rss.get(own), "memory": observer.memory.get(own),
         "ringFill": None, "rings": [],
     }]
+    server = supervisor.fork_server_pid
+    if server:  # it holds the modules the children share: its memory is theirs too
+        rows.append({
+            "key": "fork server", "role": "fork-server", "signal": None, "index": 0, "pid": server, "running": True,
+            "ready": True, "uptimeSeconds": None, "restarts": 0, "cpuPercent": observer.cpu.get(server),
+            "rssBytes": observer.rss.get(server), "memory": observer.memory.get(server), "ringFill": None, "rings": [],
+        })
     for key, child in supervisor.children.items():
         spec = child.spec
         process = child.process

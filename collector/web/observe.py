@@ -126,6 +126,8 @@ class Observer:
     def _sample_processes(self) -> None:
         pids = {p for p in (running_pid(c) for c in self.supervisor.children.values()) if p}
         pids.add(os.getpid())
+        if self.supervisor.fork_server_pid:
+            pids.add(self.supervisor.fork_server_pid)
         for pid in list(self._processes):
             if pid not in pids:
                 del self._processes[pid]

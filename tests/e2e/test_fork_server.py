@@ -3,6 +3,7 @@ they are restarted when they die, and the whole tree survives the fork server's 
 
 from __future__ import annotations
 
+import json
 import signal
 from typing import Iterator
 
@@ -95,3 +96,12 @@ def test_the_switch_takes_on_or_off_only() -> None:
     assert topology_from_env({"COLLECTOR_WORKERS_MODE": "inline"}, cpu_count=2).fork_server is False
     with pytest.raises(SettingsError, match="COLLECTOR_FORK_SERVER='sometimes': expected on or off"):
         topology_from_env({"COLLECTOR_FORK_SERVER": "sometimes"}, cpu_count=2)
+
+
+def test_the_processes_api_shows_the_fork_server(gateway: Gateway) -> None:
+    server = fork_server_of(gateway)
+    status, body = gateway.collector.get("/api/v0/web/processes")
+    assert status == 200
+    rows = {row["key"]: row for row in json.loads(body)}
+    assert rows["fork server"]["pid"] == server.pid
+    assert rows["fork server"]["role"] == "fork-server"

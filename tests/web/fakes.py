@@ -22,6 +22,7 @@ class FakeSupervisor:
     last_reload: Any = None
     started_at: float = field(default_factory=time.time)
     ready: bool = True
+    fork_server_pid: int | None = None
 
     def component_health(self) -> dict[str, dict[str, Any]]:
         return {cid: dict(h) for cid, h in self.health.items()}
