@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from collector.components.kit.api import Consumer, RuntimeServices
+from collector.components.kit.fanout import Fanout
+from collector.components.kit.processorhelper import AsyncProcessor, Processor
 from collector.pipeline.loader import Pipeline, load
 from collector.pipeline.plan import receiver_codes, receiver_components, worker_components
 from collector.runtime.acks import RingAcks
@@ -103,7 +105,7 @@ class Worker:
         self.host.build()
         await self.host.start()
         self._entries = self._entry_consumers()
-        self._linger = linger_for(self._entries.values())
+        self._linger = linger_for(self._entries.values(), self.signal)
         self._sources = [_Source(ring, RingAcks(ring)) for ring in (Ring.attach(r.name) for r in self.spec.rings)]
         for source in self._sources:
             source.ring.rewind()
@@ -160,7 +162,7 @@ class Worker:
             self.pipeline, self._previous = pipeline, self.pipeline
             logs.reconfigure(pipeline.logging.level, pipeline.logging.format)
             self._entries = self._entry_consumers()
-            self._linger = linger_for(self._entries.values())
+            self._linger = linger_for(self._entries.values(), self.signal)
             self._taps.attach(self.host.fanouts())  # new and replaced components' fan-outs too
         except Exception as exc:
             log.exception("reload failed")
@@ -263,20 +265,27 @@ class Worker:
                                      metadata=metadata), token)
 
 
-def holds_for(consumer: object) -> float:
-    """Seconds a payload handed to `consumer` may wait there before it is sent on at the latest:
-    the least over a fan-out's consumers; 0 for a consumer that does not say (it may send at once)."""
-    consumers = getattr(consumer, "consumers", None)
-    if consumers is not None:
-        return min((holds_for(c) for c in consumers), default=0.0)
-    return max(0.0, float(getattr(consumer, "holds_for", 0.0)))
+def holds_for(consumer: object, signal: Signal) -> float:
+    """Seconds a payload of `signal` handed to `consumer` may wait downstream before it is sent on at
+    the latest: what the consumer says (`holds_for`, e.g. a batch processor's `timeout`); through a
+    fan-out the least over its consumers, through a processor that forwards each payload as it comes
+    (`processorhelper`) what its output holds; 0 for anything else (it may send at once)."""
+    if isinstance(consumer, Fanout):
+        return min((holds_for(c, signal) for c in consumer.consumers), default=0.0)
+    own = getattr(consumer, "holds_for", None)
+    if own is not None:
+        return max(0.0, float(own))
+    if isinstance(consumer, (Processor, AsyncProcessor)) and type(consumer).consume is Processor.consume:
+        output = consumer.output.get(signal)
+        return holds_for(output, signal) if output is not None else 0.0
+    return 0.0
 
 
-def linger_for(entries: Iterable[Consumer]) -> float:
+def linger_for(entries: Iterable[Consumer], signal: Signal) -> float:
     """How long a woken worker lets records gather in its rings: a share of what every entry holds
     them anyway (a batch processor's `timeout`), at most `MAX_LINGER`; 0 (read at once) when some
     entry may send a payload on as soon as it gets it."""
-    hold = min((holds_for(entry) for entry in entries), default=0.0)
+    hold = min((holds_for(entry, signal) for entry in entries), default=0.0)
     return min(MAX_LINGER, hold * LINGER_SHARE)
 
 
