@@ -29,6 +29,7 @@ def entry(*consumers: Any) -> Fanout:
 def test_a_batch_processor_holds_payloads_for_its_timeout() -> None:
     assert holds_for(batch(timeout=0.2), Signal.TRACES) == 0.2
     assert holds_for(batch(timeout=0.0), Signal.TRACES) == 0.0
+    assert holds_for(batch(timeout=0.2, send_batch_size=1, send_batch_max_size=0), Signal.TRACES) == 0.0  # sent as it comes
 
 
 def test_linger_is_a_bounded_share_of_what_every_entry_holds() -> None:

@@ -98,10 +98,11 @@ class BatchProcessor(Component[Arguments]):
 
     @property
     def holds_for(self) -> float:
-        """Seconds a payload may wait here for company before it is sent on (`timeout`; 0 sends at
-        once). A worker whose every entry holds payloads lets records gather in its rings for a
-        share of this before reading them (`collector.runtime.worker.linger_for`)."""
-        return float(self.args.timeout)
+        """Seconds a payload may wait here for company before it is sent on: `timeout`, or 0 when
+        every payload goes on at once (`timeout = 0`, or `send_batch_size = 1`). A worker whose every
+        entry holds payloads lets records gather in its rings for a share of this before reading
+        them (`collector.runtime.worker.linger_for`)."""
+        return 0.0 if self.args.send_batch_size == 1 else float(self.args.timeout)
 
     @property
     def pending_items(self) -> int:
