@@ -3,10 +3,11 @@
 Theory of operation. The worker owns one ring per receiver process. It sleeps on an eventfd doorbell
 that producers ring after each record, so an idle worker costs nothing; when its pipeline buffers
 records anyway, a woken worker lingers a few milliseconds first so that the records of several
-requests are read in one wake-up (`MAX_LINGER`). Awake, it reads records in order, wraps each in a `Payload` holding one `AckToken`, and awaits the entry consumer (the fan-out
-behind the receiver's `output` list). Awaiting is the backpressure: when a downstream queue is full
-the consume call does not return, the worker stops reading, its rings fill, and receivers refuse
-clients with a retryable status. A ring's committed read position advances only over records whose
+requests are read in one wake-up (`MAX_LINGER`). Awake, it reads records in order, wraps each in a
+`Payload` holding one `AckToken`, and awaits the entry consumer (the fan-out behind the receiver's
+`output` list). Awaiting is the backpressure: when a downstream queue is full the consume call does
+not return, the worker stops reading, its rings fill, and receivers refuse clients with a retryable
+status. A ring's committed read position advances only over records whose
 payloads have all been settled (delivered or counted as dropped), so a worker killed with SIGKILL
 loses nothing: its replacement re-reads whatever was not settled (at-least-once; duplicates possible).
 """
@@ -47,8 +48,8 @@ _RECORDS_PER_TURN = 64
 _IDLE_RECHECK_SECONDS = 1.0
 _UNROUTABLE_LOG_INTERVAL = 10.0
 # At light load a wake-up per record costs more than the record: an event-loop turn with cold caches
-# in the worker, and a process wake-up inside the producer's doorbell syscall (together about half of
-# the tree's CPU per request at 100 requests/s). When every pipeline entry holds payloads anyway (a
+# in the worker, and a process wake-up inside the producer's doorbell syscall (at 100 requests/s,
+# about a third of the worker's CPU, and the receiver's wake-up work on top). When every pipeline entry holds payloads anyway (a
 # batch processor waits up to its `timeout` for more), the doorbell's first ring starts a linger of
 # LINGER_SHARE of that hold, at most MAX_LINGER, during which the worker does not listen; then it reads
 # everything that gathered in one turn. A record thus waits at most MAX_LINGER longer than before (its
@@ -179,8 +180,9 @@ class Worker:
             return
         # Linger: stop listening to the doorbell and read the rings `_linger` seconds from now, so the
         # records of the next requests gather and are read in one wake-up. Producers keep ringing
-        # while no one listens; that only raises the counter (no process is woken), and
-        # `_end_linger` drains it before the pump reads, as the doorbell protocol asks.
+        # while no one listens; that only raises the counter (at most one wake-up inside the event
+        # loop's C code, which drops the fd from epoll then), and `_end_linger` drains it before the
+        # pump reads, as the doorbell protocol asks.
         loop = asyncio.get_running_loop()
         loop.remove_reader(doorbell.fd)
         self._lingering = loop.call_later(self._linger, self._end_linger, doorbell)
