@@ -16,7 +16,8 @@ on weakly ordered CPUs); any later put leaves the counter non-zero, so the sleep
 Producers may ring once per batch of puts instead of once per record.
 
 A consumer may also stop listening for a while (the worker's linger, `collector.runtime.worker`):
-rings meanwhile only raise the counter and wake no process. That keeps the protocol as long as the
+rings meanwhile only raise the counter (an fd just removed from an event loop may still wake its
+loop once, which then drops it). That keeps the protocol as long as the
 consumer, when it listens again, drains and then reads its rings before it next sleeps, and the
 pause is bounded by a timer of its own, so no record waits longer than that bound for a reader.
 """
