@@ -57,8 +57,10 @@ class Series:
 
     def __init__(self, labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
         items = labels.items() if isinstance(labels, Mapping) else labels
-        # label names are ASCII after sanitisation, so code-point order is byte order
-        self.labels: tuple[tuple[str, str], ...] = tuple(sorted((k, v) for k, v in items if v))
+        # label names are ASCII after sanitisation, so code-point order is byte order. Pairs given
+        # as tuples are kept, not copied: series built from one label set share them (the 13
+        # series of a 10-bucket histogram point hold one set of pairs, not 13).
+        self.labels: tuple[tuple[str, str], ...] = tuple(sorted(pair for pair in items if pair[1]))
         self.encoded: bytes = encode_labels(self.labels)
         self.hash: int = hash(self.encoded)
 

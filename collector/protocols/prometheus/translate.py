@@ -139,7 +139,7 @@ class _Point:
                  "layouts")
 
     def __init__(self, labels: dict[str, str], last_ts: int) -> None:
-        self.labels = labels
+        self.labels = tuple(labels.items())  # pairs shared by every series of the point (`_named`)
         self.series: Series | None = None
         self.last_ts = last_ts
         self.bounds: list[float] | None = None
@@ -301,11 +301,14 @@ class Translator:
         return point
 
     @staticmethod
-    def _named(labels: dict[str, str], name: str, extra: tuple[tuple[str, str], ...] = ()) -> Series:
-        out = dict(labels)
-        out.update(extra)
-        out["__name__"] = name
-        return Series(out)
+    def _named(labels: tuple[tuple[str, str], ...], name: str, extra: tuple[tuple[str, str], ...] = ()) -> Series:
+        """The point's labels with `extra` and the name (both win over a same-named attribute),
+        sharing the point's label pairs."""
+        replaced = ("__name__", *(key for key, _ in extra))
+        pairs = [pair for pair in labels if pair[0] not in replaced]
+        pairs.extend(extra)
+        pairs.append(("__name__", name))
+        return Series(pairs)
 
     # --- translation ---------------------------------------------------------------------------
     def translate(self, request: Any, stats: TranslateStats | None = None) -> SampleBatch:

@@ -253,3 +253,26 @@ def test_attributes_key_distinguishes_attribute_sets() -> None:
 
 def test_stale_nan_constant() -> None:
     assert struct.pack("<Q", 0x7FF0000000000002) == struct.pack("<d", STALE_NAN)
+
+
+def test_le_quantile_and_name_attributes_give_way_and_series_of_a_point_share_label_pairs() -> None:
+    req, sm = request()
+    hist = sm.metrics.add(name="h", unit="s")
+    hist.histogram.aggregation_temporality = CUM
+    dp = hist.histogram.data_points.add(time_unix_nano=T0, count=3, sum=1.0, explicit_bounds=[1.0],
+                                        bucket_counts=[1, 2])
+    kv(dp.attributes, le="attr", zone="z")
+    dp.attributes.add(key="__name__", value=any_value("attr"))  # becomes the label `__name__`
+    summary = sm.metrics.add(name="s")
+    sp = summary.summary.data_points.add(time_unix_nano=T0, count=1, sum=2.0)
+    sp.quantile_values.add(quantile=0.5, value=1.0)
+    kv(sp.attributes, quantile="attr", zone="z")
+    batch = Translator().translate(req)
+    labels = {repr(s) for s in batch.series}
+    assert 'h_seconds_bucket{job="api",le="1",otel_scope_name="lib",otel_scope_version="1.0",zone="z"}' in labels
+    assert 'h_seconds_bucket{job="api",le="+Inf",otel_scope_name="lib",otel_scope_version="1.0",zone="z"}' in labels
+    assert 'h_seconds_sum{job="api",le="attr",otel_scope_name="lib",otel_scope_version="1.0",zone="z"}' in labels
+    assert 's{job="api",otel_scope_name="lib",otel_scope_version="1.0",quantile="0.5",zone="z"}' in labels
+    assert 's_count{job="api",otel_scope_name="lib",otel_scope_version="1.0",quantile="attr",zone="z"}' in labels
+    zone = [pair for s in batch.series if s.name.startswith("h_") for pair in s.labels if pair[0] == "zone"]
+    assert len(zone) == 4 and all(pair is zone[0] for pair in zone)
