@@ -215,7 +215,7 @@ class EndpointQueue:
             if not relabelled:
                 return None
             labels = relabelled
-        if len(self._cache.young) >= _LABEL_CACHE_LIMIT:
+        if len(self._cache) >= _LABEL_CACHE_LIMIT:
             self._cache.clear()
         head = timeseries_head(encode_labels(sorted((k, v) for k, v in labels.items() if v)))
         self._cache[series] = head
@@ -278,7 +278,7 @@ class EndpointQueue:
         plan = self._plans.young.get(key) or self._plans.recall(key)
         if plan is None:
             plan = self._plan(batch.series)
-            if len(self._plans.young) >= _PLAN_CACHE_LIMIT:
+            if len(self._plans) >= _PLAN_CACHE_LIMIT:
                 self._plans.clear()
             self._plans[key] = plan
         now = self.clock()
