@@ -1,8 +1,9 @@
 """Receiver-side authentication of one listener: judge, count and log, before any body is read.
 
 Both shells call `AuthGate.check` as the first step of a request (HTTP: after a CORS preflight,
-which carries no credentials by design; gRPC: in a server interceptor, before the message is
-received), so a request without valid credentials costs a header lookup and is answered without
+which carries no credentials by design; gRPC: from the call's metadata, before the message is
+asked for: `grpc_otlp_core.py` on the C-core engine, a stream-unary handler in `grpc_server.py` on
+grpc.aio), so a request without valid credentials costs a header lookup and is answered without
 its body ever being read, decompressed or decoded: a compression bomb sent without credentials
 costs nothing.
 
