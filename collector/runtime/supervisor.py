@@ -205,16 +205,8 @@ class Supervisor:
             from collector.runtime.inline import InlineProcess
 
             child.process = InlineProcess(spec)  # it owns write_fd from now on
-        elif self.fork_server is not None:
-            child.process = await self._fork(child, spec, write_fd)
         else:
-            child.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "collector.runtime.child", encode(spec),
-                pass_fds=[*child.fds, write_fd], env=self._child_env(), stdin=asyncio.subprocess.PIPE,
-                # Own session: a Ctrl-C or a signal to the terminal's process group reaches only the
-                # supervisor, which stops receivers before workers. Children die with it (PDEATHSIG, child.py).
-                start_new_session=True,
-            )
+            child.process = await self._start_process(child, spec, write_fd)
             os.close(write_fd)
         child.status_read_fd = read_fd
         child.ready = False
@@ -225,15 +217,24 @@ class Supervisor:
         log.info("started %s (%s %d)", child.key, "inline in pid" if self.topology.inline else "pid",
                  child.process.pid)
 
-    async def _fork(self, child: Child, spec: ChildSpec, status_fd: int) -> ChildProcess:
-        """A child forked by the fork server, with its fds at the numbers its spec names."""
-        assert self.fork_server is not None
-        try:
-            return await self.fork_server.spawn(
-                ["collector.runtime.child", encode(spec)], {fd: fd for fd in [*child.fds, status_fd]},
-                self._child_env(), child.key)
-        finally:
-            os.close(status_fd)
+    async def _start_process(self, child: Child, spec: ChildSpec, status_fd: int) -> ChildProcess:
+        """Forked by the fork server, with its fds at the numbers its spec names; or, without one (or
+        if it cannot fork now), a fresh interpreter. Either way the child runs in a session of its
+        own, so a Ctrl-C or a signal to the terminal's process group reaches only the supervisor,
+        which stops receivers before workers; it dies with the supervisor (PDEATHSIG, child.py)."""
+        fds = [*child.fds, status_fd]
+        if self.fork_server is not None:
+            from collector.runtime.forkclient import ForkServerError
+
+            try:
+                return await self.fork_server.spawn(
+                    ["collector.runtime.child", encode(spec)], {fd: fd for fd in fds}, self._child_env(), child.key)
+            except (ForkServerError, OSError) as exc:  # a restart must not fail for want of the server
+                log.warning("%s; starting %s as a fresh interpreter", exc, child.key)
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "collector.runtime.child", encode(spec),
+            pass_fds=fds, env=self._child_env(), stdin=asyncio.subprocess.PIPE, start_new_session=True,
+        )
 
     @property
     def fork_server_pid(self) -> int | None:
