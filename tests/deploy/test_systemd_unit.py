@@ -67,6 +67,7 @@ def test_example_environment_file_names_real_settings() -> None:
     from collector.web.security import ALLOWED_HOSTS_ENV
 
     known = {*settings.ENV_WORKERS.values(), settings.ENV_RECEIVERS, settings.ENV_RING_BYTES, settings.ENV_WORKERS_MODE,
+             settings.ENV_FORK_SERVER,
              ALLOWED_HOSTS_ENV}
     mentioned = set(re.findall(r"\b(COLLECTOR_[A-Z_]+)=", (REPO / "deploy" / "collector.env").read_text()))
     assert mentioned and mentioned <= known, mentioned - known
