@@ -29,7 +29,7 @@ def die_with_parent(parent_pid: int) -> None:
     SIGKILL, not SIGTERM: a SIGTERM starts a graceful drain bounded by --shutdown-timeout, and an
     orphaned receiver kept serving its port beside the next collector for that long. Nothing is lost
     by dying at once: accepted records are in the rings, which the next start adopts, and a request
-    not yet answered is retried by its client. The attribute is set here, in the child after exec;
+    not yet answered is retried by its client. The attribute is set here, in the child after exec or fork;
     a supervisor that died before that is caught by comparing the parent pid.
     """
     import ctypes

@@ -84,11 +84,6 @@ def preload(env: dict[str, str], config_path: str | None) -> None:
     gc.freeze()
 
 
-def exit_code(status: int) -> int:
-    """`waitpid` status -> `subprocess`-style return code (negative: the killing signal)."""
-    return os.waitstatus_to_exitcode(status)
-
-
 def install_fds(received: list[int], targets: list[int]) -> None:
     """Put each received fd at its target number, inheritable, and close the originals. All are first
     moved above every target, so installing one cannot overwrite another not yet installed."""
@@ -148,7 +143,7 @@ class _Server:
                 continue
             if done:
                 self.children.discard(pid)
-                self.send({"exited": pid, "code": exit_code(status)})
+                self.send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})  # as `subprocess`
 
     def handle_request(self) -> bool:
         try:

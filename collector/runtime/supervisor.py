@@ -113,7 +113,8 @@ class ReloadOutcome:
 class Supervisor:
     def __init__(self, pipeline: Pipeline, source_path: Path, topology: Topology, *,
                  http_listen_addr: str, storage_path: Path, shutdown_timeout: float, run_dir: Path,
-                 instance: Instance | None = None, config_format: str | None = None) -> None:
+                 instance: Instance | None = None, config_format: str | None = None,
+                 early_fork_server: tuple[socket.socket, int] | None = None) -> None:
         self.pipeline = pipeline
         self.source_path = source_path  # what the user named; re-read on reload
         self.config_format = config_format  # "otelcol" (YAML, converted) or "alloy"; None: by extension
@@ -138,7 +139,7 @@ class Supervisor:
         self._reload_lock = asyncio.Lock()
         self.debug_taps: dict[str, float] = {}  # live debugging: component -> sampling probability wanted
         self.fork_server: ForkServer | None = None
-        self.early_fork_server: tuple[socket.socket, int] | None = None  # forkserver.fork_early's
+        self.early_fork_server = early_fork_server  # forkserver.fork_early's, until the fork server starts
 
     # --- set-up --------------------------------------------------------------------------------
     def _create_queues(self) -> None:
@@ -623,8 +624,7 @@ def run(*, pipeline_path: str | Path, config_format: str | None = None, http_lis
         (run_dir / "metrics").mkdir()
         supervisor = Supervisor(pipeline, Path(pipeline_path), topology, http_listen_addr=http_listen_addr,
                                 storage_path=Path(storage_path), shutdown_timeout=shutdown_timeout, run_dir=run_dir,
-                                instance=instance, config_format=config_format)
-        supervisor.early_fork_server, early_fork_server = early_fork_server, None
+                                instance=instance, config_format=config_format, early_fork_server=early_fork_server)
         import uvloop
 
         return uvloop.run(supervisor.run())

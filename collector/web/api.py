@@ -248,23 +248,25 @@ def live_flows(supervisor: SupervisorView, observer: Observer) -> list[dict[str,
 
 
 # --- processes and status --------------------------------------------------------------------------
+def _ringless_row(key: str, role: str, pid: int, observer: Observer, *, ready: bool,
+                  uptime: float | None) -> dict[str, Any]:
+    """The row of a process that is neither receiver nor worker (the supervisor, the fork server)."""
+    return {
+        "key": key, "role": role, "signal": None, "index": 0, "pid": pid, "running": True, "ready": ready,
+        "uptimeSeconds": uptime, "restarts": 0, "cpuPercent": observer.cpu.get(pid),
+        "rssBytes": observer.rss.get(pid), "memory": observer.memory.get(pid), "ringFill": None, "rings": [],
+    }
+
+
 def processes(supervisor: SupervisorView, observer: Observer) -> list[dict[str, Any]]:
     observer.watch_processes()
     now_mono, now = time.monotonic(), time.time()
     own = os.getpid()
-    rows: list[dict[str, Any]] = [{
-        "key": "supervisor", "role": "supervisor", "signal": None, "index": 0, "pid": own, "running": True,
-        "ready": supervisor.ready, "uptimeSeconds": now - supervisor.started_at, "restarts": 0,
-        "cpuPercent": observer.cpu.get(own), "rssBytes": observer.rss.get(own), "memory": observer.memory.get(own),
-        "ringFill": None, "rings": [],
-    }]
+    rows = [_ringless_row("supervisor", "supervisor", own, observer, ready=supervisor.ready,
+                          uptime=now - supervisor.started_at)]
     server = supervisor.fork_server_pid
     if server:  # it holds the modules the children share: its memory is theirs too
-        rows.append({
-            "key": "fork server", "role": "fork-server", "signal": None, "index": 0, "pid": server, "running": True,
-            "ready": True, "uptimeSeconds": None, "restarts": 0, "cpuPercent": observer.cpu.get(server),
-            "rssBytes": observer.rss.get(server), "memory": observer.memory.get(server), "ringFill": None, "rings": [],
-        })
+        rows.append(_ringless_row("fork server", "fork-server", server, observer, ready=True, uptime=None))
     for key, child in supervisor.children.items():
         spec = child.spec
         process = child.process
