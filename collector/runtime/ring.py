@@ -5,7 +5,8 @@ creates the segment (`Ring.create`, untracked, so that it outlives a SIGKILLed s
 its name to both children, which `Ring.attach` it, and unlinks it at the end if it is empty. A ring
 that still holds records when its supervisor dies or stops is adopted by the next supervisor of the
 same instance (same `--storage.path`): names, geometry checks and draining are in `adoption.py`. Records are bytes plus a small header, never pickled. The consumer reads at
-a private cursor and frees space only with `release_to`, once the worker has handed the records on;
+a private cursor and frees space only with `release_to`, once the worker has handed the records on
+(a skip marker with nothing unreleased before it is freed as the cursor steps over it, point 8);
 a consumer that is killed and restarted resumes at the committed read position and so reads again
 every record it had read but not released. The producer never waits: a full ring makes `try_put`
 return False and the receiver decides (refuse with a retryable status, count the drop).
@@ -15,7 +16,7 @@ all offsets in bytes from the start of the segment)
 
     control block, 256 bytes, one 64-byte cache line per writer so the two processes never write
     the same line:
-      0  u64 magic          b"CRING\\x00\\x02\\x00" (format version 2)      written once by the owner
+      0  u64 magic          b"CRING\\x00\\x03\\x00" (format version 3)      written once by the owner
       8  u64 capacity       size of the data area, a multiple of 8       written once by the owner
      16  u64 flags          bit 0: records carry a CRC32 (see below)       written once by the owner
      64  u64 write_pos      producer: bytes ever published               single writer: producer
@@ -41,14 +42,20 @@ padding that are never written or read.
    28  u16 component   code of the receiving component
    30  u8  signal      signal code
    31  u8  flags       bit 0 (RECORD_METADATA): the payload starts with a client-metadata block
-                       (`collector/signals/metadata.py`); other bits written as 0
+                       (`collector/signals/metadata.py`); bit 7 (RECORD_SKIP): a skip marker, not a
+                       record (below); other bits written as 0
    32  u32 items       items (spans, points, log records) in the payload, as the receiver counted
                        them, so a worker that only batches and forwards never has to decode
    36  u32 crc         CRC32 of header bytes 0..35 then the payload, or 0 if the ring has no CRCs
 
-Records wrap around the end of the data area by split copy (no padding marker): header and payload
-are written as one logical run of bytes that continues at offset 0, so the whole capacity is usable
-and a record of `capacity - 40` payload bytes always fits an empty ring. The common contiguous case
+Records wrap around the end of the data area by split copy: header and payload are written as one
+logical run of bytes that continues at offset 0, so the whole capacity is usable and a record of
+`capacity - 40` payload bytes always fits an empty ring. At light load the producer wraps early
+instead (point 8): a skip marker is a record header with RECORD_SKIP set, its own position, the seq
+of the record after it, items 0 and a length that makes its `record_size` reach exactly the end of
+the lap; its "payload" bytes are never written or read, and its CRC (checksum rings) covers the
+header alone. A marker is always published together with the record that follows it at offset 0.
+Format 2 (no markers) is read as it is, and a producer never writes a marker into a format-2 ring. The common contiguous case
 costs one `struct.pack_into` plus one slice assignment into the mmap (one memcpy) to put, and one
 `unpack_from` plus one mmap slice (one memcpy straight into a new `bytes`) to get; a split payload
 is written as two slices and read with one `bytes.join` of two memoryviews (still one copy).
@@ -114,13 +121,45 @@ Why it is correct (what we rely on, precisely)
    header and payload, before write_pos publishes them, point 3). The consumer never reads below
    read_pos nor at or above write_pos, so it never sees a hole. The control block shares page 0
    with the first data bytes and page 0 is never punched. Adoption is unaffected: a hole is only
-   ever in free space, and the control words are never touched; a punch that a crash interrupts
+   ever in free space (skipped bytes included), and the control words are never touched; a punch that a crash interrupts
    has freed some free pages and not others. Cost: a page given back is faulted in again (4 KiB
    zeroed by the kernel, about 1 us per KiB in all) when the producer next writes it, a lap later,
    so it is done rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left once the
    ring is empty), and not at all while the ring streams faster than the caller's `busy` threshold:
    under a heavy load a ring stays resident up to its capacity, and gives its pages back at the
-   first timer tick after the load calms down.
+   first timer tick after the load calms down. The warm region (the first `warm_bytes` of the data
+   area, point 8) is left out of those punches while the producer writes, so that at light load it
+   writes into pages that are already there; a `trim` that finds the ring empty and nothing written
+   since the previous one (the producer idle for a whole timer interval) punches the warm region
+   too, by the same window rule (all of the data area is free then), so an idle ring is back to a
+   page or two. A ring that is idle but not empty (a backend down) keeps its warm pages till it is.
+
+8. Early wrap (producer only, a policy: the consumer needs no knowledge of it). Written linearly, a
+   64 MiB ring goes round once per 32 s at 2 MB/s, so every page the producer writes was given back
+   by `trim` since its last lap and costs a fault and a zeroed page (about nine per request at 10k
+   spans/s). So when a record would end past the warm region and the ring is lightly loaded (the
+   backlog `write_pos - read_pos` is at most half the warm region), the producer writes a skip
+   marker at write_pos and puts the record at the start of the next lap, provided it fits there now
+   (`lap_start + capacity + size <= read_pos + capacity` for the read_pos it loaded: the consumer
+   has released the bytes there). The marker's bytes are its own reserved space, so points 1-4 hold
+   unchanged: the producer stores the marker header and the record, then next_seq, then write_pos
+   once, covering both; the consumer, finding a marker at its cursor (pos check, and CRC over the
+   header in checksum mode, exactly as for a record), moves its cursor to the lap start and reads
+   the record there, and never reads the skipped bytes. Releasing: read_pos may stop at a marker
+   (the record before it released, the one after not), and the marker's seq is the next record's,
+   so read_seq stays "the seq of the first unreleased record". A marker is released with whatever
+   comes before it: `release_to(end)` where `end` is a marker the consumer has stepped over
+   extends to the lap start, and `next_record` stepping over a marker at read_pos releases it at
+   once; so its bytes never wait for the record after it, and `trim` (point 7) gets them back. Under
+   a heavy load (a larger backlog), or when the lap start is not free yet, the producer writes on
+   linearly: `try_put` refuses only when `write_pos + size > read_pos + capacity`, as before, so the
+   whole capacity stays usable. The cost: the skipped bytes count as used until what comes before
+   them is released. If the consumer stops releasing right after an early wrap (a backend goes
+   down within the ~200 ms a batch is held), the records before the marker pin it, and the ring
+   holds only about a warm region's worth (the old lap's records plus what fits before read_pos
+   in the new lap) until they are delivered; the rest of the capacity is usable again as soon as
+   they are. Clients are refused with a retryable status meanwhile, nothing is lost; the backlog
+   limit keeps this to light loads, where a backend outage is the only way to fill the ring.
 
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
@@ -154,10 +193,14 @@ __all__ = [
     "record_size",
 ]
 
-MAGIC: Final = int.from_bytes(b"CRING\x00\x02\x00", "little")
+MAGIC: Final = int.from_bytes(b"CRING\x00\x03\x00", "little")
+# Format 2 had no skip markers. A ring of that format (left by an older collector) is read as it is,
+# and its producer never writes a marker into it (`warm_bytes` 0), so it stays readable by format 2.
+_MAGIC_V2: Final = int.from_bytes(b"CRING\x00\x02\x00", "little")
 CONTROL_SIZE: Final = 256
 _FLAG_CHECKSUM: Final = 1
 RECORD_METADATA: Final = 1  # record header flag: a client-metadata block precedes the payload
+RECORD_SKIP: Final = 0x80  # record header flag: no record, the producer went on at the next lap (early wrap)
 
 # Word indexes (8-byte units) in the control block.
 _W_MAGIC: Final = 0
@@ -178,6 +221,21 @@ _PAGE: Final = mmap.PAGESIZE
 # `trim` gives pages back in runs of at least this many freed bytes (or all that is free once the ring
 # is empty): one madvise per MiB the consumer has passed keeps the syscalls and re-faults rare.
 TRIM_BYTES: Final = 1 << 20
+# The warm region: the data area's share of the first WARM_BYTES of the segment (at most an eighth
+# of a small ring, whole pages) is where the producer writes at light load, wrapping early instead of
+# going on into the rest of the ring, and `trim` keeps its pages while the producer writes. It must
+# hold the light-load backlog with room to spare: the worker releases a record only once it has handed
+# it on, and a batch processor holds about 200 ms of data (at 10k spans/s, ~2 MB/s, ~0.4 MB). The
+# producer wraps early only while the backlog is at most half the region (`_early_wrap`), so above
+# about 5 MB/s it writes linearly through the whole capacity as before.
+WARM_BYTES: Final = 2 << 20
+
+
+def warm_bytes(capacity: int) -> int:
+    """The warm region of a ring of `capacity` bytes (0: the ring is too small to have one). It ends on
+    a page boundary of the segment, so that `trim` can give back the pages on either side of it."""
+    pages = min(WARM_BYTES, capacity // 8) // _PAGE
+    return pages * _PAGE - CONTROL_SIZE if pages else 0
 
 
 def record_size(length: int) -> int:
@@ -253,7 +311,7 @@ class Ring:
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
                  "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked", "_trimmed",
-                 "_trim_write", "trimmed_bytes")
+                 "_trim_write", "trimmed_bytes", "warm_bytes", "_warm_resident")
 
     def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
@@ -268,7 +326,8 @@ class Ring:
         self._idx = buf[:CONTROL_SIZE].cast("Q")
         self.capacity: int = self._idx[_W_CAPACITY]
         problem = None
-        if self._idx[_W_MAGIC] != MAGIC:
+        magic = self._idx[_W_MAGIC]
+        if magic != MAGIC and magic != _MAGIC_V2:
             problem = "is not a ring"
         elif CONTROL_SIZE + self.capacity > len(buf):
             problem = "is a truncated ring"
@@ -289,6 +348,9 @@ class Ring:
         self._trimmed: int = 0  # producer-private: positions below this were given back (or never used)
         self._trim_write: int = self._idx[_W_WRITE]  # producer-private: write_pos at the previous trim
         self.trimmed_bytes = 0  # producer-private: bytes given back to the kernel so far
+        # Producer policy, not format (a consumer needs neither): where light-load records cycle.
+        self.warm_bytes: int = warm_bytes(self.capacity) if magic == MAGIC else 0
+        self._warm_resident = True  # producer-private: the warm region may hold pages (unknown at attach)
 
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -359,18 +421,27 @@ class Ring:
             raise ValueError(f"record of {n} bytes can never fit a ring of {cap} bytes")
         idx = self._idx
         w = idx[_W_WRITE]
+        off = w % cap
+        seq = idx[_W_SEQ]
+        skip_at = -1
+        if off + size > self.warm_bytes and off and self.warm_bytes:
+            # Leaving the warm region: at light load start the next lap instead (point 8).
+            skip_at = self._early_wrap(w, off, size)
+            if skip_at >= 0:
+                w += cap - off
+                off = 0
         if w + size > self._put_limit:
             # Only now look at the consumer's word again: most puts skip that shared cache line.
             self._put_limit = idx[_W_READ] + cap
             if w + size > self._put_limit:
                 return False
-        seq = idx[_W_SEQ]
+        if skip_at >= 0:
+            self._write_skip(skip_at, seq)
         signal, component, arrival_ns, items, flags = header
         crc = 0
         if self.checksum:
             crc = zlib.crc32(data, zlib.crc32(_HEADER_PREFIX.pack(w, seq, arrival_ns, n, component, signal, flags,
                                                                   items)))
-        off = w % cap
         if off + size <= cap:
             mm = self._mm
             at = CONTROL_SIZE + off
@@ -383,6 +454,36 @@ class Ring:
         idx[_W_SEQ] = seq + 1
         idx[_W_WRITE] = w + size  # publish: everything above is now visible to the consumer
         return True
+
+    def _early_wrap(self, w: int, off: int, size: int) -> int:
+        """Where to write a skip marker so that the next record starts the next lap, or -1 to go on.
+
+        Only at light load: the backlog (`w - read_pos`) is at most half the warm region, so the bytes
+        skipped are given back by the consumer as soon as it has handed on the last few records before
+        them. And only if the record fits at the start of the next lap now (the consumer has released
+        the bytes there); otherwise the producer writes on linearly and the whole capacity stays usable.
+        """
+        cap = self.capacity
+        if cap - off < RECORD_HEADER_SIZE:
+            return -1  # no room for the marker: the record starts the next lap by wrapping anyway
+        limit = self._put_limit
+        for _ in range(2):  # the cached limit first; look at the consumer's word only if it says no
+            read = limit - cap
+            if w - read <= self.warm_bytes // 2 and w + (cap - off) + size <= limit:
+                self._put_limit = limit
+                return w
+            limit = self._idx[_W_READ] + cap
+        self._put_limit = limit
+        return -1
+
+    def _write_skip(self, w: int, seq: int) -> None:
+        """The skip marker at `w`: a record header whose length covers the rest of the lap, carrying the
+        seq of the record after it (what read_seq must be once it is released)."""
+        n = self.capacity - w % self.capacity - RECORD_HEADER_SIZE
+        crc = 0
+        if self.checksum:
+            crc = zlib.crc32(_HEADER_PREFIX.pack(w, seq, 0, n, 0, 0, RECORD_SKIP, 0))
+        _HEADER.pack_into(self._mm, CONTROL_SIZE + w % self.capacity, w, seq, 0, n, 0, 0, RECORD_SKIP, 0, crc)
 
     def _write_wrapped(self, off: int, chunk: bytes | memoryview) -> None:
         d = self._data
@@ -402,37 +503,57 @@ class Ring:
         ring is empty, nor while the ring is busy: more than `busy` bytes written since the previous
         call (a page given back costs a fault, about 1 us per KiB, when the producer writes it again
         a lap later: a ring that streams faster than that threshold keeps its pages until it calms
-        down). Returns the bytes given back (whole pages; pages never touched count too).
+        down). The warm region's pages are kept while the producer writes, and given back by a call
+        that finds the ring empty and nothing written since the previous call. Returns the bytes
+        given back (whole pages; pages never touched count too).
         """
         idx = self._idx
         w = idx[_W_WRITE]
         written, self._trim_write = w - self._trim_write, w
         if busy is not None and written > busy:
+            self._warm_resident = True
             return 0
         r = idx[_W_READ]
         cap = self.capacity
-        start = max(self._trimmed, w - cap)
-        if r - start < minimum and not (r == w and r > start):
-            return 0
+        warm = self.warm_bytes
         freed = 0
-        off = start % cap
-        first = min(r - start, cap - off)  # the window [start, r) as at most two runs of data offsets
-        for begin, length in ((off, first), (0, r - start - first)):
-            if length <= 0:
-                continue
-            lo = -(-(CONTROL_SIZE + begin) // _PAGE) * _PAGE  # whole pages only: round inwards
-            hi = (CONTROL_SIZE + begin + length) // _PAGE * _PAGE
-            if hi > lo:
-                self._mm.madvise(mmap.MADV_REMOVE, lo, hi - lo)
-                freed += hi - lo
-        # Resume at the start of r's page: its free bytes below r go with the next run.
-        self._trimmed = max(start, r - (CONTROL_SIZE + r % cap) % _PAGE)
+        start = max(self._trimmed, w - cap)
+        if r - start >= minimum or (r == w and r > start):
+            for begin, stop in self._offset_runs(start, r):
+                freed += self._punch(max(begin, warm), stop)
+            # Resume at the start of r's page: its free bytes below r go with the next run.
+            self._trimmed = max(start, r - (CONTROL_SIZE + r % cap) % _PAGE)
+        if written:
+            self._warm_resident = True
+        elif r == w and warm and self._warm_resident:  # an idle producer and an empty ring: all of it
+            for begin, stop in self._offset_runs(max(0, w - cap), r):
+                freed += self._punch(begin, min(stop, warm))
+            self._warm_resident = False
         self.trimmed_bytes += freed
         return freed
 
+    def _offset_runs(self, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
+        """The positions [lo, hi) (at most a capacity) as at most two runs [begin, stop) of data offsets."""
+        if hi <= lo:
+            return ()
+        cap = self.capacity
+        off = lo % cap
+        first = min(hi - lo, cap - off)
+        return ((off, off + first), (0, hi - lo - first))
+
+    def _punch(self, begin: int, stop: int) -> int:
+        """Give back the whole pages within data offsets [begin, stop); the bytes given back."""
+        lo = -(-(CONTROL_SIZE + begin) // _PAGE) * _PAGE  # whole pages only: round inwards
+        hi = (CONTROL_SIZE + stop) // _PAGE * _PAGE
+        if hi <= lo:
+            return 0
+        self._mm.madvise(mmap.MADV_REMOVE, lo, hi - lo)
+        return hi - lo
+
     # --- consumer ----------------------------------------------------------------------------
     def next_record(self) -> Record | None:
-        """The record at the private cursor, or None if there is none (yet). Frees no space."""
+        """The record at the private cursor, or None if there is none (yet). Steps over skip markers;
+        frees no space but a marker's (point 8)."""
         c = self._cursor
         w = self._seen_write
         if c == w:
@@ -453,6 +574,9 @@ class Ring:
         if pos != c or end > w:
             self._unsettled(c, w)
             return None
+        if flags & RECORD_SKIP:
+            return self._step_over_skip(c, end, seq, _HEADER_PREFIX.pack(pos, seq, arrival_ns, n, component, signal,
+                                                                         flags, items), crc)
         start = off + RECORD_HEADER_SIZE
         if start + n <= cap:
             start += CONTROL_SIZE
@@ -468,6 +592,23 @@ class Ring:
         self._cursor_seq = seq + 1
         return _new_tuple(Record, (seq, _new_tuple(RecordHeader, (signal, component, arrival_ns, items, flags)), data,
                                    end))
+
+    def _step_over_skip(self, c: int, end: int, seq: int, prefix: bytes, crc: int) -> Record | None:
+        """A skip marker at the cursor `c`: move on to the record after it (published with it, so there
+        is one). If everything before the marker is released already, its bytes go with it now: nothing
+        else would release them before that record is handed on (point 8)."""
+        if self.checksum and zlib.crc32(prefix) != crc:
+            self._unsettled(c, self._seen_write)
+            return None
+        if end % self.capacity:  # only a producer bug or a foreign writer puts a marker anywhere else
+            raise RingCorruptError(f"ring {self.name}: skip marker at {c} does not end at a lap boundary")
+        idx = self._idx
+        if idx[_W_READ] == c:
+            idx[_W_READ_SEQ] = seq
+            idx[_W_READ] = end
+        self._cursor = end
+        self._cursor_seq = seq
+        return self.next_record()
 
     def _read_wrapped(self, off: int, n: int) -> bytes:
         d = self._data
@@ -496,11 +637,13 @@ class Ring:
         else:
             off = end % self.capacity
             if off + RECORD_HEADER_SIZE <= self.capacity:
-                pos, seq = _HEADER.unpack_from(self._data, off)[:2]
+                pos, seq, _, n, _, _, flags, _, _ = _HEADER.unpack_from(self._data, off)
             else:
-                pos, seq = _HEADER.unpack(self._read_wrapped(off, RECORD_HEADER_SIZE))[:2]
+                pos, seq, _, n, _, _, flags, _, _ = _HEADER.unpack(self._read_wrapped(off, RECORD_HEADER_SIZE))
             if pos != end:
                 raise ValueError(f"release_to({end}) is not a record boundary")
+            if flags & RECORD_SKIP:  # the consumer has stepped over it: the skipped bytes go too
+                end += (RECORD_HEADER_SIZE + n + 7) & -8
         idx[_W_READ_SEQ] = seq
         idx[_W_READ] = end  # after this store the producer may overwrite everything before `end`
 

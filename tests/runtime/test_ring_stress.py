@@ -5,7 +5,9 @@ supervisor does), sharing an eventfd doorbell. Records run from 1 byte to severa
 its index and a CRC32 of its body (records shorter than that header have a fixed, index-derived
 content). Consumers log every delivered and every released record with unbuffered writes, so the
 log survives SIGKILL. One consumer stops mid-stream holding read-but-unreleased records, is killed,
-and a new consumer resumes on the same ring.
+and a new consumer resumes on the same ring. A consumer woken with nothing new to read releases what
+it holds, as a worker's batch times out: a producer waiting for room rings it, and after an early
+wrap (ring.py point 8) the skipped bytes stay in use until the records before them are released.
 
 This file is also the child program: `python test_ring_stress.py producer|consumer ...`.
 """
@@ -91,7 +93,9 @@ def run_consumer(name: str, bell_fd: int, seed: int, count: int, log: str, stall
     delivered = 0
     while True:
         bell.drain()
+        got = 0
         while (record := ring.next_record()) is not None:
+            got += 1
             problem = body_problem(record.seq, sizes[record.seq], record.data)
             if record.header.component != seed:
                 problem = f"header {record.header}"
@@ -114,6 +118,11 @@ def run_consumer(name: str, bell_fd: int, seed: int, count: int, log: str, stall
                 os.write(out, b"STALLED\n")
                 while True:
                     signal.pause()  # hold the unreleased records until the test kills us
+        if not got:
+            while held:
+                seq, end = held.popleft()
+                ring.release_to(end)
+                os.write(out, f"R {seq}\n".encode())
         select.select([bell.fd], [], [], 1.0)
 
 
@@ -206,12 +215,13 @@ def test_rings_across_processes_survive_a_killed_consumer(tmp_path: Path) -> Non
     after, released_after, bad_after = parse(second_log)
     assert bad_before == [] and bad_after == []
     assert before == list(range(stall_after))
-    assert released_before == list(range(stall_after - HOLD))
+    held_at_stall = stall_after - len(released_before)
+    assert released_before == list(range(stall_after - held_at_stall)) and 1 <= held_at_stall <= HOLD
     # The restarted consumer starts exactly after the last released record: nothing released comes
     # again, every read-but-unreleased record does, and then the stream goes on to the end.
     assert after == list(range(released_before[-1] + 1, COUNT))
     duplicates = sorted(set(before) & set(after))
-    assert duplicates == list(range(stall_after - HOLD, stall_after))
+    assert duplicates == list(range(stall_after - held_at_stall, stall_after))
     assert released_after == after
 
 
