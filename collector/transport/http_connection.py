@@ -3,7 +3,7 @@ turn per request.
 
 Why not aiohttp's server here. At the load most hosts have (100 requests/s, each arriving at an idle
 process), aiohttp's per-request machinery (a task per request, request and response objects, a
-stream reader, header multidicts, several loop turns) cost about 270 us of CPU per request on top of
+stream reader, header multidicts, several loop turns) cost 200-270 us of CPU per request on top of
 the decode itself, measured with `bench/http_server_cost.py`: half of the receiver's light-load
 cost. httptools (llhttp, the parser Node.js uses) does the HTTP parsing; this module keeps only what
 an OTLP endpoint needs on top of it. The web UI and every HTTP client stay on aiohttp.
