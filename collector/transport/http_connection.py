@@ -356,7 +356,8 @@ class OtlpHttpConnection(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._closed:
             return
-        close = ex.close or not ex.keep_alive or self._draining
+        # A HEAD request gets the same answer and a close: the body it did not ask for ends with it.
+        close = ex.close or not ex.keep_alive or self._draining or ex.method == "HEAD"
         headers = reply.headers
         cors = self._config.cors
         if cors is not None and ex.headers is not None:
@@ -377,6 +378,9 @@ class OtlpHttpConnection(asyncio.Protocol):
         if transport.can_write_eof():
             transport.write_eof()
         self._lingering = True
+        if self._read_paused:  # e.g. paused for an authentication that refused: drop the input now
+            self._read_paused = False
+            transport.resume_reading()
         self._set_deadline(LINGER_SECONDS)
 
     # --- flow control and time limits ---------------------------------------------------------

@@ -114,6 +114,15 @@ def test_http_without_credentials_is_401_before_the_body_is_decompressed(guarded
     assert refused("http", "invalid credentials") >= 1
 
 
+def test_http_refusal_of_a_large_body_reaches_the_client_still_sending_it(guarded: RunningReceiver,
+                                                                            decodes: list[str]) -> None:
+    """The body is never read for decoding, yet the client (which sends all of it before reading) gets
+    the 401 rather than a reset connection."""
+    status, _ = post(f"{guarded.http_url}/v1/traces", b"\x0a\x00" * (4 * 1024 * 1024), {})
+    assert status == 401
+    assert decodes == [] and guarded.admission.admitted == []
+
+
 def test_http_with_credentials_is_admitted_with_its_metadata(guarded: RunningReceiver) -> None:
     status, _ = post(f"{guarded.http_url}/v1/traces", SPANS, {**GOOD, "X-Scope-OrgID": "tenant-a"})
     assert status == 200
