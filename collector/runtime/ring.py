@@ -137,29 +137,29 @@ Why it is correct (what we rely on, precisely)
 8. Early wrap (producer only, a policy: the consumer needs no knowledge of it). Written linearly, a
    64 MiB ring goes round once per 32 s at 2 MB/s, so every page the producer writes was given back
    by `trim` since its last lap and costs a fault and a zeroed page (about nine per request at 10k
-   spans/s). So when a record would end past the warm region and the ring is lightly loaded (the
-   backlog `write_pos - read_pos` is at most half the warm region), the producer writes a skip
-   marker at write_pos and puts the record at the start of the next lap, provided it fits there now
-   (`lap_start + capacity + size <= read_pos + capacity` for the read_pos it loaded: the consumer
-   has released the bytes there). The marker's bytes are its own reserved space, so points 1-4 hold
-   unchanged: the producer stores the marker header and the record, then next_seq, then write_pos
-   once, covering both; the consumer, finding a marker at its cursor (pos check, and CRC over the
-   header in checksum mode, exactly as for a record), moves its cursor to the lap start and reads
-   the record there, and never reads the skipped bytes. Releasing: read_pos may stop at a marker
-   (the record before it released, the one after not), and the marker's seq is the next record's,
-   so read_seq stays "the seq of the first unreleased record". A marker is released with whatever
-   comes before it: `release_to(end)` where `end` is a marker the consumer has stepped over
-   extends to the lap start, and `next_record` stepping over a marker at read_pos releases it at
-   once; so its bytes never wait for the record after it, and `trim` (point 7) gets them back. Under
-   a heavy load (a larger backlog), or when the lap start is not free yet, the producer writes on
-   linearly: `try_put` refuses only when `write_pos + size > read_pos + capacity`, as before, so the
-   whole capacity stays usable. The cost: the skipped bytes count as used until what comes before
+   spans/s). So when a record would not end, with room for a marker header after it, inside the
+   warm region, and the ring is lightly loaded (the backlog `write_pos - read_pos` is at most half
+   the warm region), the producer writes a skip marker at write_pos and puts the record at the start
+   of the next lap, provided it fits there now (`next_lap_start + size <= read_pos + capacity` for
+   the read_pos it loaded: the consumer has released the bytes there). A marker is a record whose
+   bytes are its own reserved space, so points 1-4 hold unchanged: the producer stores the marker
+   header and the record, then next_seq, then write_pos once, covering both; the consumer, finding
+   a marker at its cursor (the pos check, and the CRC over the header in checksum mode, exactly as
+   for a record), moves its cursor to the lap start and reads the record there; it never reads the
+   skipped bytes. Releasing: read_pos may stop at a marker (the record before it released, the one
+   after it not), and the marker carries the next record's seq, so read_seq stays "the seq of the
+   first unreleased record". A marker is released with what comes before it: `release_to(end)` at
+   a marker the consumer has stepped over extends to the lap start, and `next_record` stepping over
+   a marker at read_pos releases it at once; so its bytes never wait for the record after it, and
+   `trim` (point 7) gets them back. Under a heavy load (a larger backlog), or when the lap start is
+   not free yet, the producer writes on linearly: `try_put` refuses only when
+   `write_pos + size > read_pos + capacity`, as before.
+   The cost, and why the backlog limit: the skipped bytes count as used until what comes before
    them is released. If the consumer stops releasing right after an early wrap (a backend goes
-   down within the ~200 ms a batch is held), the records before the marker pin it, and the ring
-   holds only about a warm region's worth (the old lap's records plus what fits before read_pos
-   in the new lap) until they are delivered; the rest of the capacity is usable again as soon as
-   they are. Clients are refused with a retryable status meanwhile, nothing is lost; the backlog
-   limit keeps this to light loads, where a backend outage is the only way to fill the ring.
+   down within the ~200 ms a batch is held), the records before the marker pin it, and until they
+   are delivered the ring holds only about a warm region's worth (the old lap's records plus what
+   fits below read_pos in the new lap) instead of its capacity; receivers refuse with a retryable
+   status meanwhile, nothing is lost, and the whole capacity is back once they are released.
 
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
@@ -424,8 +424,9 @@ class Ring:
         off = w % cap
         seq = idx[_W_SEQ]
         skip_at = -1
-        if off + size > self.warm_bytes and off and self.warm_bytes:
-            # Leaving the warm region: at light load start the next lap instead (point 8).
+        if off + size + RECORD_HEADER_SIZE > self.warm_bytes and off and self.warm_bytes:
+            # Leaving the warm region (with room for a marker after it, so that a marker never
+            # touches a page past it): at light load start the next lap instead (point 8).
             skip_at = self._early_wrap(w, off, size)
             if skip_at >= 0:
                 w += cap - off

@@ -147,7 +147,7 @@ def wait_for_line(log: Path, line: str, proc: subprocess.Popen[bytes], deadline:
         if log.exists() and line in log.read_text().splitlines():
             return
         if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited with {proc.returncode} before writing {line!r}")
+            raise AssertionError(f"{proc.args!r} exited with {proc.returncode} before writing {line!r}")
         time.sleep(0.01)
     raise AssertionError(f"{log} never got {line!r}")
 
