@@ -21,6 +21,8 @@ all offsets in bytes from the start of the segment)
      16  u64 flags          bit 0: records carry a CRC32 (see below)       written once by the owner
      64  u64 write_pos      producer: bytes ever published               single writer: producer
      72  u64 next_seq       producer: seq of the next record              single writer: producer
+     80  u64 last_skip      producer: position of the latest skip marker + 1 (0: none), for
+                            observers only (`used_bytes`)                single writer: producer
     128  u64 read_pos       consumer: bytes ever released (committed)    single writer: consumer
     136  u64 read_seq       consumer: seq of the first unreleased record single writer: consumer
     192..255 reserved (zero)
@@ -28,7 +30,9 @@ all offsets in bytes from the start of the segment)
 
 Positions are absolute byte counts that only grow (2**64 bytes never wrap in practice); the byte
 offset in the data area is `pos % capacity`. `write_pos - read_pos` is the space in use, so
-"empty" and "full" need no extra flag and a record may fill the ring exactly.
+"empty" and "full" need no extra flag and a record may fill the ring exactly. `used_bytes` (what the
+fill metric shows) leaves out the bytes of the latest skip marker while it is unreleased: they are
+in use, but hold no record.
 
 Record framing: every record starts at a position that is a multiple of 8 and takes
 `record_size(n) = align8(40 + n)` bytes: a 40-byte header then the payload, then 0-7 bytes of
@@ -208,6 +212,7 @@ _W_CAPACITY: Final = 1
 _W_FLAGS: Final = 2
 _W_WRITE: Final = 8
 _W_SEQ: Final = 9
+_W_LAST_SKIP: Final = 10
 _W_READ: Final = 16
 _W_READ_SEQ: Final = 17
 
@@ -485,6 +490,7 @@ class Ring:
         if self.checksum:
             crc = zlib.crc32(_HEADER_PREFIX.pack(w, seq, 0, n, 0, 0, RECORD_SKIP, 0))
         _HEADER.pack_into(self._mm, CONTROL_SIZE + w % self.capacity, w, seq, 0, n, 0, 0, RECORD_SKIP, 0, crc)
+        self._idx[_W_LAST_SKIP] = w + 1
 
     def _write_wrapped(self, off: int, chunk: bytes | memoryview) -> None:
         d = self._data
@@ -664,10 +670,18 @@ class Ring:
 
     # --- observation (any process; values may be a moment old) ---------------------------------
     def used_bytes(self) -> int:
-        return int(self._idx[_W_WRITE] - self._idx[_W_READ])
+        """Bytes of records published and not released: the space in use but for the bytes skipped
+        by the latest marker, which hold no record (point 8)."""
+        idx = self._idx
+        r, w, skip = idx[_W_READ], idx[_W_WRITE], idx[_W_LAST_SKIP] - 1
+        used = w - r
+        if r <= skip < w:
+            used -= self.capacity - skip % self.capacity
+        return int(max(used, 0))
 
     def free_bytes(self) -> int:
-        return self.capacity - self.used_bytes()
+        """Room for records now: `record_size(n) <= free_bytes()` is when `try_put` takes n bytes."""
+        return int(self.capacity - (self._idx[_W_WRITE] - self._idx[_W_READ]))
 
     def pending_records(self) -> int:
         """Records published and not yet released (approximate while both ends are running)."""

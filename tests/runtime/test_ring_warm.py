@@ -168,7 +168,8 @@ def test_a_skip_marker_is_stepped_over_and_released_with_the_record_before_it(
     # the marker at `before.end` says how far it skips, and nothing else reads as a record there
     marker = consumer._data[before.end : before.end + RECORD_HEADER_SIZE]
     assert marker[31] == RECORD_SKIP and int.from_bytes(marker[:8], "little") == before.end
-    assert owner.used_bytes() > cap // 2  # the skipped bytes are in use, behind two held records
+    assert owner.free_bytes() < cap // 2  # the skipped bytes are in use, behind two held records
+    assert owner.used_bytes() == 3 * record_size(size)  # but they are no record: the fill shows the records
     consumer.release_to(before.end)  # stepped over already: the skipped bytes go with it
     assert owner.committed_position == cap
     assert owner.used_bytes() == record_size(size) and owner.pending_records() == 1
@@ -187,7 +188,7 @@ def test_a_marker_at_the_released_position_is_released_as_it_is_stepped_over(
     assert len(records) == count
     consumer.release_to(records[-1].end)  # everything read is released: read_pos is where the marker will be
     assert producer.try_put(HEADER, payload_for(count, size))  # early wrap
-    assert owner.used_bytes() > owner.capacity // 2  # the skipped bytes are in use until released
+    assert owner.free_bytes() < owner.capacity // 2  # the skipped bytes are in use until released
     record = consumer.next_record()
     assert record is not None and record.seq == count and record.data == payload_for(count, size)
     assert owner.used_bytes() == record_size(size)  # stepping over released them: nothing else would
@@ -425,7 +426,8 @@ def test_records_are_never_lost_or_duplicated_across_early_wraps(
                 consumer = Ring.attach(owner.name)
                 read = []
             assert owner.pending_records() == len(published)
-            assert owner.used_bytes() >= sum(record_size(size) for _, size in published)
+            held = sum(record_size(size) for _, size in published)
+            assert owner.used_bytes() >= held and owner.capacity - owner.free_bytes() >= owner.used_bytes()
         consumer.rewind()
         for expected_seq, size in published:  # everything unreleased is still intact
             record = consumer.next_record()
