@@ -11,7 +11,7 @@ Variants:
   aiohttp    aiohttp's low-level `web.Server` with the handler the receiver used before
   httptools  the receiver's own server (`collector/transport/http_server.py`, httptools)
 
-Variants alternate within each round so machine noise spreads over both; the report is the median.
+Variants alternate within each round (`bench/rounds.py`); the report is the median per variant.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import json
 import logging
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.procstat import cpu_seconds
+from bench.rounds import run_rounds
 from collector.testing.process import free_port
 
 VARIANTS = ("aiohttp", "httptools")
@@ -58,7 +58,7 @@ async def _serve_aiohttp(port: int) -> None:
     from collector.transport.ingest import Ingest
 
     protocol = _protocol()
-    ingest = Ingest(_Forget(), "bench", "http")  # type: ignore[arg-type]
+    ingest = Ingest(_Forget(), "bench", "http")
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         decision = protocol.start(request.method, request.path, request.headers)
@@ -83,7 +83,7 @@ async def _serve_ours(port: int) -> None:
     from collector.transport.ingest import Ingest
 
     server = OtlpHttpServer(HttpServerConfig("127.0.0.1", port, _protocol()),
-                            Ingest(_Forget(), "bench", "http"), logging.getLogger("bench"))  # type: ignore[arg-type]
+                            Ingest(_Forget(), "bench", "http"), logging.getLogger("bench"))
     await server.start()
 
 
@@ -121,7 +121,7 @@ def measure(variant: str, rate: int | None, duration: float, warmup: float, conc
         server.send_signal(signal.SIGKILL)
         server.wait()
     requests = report["requests_accepted"] * wall / (warmup + wall)  # those of the measured window
-    return {"us_per_request": cpu / requests * 1e6, "requests_per_s": requests / wall,
+    return {"cost": cpu / requests * 1e6, "rate": requests / wall,
             "failed": report["failed"] + report["refused"]}
 
 
@@ -140,22 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
         serve(args.serve, args.port)
         return 0
-    variants = args.variant or list(VARIANTS)
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     print(f"traces over OTLP/HTTP, 100 spans per request, {'%d spans/s' % args.rate if args.rate else 'full speed'}, "
           f"concurrency {args.concurrency}; load average {os.getloadavg()[0]:.2f}")
-    for r in range(args.rounds):
-        for variant in variants:
-            result = measure(variant, args.rate or None, args.duration, args.warmup, args.concurrency)
-            results[variant].append(result)
-            print(f"  round {r + 1} {variant:9s} {result['us_per_request']:7.1f} us/request  "
-                  f"{result['requests_per_s']:8,.0f} requests/s  failed {result['failed']:.0f}", flush=True)
-    base = statistics.median(x["us_per_request"] for x in results[variants[0]])
-    for variant in variants:
-        us = statistics.median(x["us_per_request"] for x in results[variant])
-        rate = statistics.median(x["requests_per_s"] for x in results[variant])
-        print(f"{variant:9s} median {us:7.1f} us of server CPU per request ({us / base:.2f}x {variants[0]})  "
-              f"{rate:8,.0f} requests/s")
+    run_rounds(args.variant or list(VARIANTS), args.rounds,
+               lambda variant: measure(variant, args.rate or None, args.duration, args.warmup, args.concurrency),
+               "request")
     return 0
 
 
