@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 # enough that a burst's pages are freed within seconds, rarely enough to cost nothing when idle.
 TRIM_INTERVAL = 1.0
 # A ring written faster than this keeps its pages (re-faulting what it writes would cost about 1% of
-# a core at this rate, 10% at full load); light loads are trimmed every interval, and a ring that was
-# busy is trimmed at the first interval after it calms down.
+# a core at this rate, 10% at full load); lighter loads are trimmed every interval (at light load the
+# producer cycles through the ring's warm region, whose pages are kept: ring.py point 8), and a ring
+# that was busy is trimmed at the first interval after it calms down.
 TRIM_BUSY_BYTES_PER_SECOND = 8 << 20
 
 
