@@ -5,7 +5,9 @@ in grpcio's Python server machinery rather than in our handler. This measures th
 each server variant runs in its own process with the same trivial handler (answer the OTLP success
 body; with `--decode`, parse the request as the receiver does first), real grpc.aio clients send
 `--calls` traces requests (100 spans each) at a fixed concurrency over two HTTP/2 connections, and
-the figure is the server process's CPU (utime+stime of all its threads, /proc) per call.
+the figure is the server process's CPU (utime+stime of all its threads, /proc) per call. With
+`--rate` the clients pace their calls (e.g. 100 calls/s, the light load the receiver mostly sees):
+then every call arrives alone, and what a call costs on its own (thread wake-ups included) shows.
 
 Variants:
   aio        grpc.aio server on uvloop, generic bytes handler (what the receiver used before)
@@ -134,7 +136,7 @@ def _ready(port: int) -> None:
 
 
 # --- the client and the measurement ------------------------------------------------------------------
-async def _drive(port: int, bodies: list[bytes], calls: int, concurrency: int) -> int:
+async def _drive(port: int, bodies: list[bytes], calls: int, concurrency: int, rate: float = 0.0) -> int:
     import grpc
     import grpc.aio
 
@@ -143,12 +145,15 @@ async def _drive(port: int, bodies: list[bytes], calls: int, concurrency: int) -
     stubs: list[Any] = [channel.unary_unary(METHOD) for channel in channels]
     remaining = calls
     failed = 0
+    started = time.monotonic()
 
     async def sender(w: int) -> None:
         nonlocal remaining, failed
         stub = stubs[w % len(stubs)]
         while remaining > 0:
             remaining -= 1
+            if rate > 0:  # call number (calls - remaining) is due at its slot of the schedule
+                await asyncio.sleep(max(0.0, started + (calls - remaining) / rate - time.monotonic()))
             try:
                 await stub(bodies[remaining % len(bodies)], timeout=30)
             except grpc.aio.AioRpcError:
@@ -160,7 +165,8 @@ async def _drive(port: int, bodies: list[bytes], calls: int, concurrency: int) -
     return failed
 
 
-def measure(variant: str, bodies: list[bytes], calls: int, concurrency: int, warmup: int, decode: bool) -> dict[str, float]:
+def measure(variant: str, bodies: list[bytes], calls: int, concurrency: int, warmup: int, decode: bool,
+            rate: float = 0.0) -> dict[str, float]:
     port = free_port()
     command = [sys.executable, "-m", "bench.grpc_server_cost", "--serve", variant, "--port", str(port)]
     if decode:
@@ -173,7 +179,7 @@ def measure(variant: str, bodies: list[bytes], calls: int, concurrency: int, war
             raise RuntimeError(f"{variant} server did not start: {line!r}")
         asyncio.run(_drive(port, bodies, warmup, concurrency))
         cpu_before, started = cpu_seconds(server.pid), time.monotonic()
-        failed = asyncio.run(_drive(port, bodies, calls, concurrency))
+        failed = asyncio.run(_drive(port, bodies, calls, concurrency, rate))
         cpu = cpu_seconds(server.pid) - cpu_before
         wall = time.monotonic() - started
     finally:
@@ -190,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--decode", action="store_true", help="the handler parses the request, as the receiver does")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="calls per second, paced (default: as fast as the server answers)")
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -209,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     variants = args.variant or list(VARIANTS)
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     print(f"{args.calls} calls per run, concurrency {args.concurrency}, request {len(bodies[0])} bytes, "
-          f"handler {'decodes' if args.decode else 'does nothing'}; load average {os.getloadavg()[0]:.2f}")
+          f"{f'{args.rate:g} calls/s, ' if args.rate else ''}handler {'decodes' if args.decode else 'does nothing'}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     for r in range(args.rounds):
         for variant in variants:
-            result = measure(variant, bodies, args.calls, args.concurrency, args.warmup, args.decode)
+            result = measure(variant, bodies, args.calls, args.concurrency, args.warmup, args.decode, args.rate)
             results[variant].append(result)
             print(f"  round {r + 1} {variant:9s} {result['us_per_call']:7.1f} us/call  "
                   f"{result['calls_per_s']:8,.0f} calls/s  failed {result['failed']:.0f}", flush=True)

@@ -10,6 +10,7 @@ the write, since this process is the only writer).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Mapping, Sequence
 
@@ -34,6 +35,11 @@ RETRY_AFTER_FULL = 1.0
 
 
 class RingAdmission:
+    # `admit` may be called from any thread of the receiver process (the gRPC serving thread admits
+    # without a hop to the event loop): every put and every trim holds `_lock`, so each ring still
+    # has one producer at a time, as ring.py's single-producer discipline requires.
+    thread_safe = True
+
     def __init__(
         self,
         rings: Mapping[Signal, Sequence[Ring]],
@@ -42,11 +48,17 @@ class RingAdmission:
         self._rings = rings
         self._doorbells = doorbells
         self._rotation = {signal: RoundRobin(len(rings[signal])) for signal in rings if rings[signal]}
+        self._lock = threading.Lock()
 
     def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
               metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
         """`metadata` (the receiver's `include_metadata`) goes in front of the bytes of each record,
         flagged in its header; without it records are the Export request alone."""
+        with self._lock:
+            return self._admit(signal, data, item_count, receiver_id, metadata)
+
+    def _admit(self, signal: Signal, data: bytes, item_count: int, receiver_id: str,
+               metadata: Sequence[tuple[str, str]]) -> AdmitResult:
         rings = self._rings.get(signal)
         if not rings:
             return AdmitResult(AdmitOutcome.UNAVAILABLE, message=f"no {signal.value} workers are configured")
@@ -86,7 +98,8 @@ class RingAdmission:
         """Give the kernel back the ring pages the workers have passed (`Ring.trim`): run from a timer
         on this process's event loop, between puts, never on the request path. A ring that took
         more than `busy` bytes since the previous call keeps its pages for now. Bytes freed."""
-        return sum(ring.trim(busy=busy) for rings in self._rings.values() for ring in rings)
+        with self._lock:
+            return sum(ring.trim(busy=busy) for rings in self._rings.values() for ring in rings)
 
     def _put(self, signal: Signal, worker: int, header: RecordHeader, data: bytes) -> bool:
         try:

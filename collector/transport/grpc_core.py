@@ -24,14 +24,16 @@ API. pyproject.toml bounds grpcio to `TESTED_GRPCIO` (written and tested against
 to grpc.aio when they do not (or when `COLLECTOR_GRPC_SERVER=aio`).
 
 Threads. The serving thread polls the completion queue with the GIL released and runs the
-handler's synchronous steps. Starting a batch is thread-safe in the C-core, so `finish` may be
-called from the event loop. A call counts as outstanding from its arrival until its final batch has
-completed; the queue is only shut down once the server's shutdown has been notified and nothing is
-outstanding, because starting a batch on a shut-down queue aborts the process.
+handler's synchronous steps (for OTLP: decode, admission and the answer, `grpc_otlp_core`).
+Starting a batch is thread-safe in the C-core, so `finish` may be called from the event loop. A
+call counts as outstanding from its arrival until its final batch has completed; the queue is only
+shut down once the server's shutdown has been notified and nothing is outstanding, because starting
+a batch on a shut-down queue aborts the process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -159,7 +161,10 @@ class CoreServer:
     def start(self) -> None:
         self._server.start()
         self._server.request_call(self._queue, self._queue, _REQUEST)
-        self._thread = threading.Thread(target=self._serve, name="grpc-core", daemon=True)
+        # the thread runs in the starter's context, so what the handler does there (self-metrics of
+        # the pipeline part, in the small-host mode) is attributed as if the loop had done it
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._serve,), name="grpc-core", daemon=True)
         self._thread.start()
 
     def stop(self, grace: float | None) -> threading.Event:

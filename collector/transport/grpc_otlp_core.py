@@ -1,10 +1,14 @@
 """OTLP Export over the C-core server (grpc_core): what each call does, and on which thread.
 
-The serving thread only moves calls along (accept, ask for the message, release); everything that
-touches our state runs on the event loop, reached through a `LoopBridge` (one wake-up per burst of
-calls): authentication, decode, admission into the rings (single producer, also trimmed from the
-loop), self-metrics. So the receive path is the one grpc.aio ran, minus grpc.aio's per-call task,
-context and futures:
+Which thread. A request of ordinary size is decoded, admitted and answered on the serving thread
+itself when the admission may be entered from any thread (`RingAdmission`: its puts and trims hold
+one lock, so each ring keeps one producer at a time): at light load every call is its own burst, and
+a hop to the event loop and back (a self-pipe write, an epoll wake-up, two thread switches) cost
+about as much as the decode. What needs the event loop goes there through a `LoopBridge` (one
+wake-up per burst of calls): authentication (an authenticator is a coroutine), large messages (they
+decode in the shared decode threads so the serving thread keeps polling), and every call when the
+admission is not thread-safe (the test doubles). Either way the receive path is the one grpc.aio
+ran, minus grpc.aio's per-call task, context and futures:
 
 * auth (when configured) is judged from the call's metadata before the message is asked for; a
   refusal is UNAUTHENTICATED and the body is never received, inflated or decoded;
@@ -45,6 +49,7 @@ INVALID_ARGUMENT: Final = status_code("invalid_argument")
 RESOURCE_EXHAUSTED: Final = status_code("resource_exhausted")
 UNAVAILABLE: Final = status_code("unavailable")
 UNAUTHENTICATED: Final = status_code("unauthenticated")
+INTERNAL: Final = status_code("internal")
 
 
 class OtlpCoreHandler:
@@ -56,6 +61,8 @@ class OtlpCoreHandler:
         self.include_metadata = include_metadata
         self.offload_bytes = offload_bytes
         self.bridge = LoopBridge(loop)
+        # below this size a message is exported on the serving thread (0: never, see the docstring)
+        self.inline_below = offload_bytes if getattr(ingest.admission, "thread_safe", False) else 0
 
     # --- serving thread ---------------------------------------------------------------------------
     def on_call(self, call: CoreCall, signal: Signal) -> None:
@@ -65,9 +72,16 @@ class OtlpCoreHandler:
             self.bridge.submit(self._authenticate, call)
 
     def on_message(self, call: CoreCall, signal: Signal, message: bytes | None) -> None:
-        self.bridge.submit(self._export, call, signal, message)
+        if message is not None and len(message) >= self.inline_below:
+            self.bridge.submit(self._export, call, signal, message)
+            return
+        try:
+            self._export(call, signal, message)
+        except Exception:  # noqa: BLE001 - a bug here must still answer the call, or it is never released
+            log.exception("exporting an OTLP/gRPC request failed")
+            call.finish(INTERNAL, "the request could not be handled")
 
-    # --- event loop -------------------------------------------------------------------------------
+    # --- event loop (and `_export` on the serving thread, see the docstring) -------------------------
     def _authenticate(self, call: CoreCall) -> None:
         assert self.auth is not None
         headers = {key: value for key, value in call.metadata if isinstance(value, str)}
@@ -129,7 +143,7 @@ class OtlpCoreHandler:
         else:  # a decoder bug, not the client's fault: INTERNAL, logged with its traceback
             log.error("decoding an OTLP/gRPC request failed", exc_info=exc)
             self.ingest.invalid("decode_error")
-            call.finish(status_code("internal"), "the request could not be decoded")
+            call.finish(INTERNAL, "the request could not be decoded")
 
     def _admit(self, call: CoreCall, signal: Signal, decoded: DecodedExport, metadata: Metadata) -> None:
         error = self.ingest.admit(decoded, metadata)

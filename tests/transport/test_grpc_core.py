@@ -1,5 +1,6 @@
 """The C-core gRPC engine (collector/transport/grpc_core.py) behind the OTLP receiver: that it is the
-one serving, its fallback to grpc.aio, its hand-offs to the event loop, and its graceful stop."""
+one serving, its fallback to grpc.aio, which thread exports a call (the serving thread when the
+admission is thread-safe, else the event loop through the bridge), and its graceful stop."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 
 from collector.components.kit.auth import AUTHENTICATED, AuthHandler, AuthOutcome
 from collector.components.otelcol.receiver.otlp import Arguments, GrpcArguments
 from collector.components.kit.types import Output
 from collector.protocols import otlp_grpc
 from collector.signals import Signal
+from collector.testing.admission import CollectingAdmission
 from collector.testing.process import free_port
+from collector.transport.admission import AdmitOutcome, AdmitResult
 from collector.transport import grpc_core, grpc_server
 from collector.transport.grpc_server import OtlpGrpcServer
-from tests.transport import payloads
+from tests.transport import harness, payloads
 from tests.transport.harness import RunningReceiver, default_args, running_receiver
 
 
@@ -169,3 +173,73 @@ def test_an_oversize_message_is_refused_by_the_core_and_not_counted_as_malformed
         assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert failures._value.get() == before + 1  # the malformed one only
         assert not rr.admission.admitted
+
+
+@dataclass
+class ThreadRecordingAdmission(CollectingAdmission):
+    """A collecting admission that declares itself thread-safe (as RingAdmission does) and notes the
+    thread each request was admitted on. Appends to lists are atomic, so it is."""
+
+    thread_safe = True
+    threads: list[str] = field(default_factory=list)
+
+    def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
+              metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
+        self.threads.append(threading.current_thread().name)
+        return super().admit(signal, data, message, item_count, receiver_id, metadata)
+
+
+@pytest.fixture
+def serving_thread_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningReceiver]:
+    """A receiver whose admission may be entered from any thread: the serving thread exports itself."""
+    monkeypatch.setattr(harness, "CollectingAdmission", ThreadRecordingAdmission)
+    yield from running_receiver()
+
+
+def threads_of(rr: RunningReceiver) -> list[str]:
+    assert isinstance(rr.admission, ThreadRecordingAdmission)
+    return rr.admission.threads
+
+
+def test_a_thread_safe_admission_is_entered_from_the_serving_thread(serving_thread_receiver: RunningReceiver) -> None:
+    rr = serving_thread_receiver
+    data = payloads.traces().SerializeToString()
+    assert export(rr.grpc_port, data) == b""
+    assert rr.admission.admitted[-1].data == data
+    assert threads_of(rr) == ["grpc-core"]  # no hop to the event loop
+    big = payloads.logs(4000).SerializeToString()  # large: decoded in the decode threads, admitted on the loop
+    assert len(big) >= grpc_server.OFFLOAD_BYTES
+    assert export(rr.grpc_port, big, Signal.LOGS) == b""
+    assert rr.admission.admitted[-1].data == big
+    assert threads_of(rr)[-1] != "grpc-core"
+
+
+def test_the_serving_thread_answers_refusals_with_the_statuses_the_spec_names(
+        serving_thread_receiver: RunningReceiver) -> None:
+    rr = serving_thread_receiver
+    with pytest.raises(grpc.RpcError) as raised:
+        export(rr.grpc_port, b"\xff\xff")
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    rr.admission.outcome = AdmitOutcome.FULL
+    data = payloads.traces().SerializeToString()
+    with pytest.raises(grpc.RpcError) as raised:
+        export(rr.grpc_port, data)
+    assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+    metadata: Any = raised.value.trailing_metadata() or ()
+    trailers = [key for key, _ in metadata]
+    assert "grpc-status-details-bin" in trailers  # google.rpc.Status with RetryInfo
+    assert rr.admission.refused[-1].data == data
+    assert threads_of(rr) == ["grpc-core"]
+
+
+def test_a_failing_admission_still_answers_the_call(serving_thread_receiver: RunningReceiver,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug below the handler must not leave a call unanswered (it would never be released and the
+    server could not stop)."""
+    def broken(*args: Any, **kwargs: Any) -> AdmitResult:
+        raise RuntimeError("admission bug")
+
+    monkeypatch.setattr(serving_thread_receiver.admission, "admit", broken)
+    with pytest.raises(grpc.RpcError) as raised:
+        export(serving_thread_receiver.grpc_port, payloads.traces().SerializeToString())
+    assert raised.value.code() is grpc.StatusCode.INTERNAL
