@@ -59,10 +59,11 @@ instead (point 8): a skip marker is a record header with RECORD_SKIP set, its ow
 of the record after it, items 0 and a length that makes its `record_size` reach exactly the end of
 the lap; its "payload" bytes are never written or read, and its CRC (checksum rings) covers the
 header alone. A marker is always published together with the record that follows it at offset 0.
-Format 2 (no markers) is read as it is, and a producer never writes a marker into a format-2 ring. The common contiguous case
-costs one `struct.pack_into` plus one slice assignment into the mmap (one memcpy) to put, and one
-`unpack_from` plus one mmap slice (one memcpy straight into a new `bytes`) to get; a split payload
-is written as two slices and read with one `bytes.join` of two memoryviews (still one copy).
+Format 2 (no markers) is read as it is, and a producer never writes a marker into a format-2 ring.
+The common contiguous case costs one `struct.pack_into` plus one slice assignment into the mmap (one
+memcpy) to put, and one `unpack_from` plus one mmap slice (one memcpy straight into a new `bytes`)
+to get; a split payload is written as two slices and read with one `bytes.join` of two memoryviews
+(still one copy).
 
 Why it is correct (what we rely on, precisely)
 
@@ -316,7 +317,7 @@ class Ring:
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
                  "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked", "_trimmed",
-                 "_trim_write", "trimmed_bytes", "warm_bytes", "_warm_resident")
+                 "_trim_write", "trimmed_bytes", "warm_bytes", "_warm_resident", "_wrap_retry")
 
     def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
@@ -356,6 +357,7 @@ class Ring:
         # Producer policy, not format (a consumer needs neither): where light-load records cycle.
         self.warm_bytes: int = warm_bytes(self.capacity) if magic == MAGIC else 0
         self._warm_resident = True  # producer-private: the warm region may hold pages (unknown at attach)
+        self._wrap_retry: int = 0  # producer-private: no early wrap is tried below this position
 
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -429,7 +431,8 @@ class Ring:
         off = w % cap
         seq = idx[_W_SEQ]
         skip_at = -1
-        if off + size + RECORD_HEADER_SIZE > self.warm_bytes and off and self.warm_bytes:
+        warm = self.warm_bytes
+        if off + size + RECORD_HEADER_SIZE > warm and off and warm and w >= self._wrap_retry:
             # Leaving the warm region (with room for a marker after it, so that a marker never
             # touches a page past it): at light load start the next lap instead (point 8).
             skip_at = self._early_wrap(w, off, size)
@@ -480,6 +483,9 @@ class Ring:
                 return w
             limit = self._idx[_W_READ] + cap
         self._put_limit = limit
+        # Not now: write on linearly, and ask again only some way on (or after the next `trim`), so that
+        # a loaded producer does not load the consumer's cache line on every put.
+        self._wrap_retry = w + max(self.warm_bytes // 8, _PAGE)
         return -1
 
     def _write_skip(self, w: int, seq: int) -> None:
@@ -517,6 +523,7 @@ class Ring:
         idx = self._idx
         w = idx[_W_WRITE]
         written, self._trim_write = w - self._trim_write, w
+        self._wrap_retry = 0  # a timer tick: the load may have changed, the next put may wrap early
         if busy is not None and written > busy:
             self._warm_resident = True
             return 0
