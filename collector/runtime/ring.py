@@ -462,6 +462,8 @@ class Ring:
             self._write_wrapped((off + RECORD_HEADER_SIZE) % cap, data)
         idx[_W_SEQ] = seq + 1
         idx[_W_WRITE] = w + size  # publish: everything above is now visible to the consumer
+        if skip_at >= 0:  # after publishing: a producer killed before it never names an unpublished marker
+            idx[_W_LAST_SKIP] = skip_at + 1
         return True
 
     def _early_wrap(self, w: int, off: int, size: int) -> int:
@@ -496,7 +498,6 @@ class Ring:
         if self.checksum:
             crc = zlib.crc32(_HEADER_PREFIX.pack(w, seq, 0, n, 0, 0, RECORD_SKIP, 0))
         _HEADER.pack_into(self._mm, CONTROL_SIZE + w % self.capacity, w, seq, 0, n, 0, 0, RECORD_SKIP, 0, crc)
-        self._idx[_W_LAST_SKIP] = w + 1
 
     def _write_wrapped(self, off: int, chunk: bytes | memoryview) -> None:
         d = self._data
