@@ -109,35 +109,36 @@ Why it is correct (what we rely on, precisely)
 6. Waking a sleeping consumer is the Doorbell's job (ring_doorbell.py): drain the doorbell, read
    until `next_record` returns None, then sleep on it; the producer rings after publishing.
 
-7. Giving pages back (`trim`, producer only). Shared-memory pages are allocated when first
-   touched and stay allocated until the segment is unlinked, so without this a ring that went
-   round once (a burst, or minutes of light traffic) keeps its whole capacity resident. The
-   producer calls `trim` from a timer, off the per-record path, and it frees with MADV_REMOVE
-   (which punches a hole in the /dev/shm file: MADV_DONTNEED alone only drops this process's
-   page-table entries of a shared mapping, the pages stay in the file) every whole page whose
-   bytes are all free, that is, all in the window of positions `[write_pos - capacity, read_pos)`:
-   below read_pos the consumer is done with them (it stores read_pos only after copying records
-   out, point 4), and at or above write_pos - capacity the producer has not written their next
-   lap yet. The unreleased bytes `[read_pos, write_pos)` are the complement of that window within
-   the last lap, so a hole never covers a byte the consumer has not released, even partly: a page
-   that holds one unreleased byte is kept. Only the producer writes the data area and `trim` runs
-   on the producer's thread between puts, so no write can race with a punch; a later put into a
-   punched page faults in a zeroed page, which it then overwrites (records are written whole,
-   header and payload, before write_pos publishes them, point 3). The consumer never reads below
-   read_pos nor at or above write_pos, so it never sees a hole. The control block shares page 0
-   with the first data bytes and page 0 is never punched. Adoption is unaffected: a hole is only
-   ever in free space (skipped bytes included), and the control words are never touched; a punch that a crash interrupts
-   has freed some free pages and not others. Cost: a page given back is faulted in again (4 KiB
-   zeroed by the kernel, about 1 us per KiB in all) when the producer next writes it, a lap later,
-   so it is done rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left once the
-   ring is empty), and not at all while the ring streams faster than the caller's `busy` threshold:
-   under a heavy load a ring stays resident up to its capacity, and gives its pages back at the
-   first timer tick after the load calms down. The warm region (the first `warm_bytes` of the data
-   area, point 8) is left out of those punches while the producer writes, so that at light load it
-   writes into pages that are already there; a `trim` that finds the ring empty and nothing written
-   since the previous one (the producer idle for a whole timer interval) punches the warm region
-   too, by the same window rule (all of the data area is free then), so an idle ring is back to a
-   page or two. A ring that is idle but not empty (a backend down) keeps its warm pages till it is.
+7. Giving pages back (`trim`, producer only). Shared-memory pages are allocated when first touched
+   and stay allocated until the segment is unlinked, so without this a ring that went round once (a
+   burst, or minutes of light traffic) keeps its whole capacity resident. The producer calls `trim`
+   from a timer, off the per-record path, and it frees with MADV_REMOVE (which punches a hole in the
+   /dev/shm file: MADV_DONTNEED alone only drops this process's page-table entries of a shared
+   mapping, the pages stay in the file) every whole page whose bytes are all free, that is, all in
+   the window of positions `[write_pos - capacity, read_pos)`: below read_pos the consumer is done
+   with them (it stores read_pos only after copying records out, point 4), and at or above
+   write_pos - capacity the producer has not written their next lap yet. The unreleased bytes
+   `[read_pos, write_pos)` are the complement of that window within the last lap, so a hole never
+   covers a byte the consumer has not released, even partly: a page that holds one unreleased byte
+   is kept. Only the producer writes the data area and `trim` never runs during a put (one thread,
+   or the caller's lock: `RingAdmission`), so no write can race with a punch; a later put into a
+   punched page faults in a zeroed page, which it then overwrites (records are written whole, header
+   and payload, before write_pos publishes them, point 3). The consumer never reads below read_pos
+   nor at or above write_pos, so it never sees a hole. The control block shares page 0 with the
+   first data bytes and page 0 is never punched. Adoption is unaffected: a hole is only ever in free
+   space (skipped bytes included), and the control words are never touched; a punch that a crash
+   interrupts has freed some free pages and not others. Cost: a page given back is faulted in again
+   (4 KiB zeroed by the kernel, about 1 us per KiB in all) when the producer next writes it, a lap
+   later, so it is done rarely and in bulk (at least `TRIM_BYTES` at a time, or whatever is left
+   once the ring is empty), and not at all while the ring streams faster than the caller's `busy`
+   threshold: under a heavy load a ring stays resident up to its capacity, and gives its pages back
+   at the first timer tick after the load calms down. The warm region (the first `warm_bytes` of the
+   data area, point 8) is left out of those punches while the producer writes, so that at light load
+   it writes into pages that are already there; a `trim` that finds the ring empty and nothing
+   written since the previous one (the producer idle for a whole timer interval) punches the warm
+   region too, by the same window rule (all of the data area is free then), so an idle ring is back
+   to a page or two. A ring that is idle but not empty (a backend down) keeps its warm pages till it
+   is.
 
 8. Early wrap (producer only, a policy: the consumer needs no knowledge of it). Written linearly, a
    64 MiB ring goes round once per 32 s at 2 MB/s, so every page the producer writes was given back
