@@ -234,8 +234,10 @@ TRIM_BYTES: Final = 1 << 20
 # hold the light-load backlog with room to spare: the worker releases a record only once it has handed
 # it on, and a batch processor holds about 200 ms of data (at 10k spans/s, ~2 MB/s, ~0.4 MB). The
 # producer wraps early only while the backlog is at most half the region (`_early_wrap`), so above
-# about 5 MB/s it writes linearly through the whole capacity as before.
-WARM_BYTES: Final = 2 << 20
+# about 20 MB/s it writes linearly through the whole capacity as before. Its size is also what a ring
+# keeps for an outage that starts just after an early wrap (point 8): at least half of it, usually
+# most of it, seconds of light-load traffic; hence 8 MiB rather than just the backlog's size.
+WARM_BYTES: Final = 8 << 20
 
 
 def warm_bytes(capacity: int) -> int:
