@@ -23,6 +23,18 @@ API. pyproject.toml bounds grpcio to `TESTED_GRPCIO` (written and tested against
 `available()` checks both the installed version and that the names exist: `grpc_server` falls back
 to grpc.aio when they do not (or when `COLLECTOR_GRPC_SERVER=aio`).
 
+Connections. By default grpcio reads and writes the sockets of accepted connections on its
+EventEngine threads, which then wake the thread polling the completion queue: at light load, where
+every call arrives alone, that is several thread wake-ups per call, about a quarter of the server's
+CPU per call (`python -m bench.grpc_server_cost --rate 100`). With grpcio's `event_engine_listener`
+experiment turned off, accepted connections are polled by the thread that polls the completion
+queue, so a call's reads, its events and its answer mostly happen on one thread; full-load
+throughput is no worse. The switch is the `GRPC_EXPERIMENTS` variable, read once when grpc loads:
+this module sets it on import (`grpc_server` imports it before grpc), unless the operator set it
+or the grpc.aio server was asked for (the experiment exists throughout the grpcio range
+pyproject.toml allows). Where grpc was loaded first (the small-host mode, when a gRPC exporter
+loaded it) the default stays, which is correct, only dearer.
+
 Threads. The serving thread polls the completion queue with the GIL released and runs the
 handler's synchronous steps (for OTLP: decode, admission and the answer, `grpc_otlp_core`).
 Starting a batch is thread-safe in the C-core, so `finish` may be called from the event loop. A
@@ -35,11 +47,30 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import sys
 import threading
 import time
 from typing import Any, Callable, Final, Protocol, Sequence
 
 __all__ = ["CoreCall", "CoreHandler", "CoreServer", "available"]
+
+EXPERIMENTS_VARIABLE: Final = "GRPC_EXPERIMENTS"
+POLLED_CONNECTIONS: Final = "-event_engine_listener"
+TESTED_GRPCIO: Final = ((1, 60), (1, 90))  # [from, below): keep in step with pyproject.toml
+
+
+def _prefer_polled_connections() -> None:
+    """Set GRPC_EXPERIMENTS (see "Connections" in the module docstring) while grpc is not loaded yet:
+    the C-core reads it once, when grpc loads. An operator's own GRPC_EXPERIMENTS is left alone, and
+    so is a process that serves with grpc.aio."""
+    if "grpc" in sys.modules or EXPERIMENTS_VARIABLE in os.environ:
+        return
+    if os.environ.get("COLLECTOR_GRPC_SERVER", "core").strip().lower() != "aio":  # grpc_server.ENGINE_VARIABLE
+        os.environ[EXPERIMENTS_VARIABLE] = POLLED_CONNECTIONS
+
+
+_prefer_polled_connections()
 
 _cygrpc: Any
 try:  # the private layer: see the module docstring
@@ -51,7 +82,6 @@ _NEEDED: Final = ("Server", "CompletionQueue", "CompletionType", "StatusCode", "
                   "ReceiveMessageOperation", "SendMessageOperation", "SendStatusFromServerOperation",
                   "ReceiveCloseOnServerOperation")
 POLL_PERIOD: Final = 1.0  # seconds between the serving thread's checks for a stop it missed
-TESTED_GRPCIO: Final = ((1, 60), (1, 90))  # [from, below): keep in step with pyproject.toml
 
 log = logging.getLogger(__name__)
 

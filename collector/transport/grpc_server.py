@@ -31,8 +31,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-import grpc
-import grpc.aio
+from collector.transport import grpc_core  # first: it chooses grpc's connection polling before grpc loads
+
+import grpc  # noqa: E402
+import grpc.aio  # noqa: E402
 
 from collector.protocols import otlp_grpc
 from collector.protocols.otlp_limits import TooMuchWork
@@ -40,7 +42,6 @@ from collector.protocols.status import ExportRejected
 from collector.signals import Signal
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
-from collector.transport import grpc_core
 from collector.transport.errors import BindError
 from collector.transport.offload import in_decode_thread
 from collector.transport.grpc_limits import server_options

@@ -5,6 +5,9 @@ admission is thread-safe, else the event loop through the bridge), and its grace
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -243,3 +246,20 @@ def test_a_failing_admission_still_answers_the_call(serving_thread_receiver: Run
     with pytest.raises(grpc.RpcError) as raised:
         export(serving_thread_receiver.grpc_port, payloads.traces().SerializeToString())
     assert raised.value.code() is grpc.StatusCode.INTERNAL
+
+
+def _experiments_after_import(env: dict[str, str]) -> str:
+    """GRPC_EXPERIMENTS as a fresh interpreter holds it once the gRPC server module is imported."""
+    code = "import os, collector.transport.grpc_server; print(os.environ.get('GRPC_EXPERIMENTS', '<unset>'))"
+    clean = {k: v for k, v in os.environ.items() if k not in ("GRPC_EXPERIMENTS", grpc_server.ENGINE_VARIABLE)}
+    result = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                            timeout=120, check=True)
+    return result.stdout.strip()
+
+
+def test_the_core_engine_has_connections_polled_by_its_serving_thread() -> None:
+    """grpc reads GRPC_EXPERIMENTS once, when it loads: the server module sets it before grpc loads,
+    and leaves an operator's own value, and the grpc.aio server, alone."""
+    assert _experiments_after_import({}) == grpc_core.POLLED_CONNECTIONS
+    assert _experiments_after_import({"GRPC_EXPERIMENTS": "-some_experiment"}) == "-some_experiment"
+    assert _experiments_after_import({grpc_server.ENGINE_VARIABLE: "aio"}) == "<unset>"
