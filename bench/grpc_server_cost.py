@@ -13,9 +13,12 @@ Variants:
   aio        grpc.aio server on uvloop, generic bytes handler (what the receiver used before)
   sync       grpc.server with a thread pool
   core       collector/transport/grpc_core.py: the C-core completion queue in one thread, the
-             handler run inline in it
+             handler run inline in it (what the receiver does with an ordinary request)
   core-loop  the same, but every answer is sent from a uvloop event loop, reached through the
-             coalescing hand-off the receiver uses for admission (collector/transport/loop_bridge.py)
+             coalescing hand-off (collector/transport/loop_bridge.py) the receiver uses for
+             authenticated and large requests (and used for every request before)
+Both core variants run with the connection polling grpc_core chooses (GRPC_EXPERIMENTS, see its
+docstring); run with GRPC_EXPERIMENTS set to something else to compare.
 
 Variants alternate within each round so machine noise spreads over all of them; the report is the
 median per variant. On a loaded machine absolute figures move; the ratios are what to read.
