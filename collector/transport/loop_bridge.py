@@ -1,9 +1,11 @@
 """Hand work from a foreign thread to an event loop, one wake-up per burst rather than per item.
 
-Why. The gRPC serving thread (grpc_core) runs calls outside the event loop, but admission into the
-rings must run on the loop: a ring has one producer, and the loop also trims it. Waking the loop
-costs a write to its self-pipe and a read back, so under load that cost is shared: items queue in
-a deque and the loop is only woken when no wake-up is already pending. Correct with any
+Why. The gRPC serving thread (grpc_core) runs calls outside the event loop, but some of their steps
+must run on the loop: an authenticator is a coroutine, a large message is decoded in the decode
+threads through the loop, and an admission that is not thread-safe may only be entered from the
+loop (grpc_otlp_core says which calls come here). Waking the loop costs a write to its self-pipe
+and a read back, so under load that cost is shared: items queue in a deque and the loop is only
+woken when no wake-up is already pending. Correct with any
 interleaving: the loop clears the pending flag before it empties the deque, so an item added after
 the flag was cleared schedules its own wake-up, and one added before is emptied by this one.
 """
