@@ -166,6 +166,11 @@ Why it is correct (what we rely on, precisely)
    are delivered the ring holds only about a warm region's worth (the old lap's records plus what
    fits below read_pos in the new lap) instead of its capacity; receivers refuse with a retryable
    status meanwhile, nothing is lost, and the whole capacity is back once they are released.
+   A load that rises right after a wrap meets the same limit. So a producer that had to refuse a
+   record stops wrapping early for `early_wrap_pause` seconds (`EARLY_WRAP_PAUSE`): a pin costs at
+   most one round of retryable refusals, and a load that stays heavy, or comes in bursts after
+   clients back off, uses the whole capacity. The backlog limit (half the warm region) keeps what a
+   pin leaves usable at half of it or more.
 
 Sequence numbers live in shared memory, so a restarted producer continues them. A producer killed
 between storing next_seq and write_pos leaves a gap in seq (never a duplicate). Only one producer
@@ -181,6 +186,7 @@ import secrets
 import struct
 import sys
 import threading
+import time
 import zlib
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
@@ -238,6 +244,9 @@ TRIM_BYTES: Final = 1 << 20
 # keeps for an outage that starts just after an early wrap (point 8): at least half of it, usually
 # most of it, seconds of light-load traffic; hence 8 MiB rather than just the backlog's size.
 WARM_BYTES: Final = 8 << 20
+# After a refused put the producer writes linearly for this long (point 8): a load that needed the
+# whole capacity once is likely to need it again soon.
+EARLY_WRAP_PAUSE: Final = 60.0
 
 
 def warm_bytes(capacity: int) -> int:
@@ -320,7 +329,8 @@ class Ring:
 
     __slots__ = ("_shm", "_owner", "name", "_idx", "capacity", "checksum", "_data", "_mm", "_cursor",
                  "_cursor_seq", "_put_limit", "_seen_write", "unsettled_reads", "_tracked", "_trimmed",
-                 "_trim_write", "trimmed_bytes", "warm_bytes", "_warm_resident", "_wrap_retry")
+                 "_trim_write", "trimmed_bytes", "warm_bytes", "_warm_resident", "_wrap_retry",
+                 "_refused_at", "early_wrap_pause")
 
     def __init__(self, shm: SharedMemory, *, owner: bool, tracked: bool = False) -> None:
         self._shm = shm
@@ -361,6 +371,8 @@ class Ring:
         self.warm_bytes: int = warm_bytes(self.capacity) if magic == MAGIC else 0
         self._warm_resident = True  # producer-private: the warm region may hold pages (unknown at attach)
         self._wrap_retry: int = 0  # producer-private: no early wrap is tried below this position
+        self._refused_at = 0.0  # producer-private: when `try_put` last refused (monotonic), 0 if never
+        self.early_wrap_pause = EARLY_WRAP_PAUSE
 
     # --- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -446,6 +458,7 @@ class Ring:
             # Only now look at the consumer's word again: most puts skip that shared cache line.
             self._put_limit = idx[_W_READ] + cap
             if w + size > self._put_limit:
+                self._refused_at = time.monotonic()
                 return False
         if skip_at >= 0:
             self._write_skip(skip_at, seq)
@@ -480,6 +493,8 @@ class Ring:
         cap = self.capacity
         if cap - off < RECORD_HEADER_SIZE:
             return -1  # no room for the marker: the record starts the next lap by wrapping anyway
+        if self._refused_at and time.monotonic() - self._refused_at < self.early_wrap_pause:
+            return -1  # refused a record recently: the whole capacity may be needed (point 8)
         limit = self._put_limit
         for _ in range(2):  # the cached limit first; look at the consumer's word only if it says no
             read = limit - cap

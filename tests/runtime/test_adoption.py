@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Iterator
 
-import pytest
 
 from collector.runtime.adoption import find_rings, parse_ring_name, plan_rings, ring_name
 from collector.runtime.ring import Ring, RecordHeader
@@ -17,16 +15,6 @@ RING = 1 << 16
 
 def topology(traces: int = 1, logs: int = 1, metrics: int = 1, receivers: int = 1, ring: int = RING) -> Topology:
     return Topology({Signal.TRACES: traces, Signal.METRICS: metrics, Signal.LOGS: logs}, receivers, ring)
-
-
-@pytest.fixture
-def ident() -> Iterator[str]:
-    ident = secrets.token_hex(6)
-    yield ident
-    for name in find_rings(ident):
-        ring = Ring.attach(name.name)
-        ring.close()
-        ring.unlink()
 
 
 def put(ring: Ring, n: int, signal: Signal = Signal.TRACES) -> None:

@@ -6,8 +6,6 @@ the ring is empty and the producer idle."""
 from __future__ import annotations
 
 import mmap
-import os
-import random
 from collections import deque
 from collections.abc import Iterator
 
@@ -16,18 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.runtime.ring import Record, RecordHeader, Ring, record_size
+from tests.runtime.ring_model import ConsumerModel, allocated, payload_for
 
 HEADER = RecordHeader(signal=1, component=3, arrival_ns=1, items=1)
 PAGE = mmap.PAGESIZE
-
-
-def payload_for(seq: int, size: int) -> bytes:
-    return random.Random(seq).randbytes(size)
-
-
-def allocated(ring: Ring) -> int:
-    """Bytes of the ring's /dev/shm file that hold pages (what the kernel really keeps)."""
-    return os.stat(f"/dev/shm/{ring.name}").st_blocks * 512
 
 
 def mapped_rss(ring: Ring) -> int:
@@ -198,47 +188,31 @@ def test_trim_never_punches_unreleased_bytes(capacity_pages: int, checksum: bool
     owner = Ring.create(capacity_pages * PAGE - 256, checksum=checksum)  # data area ends on a page boundary
     producer, consumer = Ring.attach(owner.name), Ring.attach(owner.name)
     try:
-        published: deque[tuple[int, int]] = deque()  # (seq, size) not yet released
-        read: list[Record] = []  # read since the last release or rewind
+        model = ConsumerModel()
         seq = 0
         for action, value in steps:
             if action == "put":
                 size = min(value, owner.capacity - 40)
                 if producer.try_put(HEADER, payload_for(seq, size)):
-                    published.append((seq, size))
+                    model.published.append((seq, size))
                     seq += 1
                 else:
                     assert owner.free_bytes() < record_size(size)
             elif action == "read":
-                record = consumer.next_record()
-                if len(read) < len(published):
-                    assert record is not None
-                    expected_seq, size = published[len(read)]
-                    assert (record.seq, record.data) == (expected_seq, payload_for(expected_seq, size))
-                    read.append(record)
-                else:
-                    assert record is None
-            elif action == "release" and read:
-                upto = 1 + value % len(read)
-                consumer.release_to(read[upto - 1].end)
-                for _ in range(upto):
-                    published.popleft()
-                read = read[upto:]
+                model.read_one(consumer)
+            elif action == "release" and model.read:
+                model.release(consumer, 1 + value % len(model.read))
             elif action == "trim":
                 used_before = owner.used_bytes()
                 producer.trim(minimum=value)
                 assert owner.used_bytes() == used_before
             elif action == "rewind":
                 consumer.rewind()
-                read = []
+                model.forget_reads()
             elif action == "restart":  # a restarted receiver: a producer that knows nothing of past trims
                 producer.close()
                 producer = Ring.attach(owner.name)
-        consumer.rewind()
-        for expected_seq, size in published:  # everything unreleased is still intact
-            record = consumer.next_record()
-            assert record is not None and (record.seq, record.data) == (expected_seq, payload_for(expected_seq, size))
-        assert consumer.next_record() is None
+        model.check_intact(consumer)
     finally:
         for ring in (producer, consumer, owner):
             ring.close()

@@ -6,9 +6,6 @@ format-2 rings (no markers) are still read and never get one."""
 from __future__ import annotations
 
 import mmap
-import os
-import random
-import secrets
 from collections import deque
 from collections.abc import Iterator
 
@@ -30,21 +27,13 @@ from collector.runtime.ring import (
     warm_bytes,
 )
 from collector.runtime.settings import Topology
+from tests.runtime.ring_model import ConsumerModel, allocated, payload_for
 from collector.signals import Signal
 
 HEADER = RecordHeader(signal=1, component=3, arrival_ns=1, items=1)
 PAGE = mmap.PAGESIZE
 _MAGIC_WORD = 0
 _WRITE_WORD = 8
-
-
-def payload_for(seq: int, size: int) -> bytes:
-    return random.Random(seq).randbytes(size)
-
-
-def allocated(ring: Ring) -> int:
-    """Bytes of the ring's /dev/shm file that hold pages."""
-    return os.stat(f"/dev/shm/{ring.name}").st_blocks * 512
 
 
 def write_pos(ring: Ring) -> int:
@@ -238,6 +227,25 @@ def test_under_pressure_the_whole_capacity_is_used(ends: tuple[Ring, Ring, Ring]
     assert held[-1].end % owner.capacity < producer.warm_bytes
 
 
+def test_a_refusal_pauses_early_wraps(ends: tuple[Ring, Ring, Ring]) -> None:
+    """After a refused put the producer writes linearly for `early_wrap_pause` (point 8), so a load
+    that needed the whole capacity is not held to a warm region's worth by a marker it just wrote."""
+    owner, producer, consumer = ends
+    size = 9_000
+    end = fill(producer, 0, size)  # refused: the ring is full
+    drained = []
+    while (record := consumer.next_record()) is not None:
+        drained.append(record)
+    consumer.release_to(drained[-1].end)
+    per_warm = producer.warm_bytes // record_size(size)
+    held = light_load(producer, consumer, 3 * per_warm, size, lag=3, first_seq=end)
+    assert held[-1].end % owner.capacity > 2 * producer.warm_bytes  # went on past the warm region
+    producer.early_wrap_pause = 0.0  # the pause is over
+    records = owner.capacity // record_size(size)
+    held = light_load(producer, consumer, records, size, lag=3, first_seq=end + 3 * per_warm)
+    assert held[-1].end % owner.capacity <= producer.warm_bytes  # back in the warm region
+
+
 def test_an_early_wrap_pins_the_skipped_bytes_until_the_records_before_it_are_released(
         ends: tuple[Ring, Ring, Ring]) -> None:
     """The cost of an early wrap (point 8): a consumer that stops releasing just after one (a backend
@@ -290,16 +298,6 @@ def test_a_marker_that_does_not_end_a_lap_is_corruption() -> None:
         for ring in (producer, consumer, owner):
             ring.close()
         owner.unlink()
-
-
-@pytest.fixture
-def ident() -> Iterator[str]:
-    ident = secrets.token_hex(6)
-    yield ident
-    for name in find_rings(ident):
-        ring = Ring.attach(name.name)
-        ring.close()
-        ring.unlink()
 
 
 def test_an_adopted_ring_with_markers_drains_every_unreleased_record(ident: str) -> None:
@@ -369,12 +367,12 @@ def test_records_are_never_lost_or_duplicated_across_early_wraps(
     def attach() -> Ring:
         ring = Ring.attach(owner.name)
         ring.warm_bytes = warm
+        ring.early_wrap_pause = 0.0  # early wraps right after refusals too: the riskiest interleavings
         return ring
 
     producer, consumer = attach(), Ring.attach(owner.name)
     try:
-        published: deque[tuple[int, int]] = deque()  # (seq, size) not yet released
-        read: list[Record] = []  # read since the last release or rewind
+        model = ConsumerModel()
         seq = 0
         for action, value in steps:
             if action == "put":  # 1-4 records: the sizes of a few requests
@@ -382,59 +380,35 @@ def test_records_are_never_lost_or_duplicated_across_early_wraps(
                     size = min(value, owner.capacity - RECORD_HEADER_SIZE)
                     free = owner.free_bytes()
                     if producer.try_put(HEADER, payload_for(seq, size)):
-                        published.append((seq, size))
+                        model.published.append((seq, size))
                         seq += 1
                     else:
                         assert free < record_size(size)
             elif action == "read":
-                record = consumer.next_record()
-                if len(read) < len(published):
-                    assert record is not None
-                    expected_seq, size = published[len(read)]
-                    assert (record.seq, record.data) == (expected_seq, payload_for(expected_seq, size))
-                    read.append(record)
-                else:
-                    assert record is None
-            elif action == "release" and read:
-                upto = 1 + value % len(read)
-                consumer.release_to(read[upto - 1].end)
-                for _ in range(upto):
-                    published.popleft()
-                read = read[upto:]
+                model.read_one(consumer)
+            elif action == "release" and model.read:
+                model.release(consumer, 1 + value % len(model.read))
             elif action == "catch_up":  # read all but `value % 3` records, release all but `value % 2`
-                while len(read) < len(published) - value % 3:
-                    record = consumer.next_record()
-                    expected_seq, size = published[len(read)]
-                    assert record is not None
-                    assert (record.seq, record.data) == (expected_seq, payload_for(expected_seq, size))
-                    read.append(record)
-                upto = len(read) - value % 2
-                if upto > 0:
-                    consumer.release_to(read[upto - 1].end)
-                    for _ in range(upto):
-                        published.popleft()
-                    read = read[upto:]
+                while len(model.read) < len(model.published) - value % 3:
+                    model.read_one(consumer)
+                if len(model.read) - value % 2 > 0:
+                    model.release(consumer, len(model.read) - value % 2)
             elif action == "trim":
                 producer.trim(minimum=value)
             elif action == "rewind":
                 consumer.rewind()
-                read = []
+                model.forget_reads()
             elif action == "restart_producer":
                 producer.close()
                 producer = attach()
             elif action == "restart_consumer":
                 consumer.close()
                 consumer = Ring.attach(owner.name)
-                read = []
-            assert owner.pending_records() == len(published)
-            held = sum(record_size(size) for _, size in published)
+                model.forget_reads()
+            assert owner.pending_records() == len(model.published)
+            held = sum(record_size(size) for _, size in model.published)
             assert owner.used_bytes() >= held and owner.capacity - owner.free_bytes() >= owner.used_bytes()
-        consumer.rewind()
-        for expected_seq, size in published:  # everything unreleased is still intact
-            record = consumer.next_record()
-            assert record is not None and (record.seq, record.data) == (expected_seq, payload_for(expected_seq, size))
-            consumer.release_to(record.end)
-        assert consumer.next_record() is None
+        model.check_intact(consumer, release=True)
         assert owner.used_bytes() == 0  # no marker is left behind holding space
     finally:
         for ring in (producer, consumer, owner):

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import secrets
+from typing import Iterator
+
+import pytest
+
+from collector.runtime.adoption import find_rings
+from collector.runtime.ring import Ring
+
+
+@pytest.fixture
+def ident() -> Iterator[str]:
+    """A fresh instance identity; the rings named after it are removed afterwards."""
+    ident = secrets.token_hex(6)
+    yield ident
+    for name in find_rings(ident):
+        ring = Ring.attach(name.name)
+        ring.close()
+        ring.unlink()
