@@ -30,13 +30,13 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.procstat import cpu_seconds
+from bench.rounds import run_rounds
 from collector.signals import Signal
 from collector.testing.process import free_port
 
@@ -188,7 +188,7 @@ def measure(variant: str, bodies: list[bytes], calls: int, concurrency: int, war
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
-    return {"us_per_call": cpu / calls * 1e6, "calls_per_s": calls / wall, "failed": failed}
+    return {"cost": cpu / calls * 1e6, "rate": calls / wall, "failed": failed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,23 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     from bench.payloads import Shape, build
 
     bodies = build(Signal.TRACES, Shape(items_per_request=100), variants=8)
-    variants = args.variant or list(VARIANTS)
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     print(f"{args.calls} calls per run, concurrency {args.concurrency}, request {len(bodies[0])} bytes, "
           f"{f'{args.rate:g} calls/s, ' if args.rate else ''}handler {'decodes' if args.decode else 'does nothing'}; "
           f"load average {os.getloadavg()[0]:.2f}")
-    for r in range(args.rounds):
-        for variant in variants:
-            result = measure(variant, bodies, args.calls, args.concurrency, args.warmup, args.decode, args.rate)
-            results[variant].append(result)
-            print(f"  round {r + 1} {variant:9s} {result['us_per_call']:7.1f} us/call  "
-                  f"{result['calls_per_s']:8,.0f} calls/s  failed {result['failed']:.0f}", flush=True)
-    base = statistics.median(x["us_per_call"] for x in results[variants[0]])
-    for variant in variants:
-        us = statistics.median(x["us_per_call"] for x in results[variant])
-        rate = statistics.median(x["calls_per_s"] for x in results[variant])
-        print(f"{variant:9s} median {us:7.1f} us of server CPU per call ({us / base:.2f}x {variants[0]})  "
-              f"{rate:8,.0f} calls/s")
+    run_rounds(args.variant or list(VARIANTS), args.rounds,
+               lambda variant: measure(variant, bodies, args.calls, args.concurrency, args.warmup, args.decode,
+                                       args.rate), "call")
     return 0
 
 
