@@ -16,8 +16,9 @@ then, for a request with a body, is sent at once and the connection closed, so a
 unauthenticated body is never read. Body chunks are kept up to the protocol's read limit. Message
 complete -> the exchange joins the connection's queue and `_pump` answers queued exchanges strictly
 in order: a small body is decoded and admitted right there, synchronously (the common case, no task,
-no extra loop turn); a large or compressed one is decoded in the decode pool (`offload`), and while
-that runs the connection stops reading, so a pipelining client cannot queue unbounded work.
+no extra loop turn); a large or compressed one is decoded in the decode pool (`offload`); a request
+that finds the pipeline's queue full waits up to ADMIT_WAIT for room before it is refused. While
+either runs the connection stops reading, so a pipelining client cannot queue unbounded work.
 
 Time limits: a request must arrive whole within `body_timeout` of its first byte (else 408 and the
 connection closes); an idle keep-alive connection closes after `idle_timeout`. Both run on one lazy
@@ -43,6 +44,7 @@ from collector.protocols.otlp_http import HttpReply, HttpRoute
 from collector.protocols.otlp_request import DecodedExport
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport import http1
+from collector.transport.admission import AdmitOutcome, AdmitResult
 from collector.transport.offload import in_decode_thread
 
 if TYPE_CHECKING:
@@ -59,6 +61,12 @@ OFFLOAD_BYTES: Final = 64 * 1024
 OFFLOAD_COMPRESSED_BYTES: Final = 4 * 1024
 
 _TEXT: Final = "text/plain; charset=utf-8"
+# A request that finds the pipeline's queue full waits for room this long (offering again after
+# ADMIT_RETRY_FIRST, doubling up to ADMIT_RETRY_MAX) before it is refused: as long as the
+# Retry-After (1 s) its refusal would tell the client to wait anyway.
+ADMIT_WAIT: Final = 1.0
+ADMIT_RETRY_FIRST: Final = 0.005
+ADMIT_RETRY_MAX: Final = 0.05
 # How long a connection answered before its request's body was read keeps dropping input so that the
 # client, still sending, can read the answer (aiohttp lingers 10 s; Go reads at most 256 KiB more).
 LINGER_SECONDS: Final = 10.0
@@ -329,14 +337,51 @@ class OtlpHttpConnection(asyncio.Protocol):
                 self._decoding = self._loop.create_task(self._decode_offloaded(ex, route, body))
                 self._update_reading()
                 return
+            outcome = self._protocol.decode(route, body)
+            if isinstance(outcome, DecodedExport):
+                result = self._ingest.offer(outcome, ex.metadata)
+                if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
+                    self._decoding = self._loop.create_task(self._admit_when_room(ex, route, outcome))
+                    self._update_reading()
+                    return
+                reply = self._answer(route, outcome, result)
+            else:
+                reply = self._invalid(ex, outcome)
             queue.popleft()
-            self._send(ex, self._admit(ex, route, self._protocol.decode(route, body)))
+            self._send(ex, reply)
         if not queue and self._reading is None and not self._closed:
             self._set_deadline(self._config.idle_timeout)
 
     async def _decode_offloaded(self, ex: _Exchange, route: HttpRoute, body: bytes) -> None:
         outcome = await in_decode_thread(self._protocol.decode, route, body)
-        reply = self._admit(ex, route, outcome)
+        if not isinstance(outcome, DecodedExport):
+            self._finish_async(ex, self._invalid(ex, outcome))
+            return
+        result = self._ingest.offer(outcome, ex.metadata)
+        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
+            await self._admit_when_room(ex, route, outcome)
+            return
+        self._finish_async(ex, self._answer(route, outcome, result))
+
+    async def _admit_when_room(self, ex: _Exchange, route: HttpRoute, decoded: DecodedExport) -> None:
+        """The pipeline's queue is full: offer again as the workers free room, for at most ADMIT_WAIT,
+        then answer. An overload thus first slows its clients down (their requests take longer), as
+        the OpenTelemetry Collector's blocking pipeline does, and refuses (retryably) only when it
+        lasts; refusing at once would idle each client for its whole Retry-After even when room
+        appears a few milliseconds later. The connection reads nothing meanwhile."""
+        deadline = self._loop.time() + ADMIT_WAIT
+        delay = ADMIT_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            result = self._ingest.offer(decoded, ex.metadata) if not self._closed else None
+            if result is None or result.outcome is not AdmitOutcome.FULL or self._loop.time() + delay > deadline:
+                break
+            delay = min(2 * delay, ADMIT_RETRY_MAX)
+        if result is None:  # the client left: nothing was admitted, the refusal is counted
+            result = AdmitResult(AdmitOutcome.FULL, message="the client closed the connection while the queue was full")
+        self._finish_async(ex, self._answer(route, decoded, result))
+
+    def _finish_async(self, ex: _Exchange, reply: HttpReply) -> None:
         self._decoding = None
         if self._queue and self._queue[0] is ex:
             self._queue.popleft()
@@ -344,12 +389,13 @@ class OtlpHttpConnection(asyncio.Protocol):
         self._update_reading()
         self._pump()
 
-    def _admit(self, ex: _Exchange, route: HttpRoute, outcome: DecodedExport | HttpReply) -> HttpReply:
-        if isinstance(outcome, HttpReply):
-            self._ingest.invalid(outcome.reason)
-            ex.close = ex.close or outcome.status == 413
-            return outcome
-        error = self._ingest.admit(outcome, ex.metadata)
+    def _invalid(self, ex: _Exchange, reply: HttpReply) -> HttpReply:
+        self._ingest.invalid(reply.reason)
+        ex.close = ex.close or reply.status == 413
+        return reply
+
+    def _answer(self, route: HttpRoute, decoded: DecodedExport, result: AdmitResult) -> HttpReply:
+        error = self._ingest.settle(decoded, result)
         return self._protocol.success(route) if error is None else self._protocol.failure(route, error)
 
     def _send(self, ex: _Exchange, reply: HttpReply) -> None:

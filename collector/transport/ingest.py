@@ -15,7 +15,7 @@ from collector.selfmetrics.otelcol import (
 )
 from collector.signals import Signal
 from collector.signals.metadata import Metadata
-from collector.transport.admission import Admission, AdmitOutcome
+from collector.transport.admission import Admission, AdmitOutcome, AdmitResult
 
 __all__ = ["Ingest"]
 
@@ -34,13 +34,20 @@ class Ingest:
     def admit(self, decoded: DecodedExport, metadata: Metadata = ()) -> ExportError | None:
         """None when the data is owned by the pipeline; else the retryable refusal to answer.
         `metadata`: the client metadata kept by `include_metadata` (nothing is passed without it)."""
-        signal = decoded.signal
+        return self.settle(decoded, self.offer(decoded, metadata))
+
+    def offer(self, decoded: DecodedExport, metadata: Metadata = ()) -> AdmitResult:
+        """One attempt at admission, not yet counted: a shell that may wait for room offers again,
+        and `settle`s once with the outcome it answers."""
         if metadata:
-            result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count,
-                                          self.component_id, metadata=metadata)
-        else:
-            result = self.admission.admit(signal, decoded.data, decoded.message, decoded.item_count,
-                                          self.component_id)
+            return self.admission.admit(decoded.signal, decoded.data, decoded.message, decoded.item_count,
+                                        self.component_id, metadata=metadata)
+        return self.admission.admit(decoded.signal, decoded.data, decoded.message, decoded.item_count,
+                                    self.component_id)
+
+    def settle(self, decoded: DecodedExport, result: AdmitResult) -> ExportError | None:
+        """Count the final outcome of a request; the refusal to answer, or None once accepted."""
+        signal = decoded.signal
         if result.outcome is AdmitOutcome.ACCEPTED:
             self._accepted[signal].inc(decoded.item_count)
             self._requests["success"].inc()
