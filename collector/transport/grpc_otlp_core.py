@@ -15,7 +15,9 @@ ran, minus grpc.aio's per-call task, context and futures:
 * `include_metadata` keeps the call's metadata (too much: INVALID_ARGUMENT);
 * decode: malformed → INVALID_ARGUMENT, over a decode limit → RESOURCE_EXHAUSTED without RetryInfo,
   large messages decode in the shared decode threads (offload) so the loop keeps serving;
-* admission: full ring → UNAVAILABLE with RetryInfo (retryable), accepted → the success body.
+* admission: accepted → the success body; a full ring → the call waits on the event loop for room
+  (`Ingest.offer_until_room`, up to a second, the serving thread keeps serving), then UNAVAILABLE
+  with RetryInfo (retryable) if there is still none.
 
 Oversize messages (`max_recv_msg_size`) and gzip are the C-core's, as with grpc.aio.
 """
@@ -36,7 +38,8 @@ from collector.signals import Signal
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
 from collector.transport.grpc_core import CoreCall, status_code
-from collector.transport.ingest import Ingest
+from collector.transport.admission import AdmitOutcome, AdmitResult
+from collector.transport.ingest import ADMIT_WAIT, Ingest
 from collector.transport.loop_bridge import LoopBridge
 from collector.transport.offload import decode_pool
 
@@ -146,7 +149,20 @@ class OtlpCoreHandler:
             call.finish(INTERNAL, "the request could not be decoded")
 
     def _admit(self, call: CoreCall, signal: Signal, decoded: DecodedExport, metadata: Metadata) -> None:
-        error = self.ingest.admit(decoded, metadata)
+        result = self.ingest.offer(decoded, metadata)
+        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:  # wait for room on the loop
+            self.bridge.submit(self._admit_when_room, call, signal, decoded, metadata)
+            return
+        self._answer(call, signal, decoded, result)
+
+    def _admit_when_room(self, call: CoreCall, signal: Signal, decoded: DecodedExport, metadata: Metadata) -> None:
+        task = self.loop.create_task(self.ingest.offer_until_room(decoded, metadata))
+        task.add_done_callback(lambda done: self._answer(
+            call, signal, decoded, done.result() if not done.cancelled()
+            else AdmitResult(AdmitOutcome.UNAVAILABLE, message="the receiver is shutting down")))
+
+    def _answer(self, call: CoreCall, signal: Signal, decoded: DecodedExport, result: AdmitResult) -> None:
+        error = self.ingest.settle(decoded, result)
         if error is None:
             call.finish(OK, "", otlp_grpc.success_body(signal))
         else:

@@ -45,7 +45,8 @@ from collector.transport.auth import AuthGate
 from collector.transport.errors import BindError
 from collector.transport.offload import in_decode_thread
 from collector.transport.grpc_limits import server_options
-from collector.transport.ingest import Ingest
+from collector.transport.admission import AdmitOutcome
+from collector.transport.ingest import ADMIT_WAIT, Ingest
 
 __all__ = ["ENGINE_VARIABLE", "GrpcServerConfig", "OtlpGrpcServer", "engine"]
 
@@ -99,7 +100,10 @@ def _export_method(signal: Signal, ingest: Ingest, auth: AuthGate | None = None,
             ingest.invalid("malformed")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
             raise  # unreachable: abort() raises
-        error = ingest.admit(decoded, metadata)
+        result = ingest.offer(decoded, metadata)
+        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
+            result = await ingest.offer_until_room(decoded, metadata, gone=lambda: context.done())
+        error = ingest.settle(decoded, result)
         if error is not None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, error.message,
                                 trailing_metadata=otlp_grpc.failure_trailers(error))

@@ -45,6 +45,7 @@ from collector.protocols.otlp_request import DecodedExport
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport import http1
 from collector.transport.admission import AdmitOutcome, AdmitResult
+from collector.transport.ingest import ADMIT_WAIT
 from collector.transport.offload import in_decode_thread
 
 if TYPE_CHECKING:
@@ -61,12 +62,6 @@ OFFLOAD_BYTES: Final = 64 * 1024
 OFFLOAD_COMPRESSED_BYTES: Final = 4 * 1024
 
 _TEXT: Final = "text/plain; charset=utf-8"
-# A request that finds the pipeline's queue full waits for room this long (offering again after
-# ADMIT_RETRY_FIRST, doubling up to ADMIT_RETRY_MAX) before it is refused: as long as the
-# Retry-After (1 s) its refusal would tell the client to wait anyway.
-ADMIT_WAIT: Final = 1.0
-ADMIT_RETRY_FIRST: Final = 0.005
-ADMIT_RETRY_MAX: Final = 0.05
 # How long a connection answered before its request's body was read keeps dropping input so that the
 # client, still sending, can read the answer (aiohttp lingers 10 s; Go reads at most 256 KiB more).
 LINGER_SECONDS: Final = 10.0
@@ -364,21 +359,7 @@ class OtlpHttpConnection(asyncio.Protocol):
         self._finish_async(ex, self._answer(route, outcome, result))
 
     async def _admit_when_room(self, ex: _Exchange, route: HttpRoute, decoded: DecodedExport) -> None:
-        """The pipeline's queue is full: offer again as the workers free room, for at most ADMIT_WAIT,
-        then answer. An overload thus first slows its clients down (their requests take longer), as
-        the OpenTelemetry Collector's blocking pipeline does, and refuses (retryably) only when it
-        lasts; refusing at once would idle each client for its whole Retry-After even when room
-        appears a few milliseconds later. The connection reads nothing meanwhile."""
-        deadline = self._loop.time() + ADMIT_WAIT
-        delay = ADMIT_RETRY_FIRST
-        while True:
-            await asyncio.sleep(delay)
-            result = self._ingest.offer(decoded, ex.metadata) if not self._closed else None
-            if result is None or result.outcome is not AdmitOutcome.FULL or self._loop.time() + delay > deadline:
-                break
-            delay = min(2 * delay, ADMIT_RETRY_MAX)
-        if result is None:  # the client left: nothing was admitted, the refusal is counted
-            result = AdmitResult(AdmitOutcome.FULL, message="the client closed the connection while the queue was full")
+        result = await self._ingest.offer_until_room(decoded, ex.metadata, gone=lambda: self._closed)
         self._finish_async(ex, self._answer(route, decoded, result))
 
     def _finish_async(self, ex: _Exchange, reply: HttpReply) -> None:

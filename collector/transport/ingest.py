@@ -6,7 +6,8 @@ and one counter increment, not a label resolution.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Callable, Final
 
 from collector.protocols.otlp_request import DecodedExport
 from collector.protocols.status import ExportError, GrpcCode
@@ -17,7 +18,13 @@ from collector.signals import Signal
 from collector.signals.metadata import Metadata
 from collector.transport.admission import Admission, AdmitOutcome, AdmitResult
 
-__all__ = ["Ingest"]
+__all__ = ["ADMIT_WAIT", "Ingest"]
+
+# How long a request that finds the pipeline's queue full waits for room (`Ingest.offer_until_room`)
+# before it is refused: as long as the Retry-After (1 s) its refusal would tell the client to wait.
+ADMIT_WAIT: Final = 1.0
+ADMIT_RETRY_FIRST: Final = 0.005
+ADMIT_RETRY_MAX: Final = 0.05
 
 
 class Ingest:
@@ -44,6 +51,26 @@ class Ingest:
                                         self.component_id, metadata=metadata)
         return self.admission.admit(decoded.signal, decoded.data, decoded.message, decoded.item_count,
                                     self.component_id)
+
+    async def offer_until_room(self, decoded: DecodedExport, metadata: Metadata = (),
+                               gone: Callable[[], bool] = lambda: False) -> AdmitResult:
+        """After an offer found the pipeline's queue full: offer again as the workers free room, for at
+        most ADMIT_WAIT (every ADMIT_RETRY_FIRST, doubling up to ADMIT_RETRY_MAX), and return the last
+        outcome. An overload thus first slows its clients down (their requests take longer), as the
+        OpenTelemetry Collector's blocking pipeline does, and is refused (retryably) only when it
+        lasts: refusing at once idles a client for its whole Retry-After even when room appears
+        milliseconds later. Stops early, unadmitted, once `gone()` says the client left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ADMIT_WAIT
+        delay = ADMIT_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            if gone():
+                return AdmitResult(AdmitOutcome.FULL, message="the client left while the queue was full")
+            result = self.offer(decoded, metadata)
+            if result.outcome is not AdmitOutcome.FULL or loop.time() + delay > deadline:
+                return result
+            delay = min(2 * delay, ADMIT_RETRY_MAX)
 
     def settle(self, decoded: DecodedExport, result: AdmitResult) -> ExportError | None:
         """Count the final outcome of a request; the refusal to answer, or None once accepted."""

@@ -232,7 +232,8 @@ def test_the_serving_thread_answers_refusals_with_the_statuses_the_spec_names(
     trailers = [key for key, _ in metadata]
     assert "grpc-status-details-bin" in trailers  # google.rpc.Status with RetryInfo
     assert rr.admission.refused[-1].data == data
-    assert threads_of(rr) == ["grpc-core"]
+    # offered first on the serving thread, then again on the event loop while it waited for room
+    assert threads_of(rr)[0] == "grpc-core" and set(threads_of(rr)[1:]) == {"receiver-loop"}
 
 
 def test_a_failing_admission_still_answers_the_call(serving_thread_receiver: RunningReceiver,
@@ -263,3 +264,23 @@ def test_the_core_engine_has_connections_polled_by_its_serving_thread() -> None:
     assert _experiments_after_import({}) == grpc_core.POLLED_CONNECTIONS
     assert _experiments_after_import({"GRPC_EXPERIMENTS": "-some_experiment"}) == "-some_experiment"
     assert _experiments_after_import({grpc_server.ENGINE_VARIABLE: "aio"}) == "<unset>"
+
+
+def test_a_full_queue_that_frees_room_soon_admits_the_call(serving_thread_receiver: RunningReceiver,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call waits on the event loop for room instead of UNAVAILABLE at once; counted once, accepted."""
+    rr = serving_thread_receiver
+    admission = rr.admission
+    admission.outcome = AdmitOutcome.FULL
+    offers: list[int] = []
+    record = type(admission).admit
+
+    def admit(*args: Any, **kwargs: Any) -> Any:
+        offers.append(1)
+        if len(offers) == 3:  # the third offer finds room
+            admission.outcome = AdmitOutcome.ACCEPTED
+        return record(admission, *args, **kwargs)
+
+    monkeypatch.setattr(admission, "admit", admit)
+    assert export(rr.grpc_port, payloads.traces().SerializeToString()) == b""
+    assert len(offers) == 3 and len(admission.admitted) == 1
