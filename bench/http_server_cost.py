@@ -4,8 +4,8 @@ Why. At the load most hosts have (`--rate 10000` spans/s = 100 requests/s of 100
 reaches an idle process, and the per-request machinery of the HTTP server, not the decode, was half
 of the receiver's CPU. This measures that machinery alone: each variant serves OTLP/HTTP in its own
 process with the same protocol logic (`OtlpHttpProtocol`: route, decode with upb, answer) and an
-admission that accepts and forgets, `bench.load` sends traces at the given rate, and the figure is the
-server process's CPU (utime+stime, /proc) per request.
+admission that accepts and forgets (`NullAdmission`), `bench.load` sends traces at the given rate,
+and the figure is the server process's CPU (utime+stime, /proc) per request.
 
 Variants:
   aiohttp    aiohttp's low-level `web.Server` with the handler the receiver used before
@@ -29,18 +29,10 @@ from typing import Any
 
 from bench.procstat import cpu_seconds
 from bench.rounds import run_rounds
+from collector.testing.admission import NullAdmission
 from collector.testing.process import free_port
 
 VARIANTS = ("aiohttp", "httptools")
-
-
-class _Forget:
-    """Admission that accepts everything and keeps nothing."""
-
-    def admit(self, *args: Any, **kwargs: Any) -> Any:
-        from collector.transport.admission import ACCEPTED
-
-        return ACCEPTED
 
 
 def _protocol() -> Any:
@@ -58,7 +50,7 @@ async def _serve_aiohttp(port: int) -> None:
     from collector.transport.ingest import Ingest
 
     protocol = _protocol()
-    ingest = Ingest(_Forget(), "bench", "http")
+    ingest = Ingest(NullAdmission(), "bench", "http")
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         decision = protocol.start(request.method, request.path, request.headers)
@@ -83,7 +75,7 @@ async def _serve_ours(port: int) -> None:
     from collector.transport.ingest import Ingest
 
     server = OtlpHttpServer(HttpServerConfig("127.0.0.1", port, _protocol()),
-                            Ingest(_Forget(), "bench", "http"), logging.getLogger("bench"))
+                            Ingest(NullAdmission(), "bench", "http"), logging.getLogger("bench"))
     await server.start()
 
 

@@ -23,16 +23,24 @@ class Admitted:
 
 @dataclass
 class CollectingAdmission:
-    """Accepts everything unless `outcome` is set to FULL/UNAVAILABLE; refusals are recorded too."""
+    """Accepts everything unless `outcome` is set to FULL/UNAVAILABLE; refusals are recorded too.
+    `full_for = n` plays a queue that is full for the next n offers and then has room again."""
 
     outcome: AdmitOutcome = AdmitOutcome.ACCEPTED
     retry_after: float = 1.0
     admitted: list[Admitted] = field(default_factory=list)
     refused: list[Admitted] = field(default_factory=list)
+    full_for: int = 0
+    offers: int = 0
 
     def admit(self, signal: Signal, data: bytes, message: Message, item_count: int, receiver_id: str,
               metadata: Sequence[tuple[str, str]] = ()) -> AdmitResult:
+        self.offers += 1
         record = Admitted(signal, data, message, item_count, receiver_id, tuple(metadata))
+        if self.full_for > 0:
+            self.full_for -= 1
+            self.refused.append(record)
+            return AdmitResult(AdmitOutcome.FULL, self.retry_after, "test admission is full for now")
         if self.outcome is AdmitOutcome.ACCEPTED:
             self.admitted.append(record)
             return ACCEPTED

@@ -20,3 +20,4 @@ def _reset_admission(request: pytest.FixtureRequest) -> Iterator[None]:
         rr.admission.admitted.clear()
         rr.admission.refused.clear()
         rr.admission.outcome = rr.admission.outcome.ACCEPTED
+        rr.admission.full_for = 0
