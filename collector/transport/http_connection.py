@@ -108,7 +108,7 @@ class OtlpHttpConnection(asyncio.Protocol):
         self._peer = ""
         self._reading: _Exchange | None = None  # the request being parsed
         self._queue: deque[_Exchange] = deque()  # parsed, not yet answered, in arrival order
-        self._decoding: asyncio.Task[None] | None = None  # an offloaded decode of queue[0]
+        self._decoding: asyncio.Task[None] | None = None  # queue[0] decoding off the loop, or waiting for room
         self._closed = False  # answered with close (or lost)
         self._deaf = False  # an answer that closes the connection is queued: the rest of the input is ignored
         self._draining = False  # the server is shutting down: close after the current exchange
