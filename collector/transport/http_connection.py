@@ -332,35 +332,53 @@ class OtlpHttpConnection(asyncio.Protocol):
                 self._decoding = self._loop.create_task(self._decode_offloaded(ex, route, body))
                 self._update_reading()
                 return
-            outcome = self._protocol.decode(route, body)
-            if isinstance(outcome, DecodedExport):
-                result = self._ingest.offer(outcome, ex.metadata)
-                if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
-                    self._decoding = self._loop.create_task(self._admit_when_room(ex, route, outcome))
-                    self._update_reading()
-                    return
-                reply = self._answer(route, outcome, result)
-            else:
-                reply = self._invalid(ex, outcome)
+            try:
+                reply = self._after_decode(ex, route, self._protocol.decode(route, body))
+            except Exception:  # noqa: BLE001 - a bug of ours: the client gets a 500, not a silent stall
+                reply = self._internal_error(ex)
+            if reply is None:  # waiting for room
+                self._update_reading()
+                return
             queue.popleft()
             self._send(ex, reply)
         if not queue and self._reading is None and not self._closed:
             self._set_deadline(self._config.idle_timeout)
 
-    async def _decode_offloaded(self, ex: _Exchange, route: HttpRoute, body: bytes) -> None:
-        outcome = await in_decode_thread(self._protocol.decode, route, body)
+    def _after_decode(self, ex: _Exchange, route: HttpRoute, outcome: DecodedExport | HttpReply) -> HttpReply | None:
+        """The answer to a decoded body (or to one the protocol refused), or None once the request
+        waits for room in the pipeline's queue (`_admit_when_room`, the connection's async step)."""
         if not isinstance(outcome, DecodedExport):
-            self._finish_async(ex, self._invalid(ex, outcome))
-            return
+            return self._invalid(ex, outcome)
         result = self._ingest.offer(outcome, ex.metadata)
         if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
-            await self._admit_when_room(ex, route, outcome)
-            return
-        self._finish_async(ex, self._answer(route, outcome, result))
+            self._decoding = self._loop.create_task(self._admit_when_room(ex, route, outcome))
+            return None
+        return self._answer(route, outcome, result)
+
+    async def _decode_offloaded(self, ex: _Exchange, route: HttpRoute, body: bytes) -> None:
+        try:
+            reply = self._after_decode(ex, route, await in_decode_thread(self._protocol.decode, route, body))
+        except Exception:  # noqa: BLE001 - see _pump
+            reply = self._internal_error(ex)
+        if reply is not None:  # else the wait for room took over as the async step
+            self._finish_async(ex, reply)
 
     async def _admit_when_room(self, ex: _Exchange, route: HttpRoute, decoded: DecodedExport) -> None:
-        result = await self._ingest.offer_until_room(decoded, ex.metadata, gone=lambda: self._closed)
-        self._finish_async(ex, self._answer(route, decoded, result))
+        try:
+            result = await self._ingest.offer_until_room(decoded, ex.metadata, gone=lambda: self._closed)
+            reply = self._answer(route, decoded, result)
+        except Exception:  # noqa: BLE001 - see _pump
+            reply = self._internal_error(ex)
+        self._finish_async(ex, reply)
+
+    def _internal_error(self, ex: _Exchange) -> HttpReply:
+        """Answer a request our own code failed on (called in an `except`): logged with its traceback,
+        counted, and the connection closed, since its state is unknown. A 500 is retryable for OTLP
+        clients, so whatever happened to the data, the client sends it again rather than losing it."""
+        log.exception("%s: handling an OTLP/HTTP request failed", self._ingest.component_id)
+        self._ingest.invalid("internal_error")
+        ex.close = True
+        return HttpReply(500, b"500 internal error: the request was not accepted", _TEXT, (), "internal_error")
 
     def _finish_async(self, ex: _Exchange, reply: HttpReply) -> None:
         self._decoding = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import socket
 import time
+
+import pytest
+
 from collector.signals import Signal
 from collector.transport import http1
 from tests.transport import payloads
@@ -192,3 +195,19 @@ def test_a_full_queue_that_frees_room_soon_admits_instead_of_refusing(receiver: 
         [(status, _, _)] = read_answers(sock, 1)
     assert status == 200 and receiver.admission.offers - offers == 3
     assert receiver.admission.items(Signal.LOGS) == 4
+
+
+def test_a_failure_of_ours_is_a_500_and_the_connection_closes(receiver: RunningReceiver,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a 400 (the client did nothing wrong) and not a stalled connection, inline or offloaded."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug below the receiver")
+
+    monkeypatch.setattr(receiver.admission, "admit", broken)
+    for items in (1, 3000):  # decoded inline, then in the decode threads
+        with connect(receiver) as sock:
+            sock.sendall(request(payloads.logs(items).SerializeToString()))
+            [(status, headers, _)] = read_answers(sock, 1)
+            assert closed_by_server(sock)
+        assert status == 500 and headers["connection"] == "close"
