@@ -157,9 +157,20 @@ class OtlpCoreHandler:
 
     def _admit_when_room(self, call: CoreCall, signal: Signal, decoded: DecodedExport, metadata: Metadata) -> None:
         task = self.loop.create_task(self.ingest.offer_until_room(decoded, metadata))
-        task.add_done_callback(lambda done: self._answer(
-            call, signal, decoded, done.result() if not done.cancelled()
-            else AdmitResult(AdmitOutcome.UNAVAILABLE, message="the receiver is shutting down")))
+        task.add_done_callback(lambda done: self._waited(call, signal, decoded, done))
+
+    def _waited(self, call: CoreCall, signal: Signal, decoded: DecodedExport, done: asyncio.Task[AdmitResult]) -> None:
+        if done.cancelled():
+            self._answer(call, signal, decoded,
+                         AdmitResult(AdmitOutcome.UNAVAILABLE, message="the receiver is shutting down"))
+            return
+        exc = done.exception()
+        if exc is not None:  # a bug below the handler must still answer the call, or it is never released
+            log.error("admitting an OTLP/gRPC request failed", exc_info=exc)
+            self.ingest.invalid("internal_error")
+            call.finish(INTERNAL, "the request could not be handled")
+            return
+        self._answer(call, signal, decoded, done.result())
 
     def _answer(self, call: CoreCall, signal: Signal, decoded: DecodedExport, result: AdmitResult) -> None:
         error = self.ingest.settle(decoded, result)

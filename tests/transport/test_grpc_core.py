@@ -272,3 +272,20 @@ def test_a_full_queue_that_frees_room_soon_admits_the_call(serving_thread_receiv
     rr.admission.full_for = 2
     assert export(rr.grpc_port, payloads.traces().SerializeToString()) == b""
     assert rr.admission.offers == 3 and len(rr.admission.admitted) == 1
+
+
+def test_an_admission_failing_while_the_call_waits_for_room_still_answers(serving_thread_receiver: RunningReceiver,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    admission = serving_thread_receiver.admission
+    admission.full_for = 1  # the first offer finds the queue full: the call waits on the event loop
+    collect = type(admission).admit
+
+    def broken_on_retry(*args: Any, **kwargs: Any) -> AdmitResult:
+        if admission.offers >= 1:
+            raise RuntimeError("admission bug")
+        return collect(admission, *args, **kwargs)
+
+    monkeypatch.setattr(admission, "admit", broken_on_retry)
+    with pytest.raises(grpc.RpcError) as raised:
+        export(serving_thread_receiver.grpc_port, payloads.traces().SerializeToString())
+    assert raised.value.code() is grpc.StatusCode.INTERNAL
