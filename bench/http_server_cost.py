@@ -61,7 +61,7 @@ async def _serve_aiohttp(port: int) -> None:
             if isinstance(outcome, HttpReply):
                 reply = outcome
             else:
-                error = ingest.admit(outcome)
+                error = ingest.settle(outcome, ingest.offer(outcome))
                 reply = protocol.success(decision) if error is None else protocol.failure(decision, error)
         return web.Response(status=reply.status, body=reply.body,
                             headers={"Content-Type": reply.content_type, **dict(reply.headers)})

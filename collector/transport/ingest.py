@@ -38,14 +38,10 @@ class Ingest:
         self._requests = {o: RECEIVER_REQUESTS.labels(*labels, o) for o in ("success", "refused", "failure")}
         self._labels = labels
 
-    def admit(self, decoded: DecodedExport, metadata: Metadata = ()) -> ExportError | None:
-        """None when the data is owned by the pipeline; else the retryable refusal to answer.
-        `metadata`: the client metadata kept by `include_metadata` (nothing is passed without it)."""
-        return self.settle(decoded, self.offer(decoded, metadata))
-
     def offer(self, decoded: DecodedExport, metadata: Metadata = ()) -> AdmitResult:
-        """One attempt at admission, not yet counted: a shell that may wait for room offers again,
-        and `settle`s once with the outcome it answers."""
+        """One attempt at admission, not yet counted: a shell that may wait for room offers again
+        (`offer_until_room`), and `settle`s once with the outcome it answers. `metadata`: the client
+        metadata kept by `include_metadata` (nothing is passed without it)."""
         if metadata:
             return self.admission.admit(decoded.signal, decoded.data, decoded.message, decoded.item_count,
                                         self.component_id, metadata=metadata)
