@@ -39,7 +39,7 @@ from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport.auth import AuthGate
 from collector.transport.grpc_core import CoreCall, status_code
 from collector.transport.admission import AdmitOutcome, AdmitResult
-from collector.transport.ingest import ADMIT_WAIT, Ingest
+from collector.transport.ingest import Ingest
 from collector.transport.loop_bridge import LoopBridge
 from collector.transport.offload import decode_pool
 
@@ -150,7 +150,7 @@ class OtlpCoreHandler:
 
     def _admit(self, call: CoreCall, signal: Signal, decoded: DecodedExport, metadata: Metadata) -> None:
         result = self.ingest.offer(decoded, metadata)
-        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:  # wait for room on the loop
+        if result.outcome is AdmitOutcome.FULL:  # wait for room on the loop
             self.bridge.submit(self._admit_when_room, call, signal, decoded, metadata)
             return
         self._answer(call, signal, decoded, result)

@@ -46,7 +46,7 @@ from collector.transport.errors import BindError
 from collector.transport.offload import in_decode_thread
 from collector.transport.grpc_limits import server_options
 from collector.transport.admission import AdmitOutcome
-from collector.transport.ingest import ADMIT_WAIT, Ingest
+from collector.transport.ingest import Ingest
 
 __all__ = ["ENGINE_VARIABLE", "GrpcServerConfig", "OtlpGrpcServer", "engine"]
 
@@ -101,7 +101,7 @@ def _export_method(signal: Signal, ingest: Ingest, auth: AuthGate | None = None,
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, rejected.error.message)
             raise  # unreachable: abort() raises
         result = ingest.offer(decoded, metadata)
-        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
+        if result.outcome is AdmitOutcome.FULL:
             result = await ingest.offer_until_room(decoded, metadata, gone=lambda: context.done())
         error = ingest.settle(decoded, result)
         if error is not None:

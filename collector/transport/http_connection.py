@@ -17,7 +17,7 @@ unauthenticated body is never read. Body chunks are kept up to the protocol's re
 complete -> the exchange joins the connection's queue and `_pump` answers queued exchanges strictly
 in order: a small body is decoded and admitted right there, synchronously (the common case, no task,
 no extra loop turn); a large or compressed one is decoded in the decode pool (`offload`); a request
-that finds the pipeline's queue full waits up to ADMIT_WAIT for room before it is refused. While
+that finds the pipeline's queue full waits up to a second for room (`Ingest.offer_until_room`) before it is refused. While
 either runs the connection stops reading, so a pipelining client cannot queue unbounded work.
 
 Time limits: a request must arrive whole within `body_timeout` of its first byte (else 408 and the
@@ -45,7 +45,6 @@ from collector.protocols.otlp_request import DecodedExport
 from collector.signals.metadata import Metadata, MetadataTooLarge, from_request
 from collector.transport import http1
 from collector.transport.admission import AdmitOutcome, AdmitResult
-from collector.transport.ingest import ADMIT_WAIT
 from collector.transport.offload import in_decode_thread
 
 if TYPE_CHECKING:
@@ -350,7 +349,7 @@ class OtlpHttpConnection(asyncio.Protocol):
         if not isinstance(outcome, DecodedExport):
             return self._invalid(ex, outcome)
         result = self._ingest.offer(outcome, ex.metadata)
-        if result.outcome is AdmitOutcome.FULL and ADMIT_WAIT > 0:
+        if result.outcome is AdmitOutcome.FULL:
             self._decoding = self._loop.create_task(self._admit_when_room(ex, route, outcome))
             return None
         return self._answer(route, outcome, result)
