@@ -17,8 +17,9 @@ unauthenticated body is never read. Body chunks are kept up to the protocol's re
 complete -> the exchange joins the connection's queue and `_pump` answers queued exchanges strictly
 in order: a small body is decoded and admitted right there, synchronously (the common case, no task,
 no extra loop turn); a large or compressed one is decoded in the decode pool (`offload`); a request
-that finds the pipeline's queue full waits up to a second for room (`Ingest.offer_until_room`) before it is refused. While
-either runs the connection stops reading, so a pipelining client cannot queue unbounded work.
+that finds the pipeline's queue full waits up to a second for room (`Ingest.offer_until_room`)
+before it is refused. While either runs the connection stops reading, so a pipelining client cannot
+queue unbounded work. A failure of our own is a logged 500 that closes the connection.
 
 Time limits: a request must arrive whole within `body_timeout` of its first byte (else 408 and the
 connection closes); an idle keep-alive connection closes after `idle_timeout`. Both run on one lazy
