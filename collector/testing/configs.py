@@ -48,10 +48,15 @@ otelcol.receiver.otlp "in" {{
 """
 
 
-def batch_processor(*, to: str, signals: Sequence[str] = TRACES, timeout: str | None = "50ms") -> str:
+def batch_processor(*, to: str, signals: Sequence[str] = TRACES, timeout: str | None = "50ms",
+                    size: int | None = None) -> str:
     """`otelcol.processor.batch "b"` sending `signals` `to` a component; `timeout` None keeps the default
-    (200ms), which benches measure with; tests use 50ms so that a few spans arrive without waiting."""
+    (200ms), which benches measure with; tests use 50ms so that a few spans arrive without waiting.
+    `size` sets both `send_batch_size` and `send_batch_max_size`: batches of exactly that many items,
+    whatever the timing of their arrival."""
     timeout_line = f'  timeout = "{timeout}"\n' if timeout is not None else ""
+    if size is not None:
+        timeout_line += f"  send_batch_size = {size}\n  send_batch_max_size = {size}\n"
     return f"""
 otelcol.processor.batch "b" {{
 {timeout_line}  output {{
@@ -80,11 +85,12 @@ otelcol.exporter.otlphttp "{name}" {{
 
 def otlp_pipeline(*, sink_url: str, signals: Sequence[str] = TRACES, grpc_port: int | None = None,
                   http_port: int | None = None, server_attributes: Mapping[str, str] | None = None,
-                  batch_timeout: str | None = "50ms", retry: Mapping[str, str] | None = None,
-                  exporter_extra: str = "") -> str:
+                  batch_timeout: str | None = "50ms", batch_size: int | None = None,
+                  retry: Mapping[str, str] | None = None, exporter_extra: str = "") -> str:
     """The whole pipeline: OTLP in (see `otlp_receiver`), batch, OTLP/HTTP out to `sink_url` (see
     `otlphttp_exporter`)."""
     return (otlp_receiver(to="otelcol.processor.batch.b", signals=signals, grpc_port=grpc_port,
                           http_port=http_port, server_attributes=server_attributes)
-            + batch_processor(to="otelcol.exporter.otlphttp.out", signals=signals, timeout=batch_timeout)
+            + batch_processor(to="otelcol.exporter.otlphttp.out", signals=signals, timeout=batch_timeout,
+                              size=batch_size)
             + otlphttp_exporter(sink_url=sink_url, retry=retry, extra=exporter_extra))

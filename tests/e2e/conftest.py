@@ -11,15 +11,17 @@ from collector.testing.sink import OtlpSink, SinkThread
 
 def gateway_config(*, http_port: int, sink_url: str, grpc_port: int | None = None,
                    signals: tuple[str, ...] = ("traces", "logs", "metrics"), max_elapsed: str = "5m",
-                   file_storage: str | None = None) -> str:
+                   file_storage: str | None = None, batch_size: int | None = None) -> str:
     """The e2e tests' collector: OTLP in (HTTP, and gRPC when `grpc_port` is given) for `signals`, a
     50 ms batch processor, OTLP/HTTP out to `sink_url` with fast retries; with `file_storage`, the
-    exporter's sending queue is persistent, kept by `otelcol.storage.file "<file_storage>"`."""
+    exporter's sending queue is persistent, kept by `otelcol.storage.file "<file_storage>"`; with
+    `batch_size`, the batch processor sends batches of exactly that many items."""
     storage = f'\notelcol.storage.file "{file_storage}" {{}}\n' if file_storage else ""
     queue = (f"  sending_queue {{\n    storage = otelcol.storage.file.{file_storage}.handler\n  }}\n"
              if file_storage else "")
     return storage + otlp_pipeline(sink_url=sink_url, signals=signals, grpc_port=grpc_port, http_port=http_port,
-                                   retry={**FAST_RETRY, "max_elapsed_time": max_elapsed}, exporter_extra=queue)
+                                   retry={**FAST_RETRY, "max_elapsed_time": max_elapsed}, exporter_extra=queue,
+                                   batch_size=batch_size)
 
 
 @dataclass

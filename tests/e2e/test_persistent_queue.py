@@ -48,10 +48,10 @@ def _log_ids(sink: OtlpSink) -> list[tuple[int, int]]:
             for rl in request.resource_logs for sl in rl.scope_logs for record in sl.log_records]
 
 
-def _start(workdir: Path, sink: SinkThread, **env: str) -> tuple[CollectorProcess, str]:
+def _start(workdir: Path, sink: SinkThread, batch_size: int | None = None, **env: str) -> tuple[CollectorProcess, str]:
     http_port = free_port()
     config = gateway_config(grpc_port=free_port(), http_port=http_port, sink_url=sink.url, signals=("traces", "logs"),
-                            max_elapsed="0s", file_storage="queue")
+                            max_elapsed="0s", file_storage="queue", batch_size=batch_size)
     collector = CollectorProcess(config, workdir=workdir, shutdown_timeout="2s",
                                  env={"COLLECTOR_TRACES_WORKERS": "2", "COLLECTOR_LOGS_WORKERS": "1", **env})
     try:
@@ -133,12 +133,15 @@ def _ids_of(request: object) -> list[tuple[int, int]]:
 
 
 def test_corrupted_queue_file_is_skipped_counted_and_logged(tmp_path: Path) -> None:
+    from collector.storage.queuefile import HEADER_SIZE, Frame, scan
+
     sink = SinkThread(OtlpSink(keep_requests=True)).start()
     try:
         sink.sink.fail(503, retry_after="0")
-        first, url = _start(tmp_path, sink, COLLECTOR_TRACES_WORKERS="1")
+        # batches of exactly 100 spans: one record per request, however fast the requests come
+        first, url = _start(tmp_path, sink, batch_size=100, COLLECTOR_TRACES_WORKERS="1")
         try:
-            for batch in range(20):  # 20 requests of 100 spans, 50 ms apart: many records in one file
+            for batch in range(20):
                 send_spans("http", url, 100, attributes={"batch": batch})
             assert wait_until(lambda: sink.sink.stats.refused_requests > 0, timeout=30)
         finally:
@@ -146,12 +149,15 @@ def test_corrupted_queue_file_is_skipped_counted_and_logged(tmp_path: Path) -> N
         _delete_rings(first.storage)
         [segment] = sorted((_queue_root(first) / "traces-0").glob("*.q"))
         raw = bytearray(segment.read_bytes())
-        middle = len(raw) // 2
-        for offset in range(middle, middle + 16):  # flipped bytes in the middle
+        records = [item for item in scan(bytes(raw)) if isinstance(item, Frame)]
+        assert len(records) >= 3, [record.items for record in records]
+        victim = records[len(records) // 2]  # neither the first nor the last, whose tail is torn below
+        body_middle = (victim.offset + HEADER_SIZE + victim.end) // 2
+        for offset in range(body_middle, body_middle + 16):  # flipped bytes inside one record's body
             raw[offset] ^= 0x5A
         segment.write_bytes(bytes(raw[:-20]))  # and a torn tail
         expected, damaged = _intact_ids(segment)
-        assert 0 < len(expected) < 2000
+        assert 0 < len(expected) < 2000 and damaged == victim.items
 
         sink.sink.recover()
         second, _ = _start(tmp_path, sink, COLLECTOR_TRACES_WORKERS="1")
