@@ -127,13 +127,16 @@ def _capacity(ring_bytes: int) -> int:
 def plan_rings(instance: str, topology: Topology, found: Iterable[RingName]) -> RingPlan:
     """Attach what a predecessor left, decide reopen vs drain per signal, create what is missing."""
     plan = RingPlan()
+    found = list(found)
     attached: dict[RingName, Ring] = {}
     for name in found:
         try:
             attached[name] = Ring.attach(name.name)
         except (OSError, ValueError) as exc:
             log.error("ignoring shared memory %s left by a predecessor: %s", name.name, exc)
-    epoch = max((n.epoch for n in attached), default=-1) + 1
+    # Past every name found, those it could not attach included: they still hold their names, and a
+    # new ring under one of them could not be created.
+    epoch = max((n.epoch for n in found), default=-1) + 1
     by_signal: dict[Signal, dict[int, list[RingName]]] = defaultdict(lambda: defaultdict(list))
     for name in attached:
         by_signal[name.signal][name.epoch].append(name)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import secrets
-
 
 from collector.runtime.adoption import find_rings, parse_ring_name, plan_rings, ring_name
 from collector.runtime.ring import Ring, RecordHeader
@@ -90,6 +90,26 @@ def test_a_changed_ring_size_is_drained(ident: str) -> None:
     assert len(second.draining) == 3 and not second.reopened
     for ring in [*second.live.values(), *(a.ring for a in second.draining)]:
         ring.close()
+
+
+def test_rings_that_cannot_be_attached_are_passed_over(ident: str) -> None:
+    first = plan_rings(ident, topology(), find_rings(ident))
+    unreadable = [ring.name for ring in first.live.values()]
+    for ring in first.live.values():
+        ring.close()
+    for name in unreadable:  # no longer rings (or rings of a newer format)
+        with open(f"/dev/shm/{name}", "r+b") as segment:
+            segment.write(b"\xff" * 64)
+
+    second = plan_rings(ident, topology(), find_rings(ident))
+    try:
+        # the unattachable names' epoch is taken: the new rings are named past it
+        assert {parse_ring_name(r.name).epoch for r in second.live.values()} == {1}  # type: ignore[union-attr]
+        assert len(second.live) == 3 and not second.reopened and not second.draining
+        assert all(os.path.exists(f"/dev/shm/{name}") for name in unreadable)  # left as they were
+    finally:
+        for ring in second.live.values():
+            ring.close()
 
 
 def test_other_instances_rings_are_invisible(ident: str) -> None:
