@@ -52,14 +52,14 @@ def batch_processor(*, to: str, signals: Sequence[str] = TRACES, timeout: str | 
                     size: int | None = None) -> str:
     """`otelcol.processor.batch "b"` sending `signals` `to` a component; `timeout` None keeps the default
     (200ms), which benches measure with; tests use 50ms so that a few spans arrive without waiting.
-    `size` sets both `send_batch_size` and `send_batch_max_size`: batches of exactly that many items,
-    whatever the timing of their arrival."""
-    timeout_line = f'  timeout = "{timeout}"\n' if timeout is not None else ""
+    `size` sets both `send_batch_size` and `send_batch_max_size`: a batch is sent as soon as it holds
+    that many items and never holds more, however the items arrive."""
+    settings = f'  timeout = "{timeout}"\n' if timeout is not None else ""
     if size is not None:
-        timeout_line += f"  send_batch_size = {size}\n  send_batch_max_size = {size}\n"
+        settings += f"  send_batch_size = {size}\n  send_batch_max_size = {size}\n"
     return f"""
 otelcol.processor.batch "b" {{
-{timeout_line}  output {{
+{settings}  output {{
 {_routes(signals, to)}  }}
 }}
 """

@@ -15,7 +15,7 @@ def gateway_config(*, http_port: int, sink_url: str, grpc_port: int | None = Non
     """The e2e tests' collector: OTLP in (HTTP, and gRPC when `grpc_port` is given) for `signals`, a
     50 ms batch processor, OTLP/HTTP out to `sink_url` with fast retries; with `file_storage`, the
     exporter's sending queue is persistent, kept by `otelcol.storage.file "<file_storage>"`; with
-    `batch_size`, the batch processor sends batches of exactly that many items."""
+    `batch_size`, the batch processor sends a batch once it holds that many items, never more."""
     storage = f'\notelcol.storage.file "{file_storage}" {{}}\n' if file_storage else ""
     queue = (f"  sending_queue {{\n    storage = otelcol.storage.file.{file_storage}.handler\n  }}\n"
              if file_storage else "")
