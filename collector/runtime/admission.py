@@ -1,8 +1,9 @@
 """The receiver side of the rings: turns "a client sent this request" into records in worker rings.
 
 Runs inside a receiver process, on its event loop or the gRPC serving thread (one lock keeps a single
-writer per ring, see `RingAdmission`), so it must never block: a ring with no room
-refuses at once and the receiver answers the client with a retryable status. A request is admitted
+writer per ring, see `RingAdmission`), so it must never block: a ring with no room refuses at
+once, and the receiver's shell decides what follows (offer again as the workers free room, for up to
+a second, then answer the client with a retryable status: `Ingest.offer_until_room`). A request is admitted
 whole or not at all — a metrics request split across several workers is only written once every
 target ring has room (in a single-producer ring the free space can only grow between the check and
 the write, since this process is the only writer).

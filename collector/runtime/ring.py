@@ -9,7 +9,8 @@ a private cursor and frees space only with `release_to`, once the worker has han
 (a skip marker with nothing unreleased before it is freed as the cursor steps over it, point 8);
 a consumer that is killed and restarted resumes at the committed read position and so reads again
 every record it had read but not released. The producer never waits: a full ring makes `try_put`
-return False and the receiver decides (refuse with a retryable status, count the drop).
+return False and the receiver decides (offer again a little later, then refuse with a retryable
+status).
 
 Shared-memory layout (native byte order, which is little-endian on every Linux target we run on;
 all offsets in bytes from the start of the segment)

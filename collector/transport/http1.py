@@ -80,7 +80,8 @@ class DateCache:
 
 def render(status: int, content_type: str, body: bytes, headers: Iterable[tuple[str, str]] = (), *,
            close: bool = False) -> bytes:
-    """A whole HTTP/1.1 response, without `Date` (`with_date` adds it)."""
+    """A whole HTTP/1.1 response, without `Date` (`split_for_date` cuts it where the listener splices
+    the current one in: `OtlpHttpServer.render`)."""
     parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
     if content_type:
         parts.append(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n")
